@@ -1,0 +1,334 @@
+//! Status codes and the error type: every way a call can fail, as one enum.
+#![forbid(unsafe_code)]
+
+use std::ffi::CStr;
+use std::fmt;
+
+/// The outcome of a call, as the C ABI reports it.
+///
+/// The numbers are grouped by hundreds (0 OK, 1xx caller, 2xx environment,
+/// 3xx transport, 4xx service, 9xx internal) and never change once released;
+/// a retired number stays reserved.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// The call succeeded.
+    Ok = 0,
+    /// A required pointer argument was NULL; nothing was done.
+    NullArgument = 100,
+    /// A string argument was not valid UTF-8.
+    InvalidUtf8 = 101,
+    /// A JSON argument was not parseable JSON (or was too large or too deep).
+    InvalidJson = 102,
+    /// The request broke a rule of the API; it was not sent.
+    Validation = 103,
+    /// The client configuration is invalid.
+    InvalidConfig = 104,
+    /// No region was configured.
+    NoRegion = 200,
+    /// No credentials were found.
+    NoCredentials = 201,
+    /// A configured credentials source failed.
+    CredentialsProvider = 202,
+    /// DNS, connect, TLS or I/O failure.
+    Transport = 300,
+    /// A connect or call deadline expired.
+    Timeout = 301,
+    /// The response could not be understood.
+    InvalidResponse = 302,
+    /// AccessDeniedException (403).
+    AccessDenied = 400,
+    /// ConflictException (409).
+    Conflict = 401,
+    /// InternalServiceException (500).
+    InternalService = 402,
+    /// InvalidActiveRegionException (400).
+    InvalidActiveRegion = 403,
+    /// InvalidParameterException (400).
+    InvalidParameter = 404,
+    /// InvalidRequestException (400).
+    InvalidRequest = 405,
+    /// ResourceNotFoundException (404).
+    ResourceNotFound = 406,
+    /// ThrottlingException (429).
+    Throttling = 407,
+    /// Any other error code the service sent (UnrecognizedClientException, ExpiredTokenException, ...).
+    ServiceError = 499,
+    /// A bug inside the library was caught at the C boundary; the process keeps running.
+    Panic = 900,
+}
+
+impl Status {
+    /// Every status, in numeric order.
+    pub const ALL: [Status; 22] = [
+        Status::Ok,
+        Status::NullArgument,
+        Status::InvalidUtf8,
+        Status::InvalidJson,
+        Status::Validation,
+        Status::InvalidConfig,
+        Status::NoRegion,
+        Status::NoCredentials,
+        Status::CredentialsProvider,
+        Status::Transport,
+        Status::Timeout,
+        Status::InvalidResponse,
+        Status::AccessDenied,
+        Status::Conflict,
+        Status::InternalService,
+        Status::InvalidActiveRegion,
+        Status::InvalidParameter,
+        Status::InvalidRequest,
+        Status::ResourceNotFound,
+        Status::Throttling,
+        Status::ServiceError,
+        Status::Panic,
+    ];
+
+    /// The stable number of this status.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The status with this number, if there is one.
+    pub fn from_code(code: i32) -> Option<Status> {
+        Status::ALL.iter().copied().find(|s| s.code() == code)
+    }
+
+    /// The C name, e.g. `CONNECT_STATUS_THROTTLING`, NUL-terminated for the C ABI.
+    pub fn c_name(self) -> &'static CStr {
+        match self {
+            Status::Ok => c"CONNECT_STATUS_OK",
+            Status::NullArgument => c"CONNECT_STATUS_NULL_ARGUMENT",
+            Status::InvalidUtf8 => c"CONNECT_STATUS_INVALID_UTF8",
+            Status::InvalidJson => c"CONNECT_STATUS_INVALID_JSON",
+            Status::Validation => c"CONNECT_STATUS_VALIDATION",
+            Status::InvalidConfig => c"CONNECT_STATUS_INVALID_CONFIG",
+            Status::NoRegion => c"CONNECT_STATUS_NO_REGION",
+            Status::NoCredentials => c"CONNECT_STATUS_NO_CREDENTIALS",
+            Status::CredentialsProvider => c"CONNECT_STATUS_CREDENTIALS_PROVIDER",
+            Status::Transport => c"CONNECT_STATUS_TRANSPORT",
+            Status::Timeout => c"CONNECT_STATUS_TIMEOUT",
+            Status::InvalidResponse => c"CONNECT_STATUS_INVALID_RESPONSE",
+            Status::AccessDenied => c"CONNECT_STATUS_ACCESS_DENIED",
+            Status::Conflict => c"CONNECT_STATUS_CONFLICT",
+            Status::InternalService => c"CONNECT_STATUS_INTERNAL_SERVICE",
+            Status::InvalidActiveRegion => c"CONNECT_STATUS_INVALID_ACTIVE_REGION",
+            Status::InvalidParameter => c"CONNECT_STATUS_INVALID_PARAMETER",
+            Status::InvalidRequest => c"CONNECT_STATUS_INVALID_REQUEST",
+            Status::ResourceNotFound => c"CONNECT_STATUS_RESOURCE_NOT_FOUND",
+            Status::Throttling => c"CONNECT_STATUS_THROTTLING",
+            Status::ServiceError => c"CONNECT_STATUS_SERVICE_ERROR",
+            Status::Panic => c"CONNECT_STATUS_PANIC",
+        }
+    }
+
+    /// The C name as a Rust string.
+    pub fn name(self) -> &'static str {
+        // The names above are ASCII literals, so this never takes the fallback.
+        self.c_name().to_str().unwrap_or("CONNECT_STATUS_UNKNOWN")
+    }
+
+    /// The status for an error code the service sent (already cleaned per restJson1).
+    pub fn for_service_code(code: &str) -> Status {
+        match code {
+            "AccessDeniedException" => Status::AccessDenied,
+            "ConflictException" => Status::Conflict,
+            "InternalServiceException" => Status::InternalService,
+            "InvalidActiveRegionException" => Status::InvalidActiveRegion,
+            "InvalidParameterException" => Status::InvalidParameter,
+            "InvalidRequestException" => Status::InvalidRequest,
+            "ResourceNotFoundException" => Status::ResourceNotFound,
+            "ThrottlingException" => Status::Throttling,
+            _ => Status::ServiceError,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the service (or the connection) told us about one call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseMetadata {
+    /// `x-amzn-RequestId` of the last response, when there was one.
+    pub request_id: Option<String>,
+    /// HTTP status of the last response, when there was one.
+    pub http_status: Option<u16>,
+    /// Attempts made beyond the first.
+    pub retry_attempts: u32,
+}
+
+/// An error response from the service, parsed per restJson1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceError {
+    /// The cleaned error code, e.g. `ThrottlingException`; for a body-less
+    /// response (a load balancer's 502), the HTTP status as text.
+    pub code: String,
+    /// The service's message (or the HTTP reason phrase when there was none).
+    pub message: String,
+    /// Request id and attempts.
+    pub metadata: ResponseMetadata,
+}
+
+/// Every way an UpdateContact call or a client construction can fail.
+///
+/// Each variant maps to exactly one [`Status`]; the `Display` text is the message the C ABI
+/// reports. No variant ever carries a secret or the sensitive Name/Description values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request or config text is not parseable JSON, or is too large or too deep.
+    InvalidJson(String),
+    /// The request breaks a rule of the API (message names the field path and the rule).
+    Validation(String),
+    /// The client configuration is invalid (message names the setting).
+    InvalidConfig(String),
+    /// No region in the config or the environment.
+    NoRegion(String),
+    /// No credentials in the config or the environment.
+    NoCredentials(String),
+    /// A configured credentials source failed.
+    CredentialsProvider(String),
+    /// DNS, connect, TLS or I/O failure.
+    Transport { message: String, metadata: ResponseMetadata },
+    /// A deadline expired.
+    Timeout { message: String, metadata: ResponseMetadata },
+    /// A response we could not understand.
+    InvalidResponse { message: String, metadata: ResponseMetadata },
+    /// The service answered with an error.
+    Service(ServiceError),
+}
+
+impl Error {
+    /// The status this error is reported as.
+    pub fn status(&self) -> Status {
+        match self {
+            Error::InvalidJson(_) => Status::InvalidJson,
+            Error::Validation(_) => Status::Validation,
+            Error::InvalidConfig(_) => Status::InvalidConfig,
+            Error::NoRegion(_) => Status::NoRegion,
+            Error::NoCredentials(_) => Status::NoCredentials,
+            Error::CredentialsProvider(_) => Status::CredentialsProvider,
+            Error::Transport { .. } => Status::Transport,
+            Error::Timeout { .. } => Status::Timeout,
+            Error::InvalidResponse { .. } => Status::InvalidResponse,
+            Error::Service(e) => Status::for_service_code(&e.code),
+        }
+    }
+
+    /// The error code of the response document: the service's code, else the status name.
+    pub fn code(&self) -> &str {
+        match self {
+            Error::Service(e) => &e.code,
+            other => other.status().name(),
+        }
+    }
+
+    /// The message alone, as in the response document's `Error.Message`.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::InvalidJson(m)
+            | Error::Validation(m)
+            | Error::InvalidConfig(m)
+            | Error::NoRegion(m)
+            | Error::NoCredentials(m)
+            | Error::CredentialsProvider(m) => m,
+            Error::Transport { message, .. }
+            | Error::Timeout { message, .. }
+            | Error::InvalidResponse { message, .. } => message,
+            Error::Service(e) => &e.message,
+        }
+    }
+
+    /// Request id, HTTP status and attempts, for errors that happened on the wire.
+    pub fn metadata(&self) -> Option<&ResponseMetadata> {
+        match self {
+            Error::Transport { metadata, .. }
+            | Error::Timeout { metadata, .. }
+            | Error::InvalidResponse { metadata, .. } => Some(metadata),
+            Error::Service(e) => Some(&e.metadata),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn metadata_mut(&mut self) -> Option<&mut ResponseMetadata> {
+        match self {
+            Error::Transport { metadata, .. }
+            | Error::Timeout { metadata, .. }
+            | Error::InvalidResponse { metadata, .. } => Some(metadata),
+            Error::Service(e) => Some(&mut e.metadata),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Service(e) => write!(f, "{}: {}", e.code, e.message),
+            other => f.write_str(other.message()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_numbers_are_stable_and_grouped() {
+        // These numbers are released ABI: changing one breaks every compiled caller.
+        let expected = [
+            (Status::Ok, 0),
+            (Status::NullArgument, 100),
+            (Status::InvalidUtf8, 101),
+            (Status::InvalidJson, 102),
+            (Status::Validation, 103),
+            (Status::InvalidConfig, 104),
+            (Status::NoRegion, 200),
+            (Status::NoCredentials, 201),
+            (Status::CredentialsProvider, 202),
+            (Status::Transport, 300),
+            (Status::Timeout, 301),
+            (Status::InvalidResponse, 302),
+            (Status::AccessDenied, 400),
+            (Status::Conflict, 401),
+            (Status::InternalService, 402),
+            (Status::InvalidActiveRegion, 403),
+            (Status::InvalidParameter, 404),
+            (Status::InvalidRequest, 405),
+            (Status::ResourceNotFound, 406),
+            (Status::Throttling, 407),
+            (Status::ServiceError, 499),
+            (Status::Panic, 900),
+        ];
+        assert_eq!(expected.len(), Status::ALL.len());
+        for (status, code) in expected {
+            assert_eq!(status.code(), code, "{status}");
+            assert_eq!(Status::from_code(code), Some(status));
+        }
+        assert_eq!(Status::from_code(5), None);
+    }
+
+    #[test]
+    fn names_match_variants() {
+        assert_eq!(Status::Throttling.name(), "CONNECT_STATUS_THROTTLING");
+        let mut names: Vec<_> = Status::ALL.iter().map(|s| s.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Status::ALL.len(), "names are unique");
+    }
+
+    #[test]
+    fn modeled_codes_map_to_their_status() {
+        assert_eq!(Status::for_service_code("ThrottlingException"), Status::Throttling);
+        assert_eq!(Status::for_service_code("ResourceNotFoundException"), Status::ResourceNotFound);
+        assert_eq!(Status::for_service_code("UnrecognizedClientException"), Status::ServiceError);
+    }
+}
