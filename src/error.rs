@@ -194,11 +194,20 @@ pub enum Error {
     /// A configured credentials source failed.
     CredentialsProvider(String),
     /// DNS, connect, TLS or I/O failure.
-    Transport { message: String, metadata: ResponseMetadata },
+    Transport {
+        message: String,
+        metadata: ResponseMetadata,
+    },
     /// A deadline expired.
-    Timeout { message: String, metadata: ResponseMetadata },
+    Timeout {
+        message: String,
+        metadata: ResponseMetadata,
+    },
     /// A response we could not understand.
-    InvalidResponse { message: String, metadata: ResponseMetadata },
+    InvalidResponse {
+        message: String,
+        metadata: ResponseMetadata,
+    },
     /// The service answered with an error.
     Service(ServiceError),
 }
@@ -327,8 +336,17 @@ mod tests {
 
     #[test]
     fn modeled_codes_map_to_their_status() {
-        assert_eq!(Status::for_service_code("ThrottlingException"), Status::Throttling);
-        assert_eq!(Status::for_service_code("ResourceNotFoundException"), Status::ResourceNotFound);
-        assert_eq!(Status::for_service_code("UnrecognizedClientException"), Status::ServiceError);
+        assert_eq!(
+            Status::for_service_code("ThrottlingException"),
+            Status::Throttling
+        );
+        assert_eq!(
+            Status::for_service_code("ResourceNotFoundException"),
+            Status::ResourceNotFound
+        );
+        assert_eq!(
+            Status::for_service_code("UnrecognizedClientException"),
+            Status::ServiceError
+        );
     }
 }

@@ -203,7 +203,11 @@ impl UpdateContactRequest {
 }
 
 /// Parses a JSON document with a size bound; `what` names it in the error.
-pub(crate) fn parse_json_document(text: &str, what: &str, max_bytes: usize) -> Result<Value, Error> {
+pub(crate) fn parse_json_document(
+    text: &str,
+    what: &str,
+    max_bytes: usize,
+) -> Result<Value, Error> {
     if text.len() > max_bytes {
         return Err(Error::InvalidJson(format!(
             "{what} JSON is {} bytes; the limit is {max_bytes} bytes",
@@ -212,7 +216,8 @@ pub(crate) fn parse_json_document(text: &str, what: &str, max_bytes: usize) -> R
     }
     // serde_json refuses nesting deeper than 128 with an error, so hostile input cannot
     // overflow the stack here.
-    serde_json::from_str(text).map_err(|e| Error::InvalidJson(format!("{what} is not valid JSON: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| Error::InvalidJson(format!("{what} is not valid JSON: {e}")))
 }
 
 pub(crate) const REQUEST_MEMBERS: &[&str] = &[
@@ -228,8 +233,13 @@ pub(crate) const REQUEST_MEMBERS: &[&str] = &[
     "SystemEndpoint",
 ];
 const REFERENCE_MEMBERS: &[&str] = &["Value", "Type", "Status", "Arn", "StatusReason"];
-const SEGMENT_ATTRIBUTE_VALUE_MEMBERS: &[&str] =
-    &["ValueString", "ValueMap", "ValueInteger", "ValueList", "ValueArn"];
+const SEGMENT_ATTRIBUTE_VALUE_MEMBERS: &[&str] = &[
+    "ValueString",
+    "ValueMap",
+    "ValueInteger",
+    "ValueList",
+    "ValueArn",
+];
 const QUEUE_INFO_MEMBERS: &[&str] = &["Id"];
 const USER_INFO_MEMBERS: &[&str] = &["UserId"];
 const ENDPOINT_MEMBERS: &[&str] = &["Type", "Address"];
@@ -272,7 +282,9 @@ impl fmt::Display for FieldPath<'_> {
 fn write_key(f: &mut fmt::Formatter<'_>, key: &str, dot: bool) -> fmt::Result {
     let plain = !key.is_empty()
         && key.len() <= 128
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-:".contains(&b));
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-:".contains(&b));
     if plain {
         if dot {
             f.write_str(".")?;
@@ -298,7 +310,10 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 fn type_error(path: &FieldPath, expected: &str, got: &Value) -> Error {
-    Error::Validation(format!("{path}: expected {expected}, got {}", json_type(got)))
+    Error::Validation(format!(
+        "{path}: expected {expected}, got {}",
+        json_type(got)
+    ))
 }
 
 /// A JSON object whose members are taken one by one; unknown members are refused up front.
@@ -341,8 +356,12 @@ impl<'v, 'p> Object<'v, 'p> {
         name: &str,
         read: impl FnOnce(&Value, &FieldPath) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        self.optional(name, read)?
-            .ok_or_else(|| Error::Validation(format!("{}: required member is missing", self.path.member(name))))
+        self.optional(name, read)?.ok_or_else(|| {
+            Error::Validation(format!(
+                "{}: required member is missing",
+                self.path.member(name)
+            ))
+        })
     }
 }
 
@@ -365,7 +384,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -403,7 +424,11 @@ fn read_reference(v: &Value, path: &FieldPath) -> Result<Reference, Error> {
     })
 }
 
-fn read_segment_attribute_value(v: &Value, path: &FieldPath, depth: usize) -> Result<SegmentAttributeValue, Error> {
+fn read_segment_attribute_value(
+    v: &Value,
+    path: &FieldPath,
+    depth: usize,
+) -> Result<SegmentAttributeValue, Error> {
     if depth > MAX_SEGMENT_ATTRIBUTE_DEPTH {
         return Err(Error::Validation(format!(
             "{path}: segment attribute values nest deeper than {MAX_SEGMENT_ATTRIBUTE_DEPTH} levels"
@@ -419,7 +444,11 @@ fn read_segment_attribute_value(v: &Value, path: &FieldPath, depth: usize) -> Re
             let Value::Array(items) = v else {
                 return Err(type_error(p, "an array", v));
             };
-            items.iter().enumerate().map(|(i, item)| nested(item, &p.index(i))).collect()
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| nested(item, &p.index(i)))
+                .collect()
         })?,
         value_arn: obj.optional("ValueArn", read_string)?,
     })
@@ -440,12 +469,16 @@ fn read_i32(v: &Value, path: &FieldPath) -> Result<i32, Error> {
 
 fn read_queue_info(v: &Value, path: &FieldPath) -> Result<QueueInfo, Error> {
     let mut obj = Object::new(v, path, QUEUE_INFO_MEMBERS)?;
-    Ok(QueueInfo { id: obj.optional("Id", read_string)? })
+    Ok(QueueInfo {
+        id: obj.optional("Id", read_string)?,
+    })
 }
 
 fn read_user_info(v: &Value, path: &FieldPath) -> Result<UserInfo, Error> {
     let mut obj = Object::new(v, path, USER_INFO_MEMBERS)?;
-    Ok(UserInfo { user_id: obj.optional("UserId", read_string)? })
+    Ok(UserInfo {
+        user_id: obj.optional("UserId", read_string)?,
+    })
 }
 
 fn read_endpoint(v: &Value, path: &FieldPath) -> Result<Endpoint, Error> {
@@ -492,44 +525,73 @@ mod tests {
         let m = refusal(r#"{"InstanceId":"i","ContactId":"c","Nmae":"x"}"#);
         assert!(m.starts_with("Nmae: unknown member"), "{m}");
         assert!(m.contains("did you mean Name?"), "{m}");
-        let m = refusal(r#"{"InstanceId":"i","ContactId":"c","References":{"t":{"Type":"URL","Vaule":"x"}}}"#);
+        let m = refusal(
+            r#"{"InstanceId":"i","ContactId":"c","References":{"t":{"Type":"URL","Vaule":"x"}}}"#,
+        );
         assert!(m.starts_with("References.t.Vaule: unknown member"), "{m}");
     }
 
     #[test]
     fn types_and_required_members_are_checked_with_paths() {
-        assert_eq!(refusal(r#"{"ContactId":"c","Name":"x"}"#), "InstanceId: required member is missing");
-        assert_eq!(refusal(r#"{"InstanceId":1,"ContactId":"c"}"#), "InstanceId: expected a string, got a number");
-        assert_eq!(refusal(r#"[]"#), "request: expected an object, got an array");
+        assert_eq!(
+            refusal(r#"{"ContactId":"c","Name":"x"}"#),
+            "InstanceId: required member is missing"
+        );
+        assert_eq!(
+            refusal(r#"{"InstanceId":1,"ContactId":"c"}"#),
+            "InstanceId: expected a string, got a number"
+        );
+        assert_eq!(
+            refusal(r#"[]"#),
+            "request: expected an object, got an array"
+        );
         assert_eq!(
             refusal(r#"{"InstanceId":"i","ContactId":"c","References":{"t":{"Value":"v"}}}"#),
             "References.t.Type: required member is missing"
         );
         assert_eq!(
-            refusal(r#"{"InstanceId":"i","ContactId":"c","SegmentAttributes":{"a":{"ValueList":[{},{"ValueInteger":"1"}]}}}"#),
+            refusal(
+                r#"{"InstanceId":"i","ContactId":"c","SegmentAttributes":{"a":{"ValueList":[{},{"ValueInteger":"1"}]}}}"#
+            ),
             "SegmentAttributes.a.ValueList[1].ValueInteger: expected an integer, got a string"
         );
         assert_eq!(
             refusal(r#"{"InstanceId":"i","ContactId":"c","SegmentAttributes":{"a":{"ValueInteger":2147483648}}}"#),
             "SegmentAttributes.a.ValueInteger: expected a whole number from -2147483648 to 2147483647"
         );
-        assert_eq!(refusal(r#"{"InstanceId":"i","ContactId":"c","Name":null}"#), "Name: expected a string, got null");
+        assert_eq!(
+            refusal(r#"{"InstanceId":"i","ContactId":"c","Name":null}"#),
+            "Name: expected a string, got null"
+        );
         let m = refusal(r#"{"InstanceId":"i","ContactId":"c","References":{"a b":{"Type":3}}}"#);
-        assert_eq!(m, r#"References["a b"].Type: expected a string, got a number"#);
+        assert_eq!(
+            m,
+            r#"References["a b"].Type: expected a string, got a number"#
+        );
     }
 
     #[test]
     fn deep_or_huge_documents_are_refused_without_overflow() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(matches!(UpdateContactRequest::from_json(&deep), Err(Error::InvalidJson(_))));
+        assert!(matches!(
+            UpdateContactRequest::from_json(&deep),
+            Err(Error::InvalidJson(_))
+        ));
         let mut nested = String::from(r#"{"ValueString":"x"}"#);
         for _ in 0..40 {
             nested = format!(r#"{{"ValueList":[{nested}]}}"#);
         }
-        let json = format!(r#"{{"InstanceId":"i","ContactId":"c","SegmentAttributes":{{"a":{nested}}}}}"#);
+        let json =
+            format!(r#"{{"InstanceId":"i","ContactId":"c","SegmentAttributes":{{"a":{nested}}}}}"#);
         assert!(refusal(&json).contains("nest deeper than 32 levels"));
-        let huge = format!(r#"{{"InstanceId":"i","ContactId":"c","Name":"{}"}}"#, "x".repeat(MAX_REQUEST_BYTES));
-        assert!(matches!(UpdateContactRequest::from_json(&huge), Err(Error::InvalidJson(_))));
+        let huge = format!(
+            r#"{{"InstanceId":"i","ContactId":"c","Name":"{}"}}"#,
+            "x".repeat(MAX_REQUEST_BYTES)
+        );
+        assert!(matches!(
+            UpdateContactRequest::from_json(&huge),
+            Err(Error::InvalidJson(_))
+        ));
     }
 
     #[test]
@@ -538,7 +600,10 @@ mod tests {
         req.name = Some("Jane Secret-Name".into());
         req.description = Some("private notes".into());
         let shown = format!("{req:?}");
-        assert!(!shown.contains("Secret-Name") && !shown.contains("private notes"), "{shown}");
+        assert!(
+            !shown.contains("Secret-Name") && !shown.contains("private notes"),
+            "{shown}"
+        );
         assert!(shown.contains(REDACTED));
     }
 }

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use crate::error::Error;
 use crate::model::{
-    Endpoint, FieldPath, Reference, SegmentAttributeValue, UpdateContactRequest, MAX_SEGMENT_ATTRIBUTE_DEPTH,
+    Endpoint, FieldPath, Reference, SegmentAttributeValue, UpdateContactRequest,
+    MAX_SEGMENT_ATTRIBUTE_DEPTH,
 };
 
 /// `(min, max)` lengths in characters, from the model.
@@ -44,15 +45,30 @@ pub const REFERENCE_TYPES: &[&str] = &[
     "EMAIL_MESSAGE_REDACTED",
 ];
 /// `Reference.Status` values.
-pub const REFERENCE_STATUSES: &[&str] = &["AVAILABLE", "DELETED", "APPROVED", "REJECTED", "PROCESSING", "FAILED"];
+pub const REFERENCE_STATUSES: &[&str] = &[
+    "AVAILABLE",
+    "DELETED",
+    "APPROVED",
+    "REJECTED",
+    "PROCESSING",
+    "FAILED",
+];
 /// `Endpoint.Type` values.
-pub const ENDPOINT_TYPES: &[&str] =
-    &["TELEPHONE_NUMBER", "VOIP", "CONTACT_FLOW", "CONNECT_PHONENUMBER_ARN", "EMAIL_ADDRESS"];
+pub const ENDPOINT_TYPES: &[&str] = &[
+    "TELEPHONE_NUMBER",
+    "VOIP",
+    "CONTACT_FLOW",
+    "CONNECT_PHONENUMBER_ARN",
+    "EMAIL_ADDRESS",
+];
 
 /// Checks `request`; `model_limits` switches the model-limit tier (see the module docs).
 pub fn validate(request: &UpdateContactRequest, model_limits: bool) -> Result<(), Error> {
     let root = FieldPath::Root;
-    for (name, id) in [("InstanceId", &request.instance_id), ("ContactId", &request.contact_id)] {
+    for (name, id) in [
+        ("InstanceId", &request.instance_id),
+        ("ContactId", &request.contact_id),
+    ] {
         check_uri_label(&root.member(name), id)?;
     }
     if !request.has_update() {
@@ -83,14 +99,22 @@ fn check_uri_label(path: &FieldPath, id: &str) -> Result<(), Error> {
     }
 }
 
-fn check_depth(path: &FieldPath, map: &BTreeMap<String, SegmentAttributeValue>, depth: usize) -> Result<(), Error> {
+fn check_depth(
+    path: &FieldPath,
+    map: &BTreeMap<String, SegmentAttributeValue>,
+    depth: usize,
+) -> Result<(), Error> {
     for (key, value) in map {
         check_value_depth(&path.member(key), value, depth)?;
     }
     Ok(())
 }
 
-fn check_value_depth(path: &FieldPath, value: &SegmentAttributeValue, depth: usize) -> Result<(), Error> {
+fn check_value_depth(
+    path: &FieldPath,
+    value: &SegmentAttributeValue,
+    depth: usize,
+) -> Result<(), Error> {
     if depth > MAX_SEGMENT_ATTRIBUTE_DEPTH {
         return Err(Error::Validation(format!(
             "{path}: segment attribute values nest deeper than {MAX_SEGMENT_ATTRIBUTE_DEPTH} levels"
@@ -130,9 +154,16 @@ impl ModelLimits {
             self.segment_attributes(&root.member("SegmentAttributes"), attributes)?;
         }
         if let Some(user) = &r.user_info {
-            optional_length(&root.member("UserInfo").member("UserId"), &user.user_id, AGENT_RESOURCE_ID_LEN)?;
+            optional_length(
+                &root.member("UserInfo").member("UserId"),
+                &user.user_id,
+                AGENT_RESOURCE_ID_LEN,
+            )?;
         }
-        for (name, endpoint) in [("CustomerEndpoint", &r.customer_endpoint), ("SystemEndpoint", &r.system_endpoint)] {
+        for (name, endpoint) in [
+            ("CustomerEndpoint", &r.customer_endpoint),
+            ("SystemEndpoint", &r.system_endpoint),
+        ] {
             if let Some(endpoint) = endpoint {
                 self.endpoint(&root.member(name), endpoint)?;
             }
@@ -157,10 +188,18 @@ impl ModelLimits {
                 )));
             }
         }
-        optional_length(&path.member("StatusReason"), &r.status_reason, REFERENCE_STATUS_REASON_LEN)
+        optional_length(
+            &path.member("StatusReason"),
+            &r.status_reason,
+            REFERENCE_STATUS_REASON_LEN,
+        )
     }
 
-    fn segment_attributes(&self, path: &FieldPath, map: &BTreeMap<String, SegmentAttributeValue>) -> Result<(), Error> {
+    fn segment_attributes(
+        &self,
+        path: &FieldPath,
+        map: &BTreeMap<String, SegmentAttributeValue>,
+    ) -> Result<(), Error> {
         for (key, value) in map {
             let entry = path.member(key);
             key_length(&entry, key, SEGMENT_ATTRIBUTE_NAME_LEN)?;
@@ -170,8 +209,16 @@ impl ModelLimits {
     }
 
     fn segment_value(&self, path: &FieldPath, value: &SegmentAttributeValue) -> Result<(), Error> {
-        optional_length(&path.member("ValueString"), &value.value_string, SEGMENT_ATTRIBUTE_STRING_LEN)?;
-        optional_length(&path.member("ValueArn"), &value.value_arn, SEGMENT_ATTRIBUTE_STRING_LEN)?;
+        optional_length(
+            &path.member("ValueString"),
+            &value.value_string,
+            SEGMENT_ATTRIBUTE_STRING_LEN,
+        )?;
+        optional_length(
+            &path.member("ValueArn"),
+            &value.value_arn,
+            SEGMENT_ATTRIBUTE_STRING_LEN,
+        )?;
         if let Some(map) = &value.value_map {
             self.segment_attributes(&path.member("ValueMap"), map)?;
         }
@@ -197,22 +244,32 @@ fn length(path: &FieldPath, value: &str, (min, max): (usize, usize)) -> Result<(
     // since some (Name, Description) are sensitive.
     let n = value.chars().count();
     if n < min {
-        Err(Error::Validation(format!("{path}: length {n} is below the minimum of {min} characters")))
+        Err(Error::Validation(format!(
+            "{path}: length {n} is below the minimum of {min} characters"
+        )))
     } else if n > max {
-        Err(Error::Validation(format!("{path}: length {n} exceeds the maximum of {max} characters")))
+        Err(Error::Validation(format!(
+            "{path}: length {n} exceeds the maximum of {max} characters"
+        )))
     } else {
         Ok(())
     }
 }
 
-fn optional_length(path: &FieldPath, value: &Option<String>, limits: (usize, usize)) -> Result<(), Error> {
+fn optional_length(
+    path: &FieldPath,
+    value: &Option<String>,
+    limits: (usize, usize),
+) -> Result<(), Error> {
     value.as_deref().map_or(Ok(()), |v| length(path, v, limits))
 }
 
 fn key_length(path: &FieldPath, key: &str, (min, max): (usize, usize)) -> Result<(), Error> {
     let n = key.chars().count();
     if n < min || n > max {
-        Err(Error::Validation(format!("{path}: key length {n} is outside {min}..={max} characters")))
+        Err(Error::Validation(format!(
+            "{path}: key length {n} is outside {min}..={max} characters"
+        )))
     } else {
         Ok(())
     }
@@ -243,27 +300,63 @@ mod tests {
     }
 
     fn passes(json: &str, model_limits: bool) -> bool {
-        validate(&UpdateContactRequest::from_json(json).unwrap(), model_limits).is_ok()
+        validate(
+            &UpdateContactRequest::from_json(json).unwrap(),
+            model_limits,
+        )
+        .is_ok()
     }
 
     #[test]
     fn enum_refusal_names_path_value_and_choices() {
-        let m = refusal(r#"{"InstanceId":"i","ContactId":"c","References":{"ticket":{"Type":"BOGUS"}}}"#, true);
-        assert!(m.starts_with(r#"References.ticket.Type: "BOGUS" is not one of URL, ATTACHMENT,"#), "{m}");
-        assert!(passes(r#"{"InstanceId":"i","ContactId":"c","References":{"ticket":{"Type":"BOGUS"}}}"#, false));
-        let m = refusal(r#"{"InstanceId":"i","ContactId":"c","SystemEndpoint":{"Type":"FAX"}}"#, true);
-        assert!(m.starts_with("SystemEndpoint.Type: \"FAX\" is not one of TELEPHONE_NUMBER"), "{m}");
+        let m = refusal(
+            r#"{"InstanceId":"i","ContactId":"c","References":{"ticket":{"Type":"BOGUS"}}}"#,
+            true,
+        );
+        assert!(
+            m.starts_with(r#"References.ticket.Type: "BOGUS" is not one of URL, ATTACHMENT,"#),
+            "{m}"
+        );
+        assert!(passes(
+            r#"{"InstanceId":"i","ContactId":"c","References":{"ticket":{"Type":"BOGUS"}}}"#,
+            false
+        ));
+        let m = refusal(
+            r#"{"InstanceId":"i","ContactId":"c","SystemEndpoint":{"Type":"FAX"}}"#,
+            true,
+        );
+        assert!(
+            m.starts_with("SystemEndpoint.Type: \"FAX\" is not one of TELEPHONE_NUMBER"),
+            "{m}"
+        );
     }
 
     #[test]
     fn lengths_count_code_points_and_follow_the_model_not_the_seed() {
-        let name = |n: usize, c: &str| format!(r#"{{"InstanceId":"i","ContactId":"c","Name":"{}"}}"#, c.repeat(n));
-        assert!(passes(&name(1024, "é"), true), "1024 two-byte characters are 1024 characters");
-        assert!(passes(&name(600, "x"), true), "the model's 1024 wins over the seed page's 512");
+        let name = |n: usize, c: &str| {
+            format!(
+                r#"{{"InstanceId":"i","ContactId":"c","Name":"{}"}}"#,
+                c.repeat(n)
+            )
+        };
+        assert!(
+            passes(&name(1024, "é"), true),
+            "1024 two-byte characters are 1024 characters"
+        );
+        assert!(
+            passes(&name(600, "x"), true),
+            "the model's 1024 wins over the seed page's 512"
+        );
         let m = refusal(&name(1025, "😀"), true);
-        assert_eq!(m, "Name: length 1025 exceeds the maximum of 1024 characters");
+        assert_eq!(
+            m,
+            "Name: length 1025 exceeds the maximum of 1024 characters"
+        );
         assert!(!m.contains('😀'), "sensitive values are never echoed");
-        assert!(passes(&name(1025, "x"), false), "client_validation false lifts model limits");
+        assert!(
+            passes(&name(1025, "x"), false),
+            "client_validation false lifts model limits"
+        );
     }
 
     #[test]
@@ -277,40 +370,73 @@ mod tests {
             "SegmentAttributes.a.ValueList[0].ValueMap.b.ValueString: length 1025 exceeds the maximum of 1024 characters"
         );
         let key = "k".repeat(129);
-        let json = format!(r#"{{"InstanceId":"i","ContactId":"c","SegmentAttributes":{{"{key}":{{"ValueInteger":1}}}}}}"#);
+        let json = format!(
+            r#"{{"InstanceId":"i","ContactId":"c","SegmentAttributes":{{"{key}":{{"ValueInteger":1}}}}}}"#
+        );
         assert!(refusal(&json, true).contains("key length 129 is outside 1..=128"));
     }
 
     #[test]
     fn arn_pattern_and_length() {
         let with_arn = |arn: &str| {
-            format!(r#"{{"InstanceId":"i","ContactId":"c","References":{{"r":{{"Type":"URL","Arn":"{arn}"}}}}}}"#)
+            format!(
+                r#"{{"InstanceId":"i","ContactId":"c","References":{{"r":{{"Type":"URL","Arn":"{arn}"}}}}}}"#
+            )
         };
-        assert!(passes(&with_arn("arn:aws:connect:us-east-1:123456789012:x"), true));
+        assert!(passes(
+            &with_arn("arn:aws:connect:us-east-1:123456789012:x"),
+            true
+        ));
         assert!(refusal(&with_arn("arn:short"), true).contains("below the minimum of 20"));
-        assert!(refusal(&with_arn(" arn:aws:connect:us-east-1:1"), true).contains("must match the pattern"));
+        assert!(refusal(&with_arn(" arn:aws:connect:us-east-1:1"), true)
+            .contains("must match the pattern"));
     }
 
     #[test]
     fn id_rules_and_an_update_are_required_even_without_model_limits() {
         for model_limits in [true, false] {
             for id in [".", ".."] {
-                let m = refusal(&format!(r#"{{"InstanceId":"{id}","ContactId":"c","Name":"n"}}"#), model_limits);
-                assert!(m.starts_with("InstanceId:") && m.contains("path normalisation"), "{m}");
-                let m = refusal(&format!(r#"{{"InstanceId":"i","ContactId":"{id}","Name":"n"}}"#), model_limits);
+                let m = refusal(
+                    &format!(r#"{{"InstanceId":"{id}","ContactId":"c","Name":"n"}}"#),
+                    model_limits,
+                );
+                assert!(
+                    m.starts_with("InstanceId:") && m.contains("path normalisation"),
+                    "{m}"
+                );
+                let m = refusal(
+                    &format!(r#"{{"InstanceId":"i","ContactId":"{id}","Name":"n"}}"#),
+                    model_limits,
+                );
                 assert!(m.starts_with("ContactId:"), "{m}");
             }
-            assert!(refusal(r#"{"InstanceId":"","ContactId":"c","Name":"n"}"#, model_limits).contains("must not be empty"));
-            assert!(refusal(r#"{"InstanceId":"i","ContactId":"c"}"#, model_limits).contains("nothing to update"));
+            assert!(refusal(
+                r#"{"InstanceId":"","ContactId":"c","Name":"n"}"#,
+                model_limits
+            )
+            .contains("must not be empty"));
+            assert!(
+                refusal(r#"{"InstanceId":"i","ContactId":"c"}"#, model_limits)
+                    .contains("nothing to update")
+            );
         }
-        assert!(passes(r#"{"InstanceId":"...","ContactId":"a/..","Name":""}"#, true));
+        assert!(passes(
+            r#"{"InstanceId":"...","ContactId":"a/..","Name":""}"#,
+            true
+        ));
     }
 
     #[test]
     fn rust_built_requests_are_bounded_in_depth() {
-        let mut value = SegmentAttributeValue { value_string: Some("x".into()), ..Default::default() };
+        let mut value = SegmentAttributeValue {
+            value_string: Some("x".into()),
+            ..Default::default()
+        };
         for _ in 0..10_000 {
-            value = SegmentAttributeValue { value_list: Some(vec![value]), ..Default::default() };
+            value = SegmentAttributeValue {
+                value_list: Some(vec![value]),
+                ..Default::default()
+            };
         }
         let mut req = UpdateContactRequest::new("i", "c");
         req.segment_attributes = Some(BTreeMap::from([("a".to_string(), value)]));
@@ -329,16 +455,26 @@ mod tests {
     #[test]
     fn constants_match_the_service_model() {
         let dir = env!("CARGO_MANIFEST_DIR");
-        let model: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(format!("{dir}/tests/data/update-contact-model.json")).unwrap())
-                .unwrap();
+        let model: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{dir}/tests/data/update-contact-model.json"))
+                .unwrap(),
+        )
+        .unwrap();
         let shapes = &model["shapes"];
         let range = |shape: &str| {
             let s = &shapes[shape];
-            (s["min"].as_u64().unwrap() as usize, s["max"].as_u64().unwrap() as usize)
+            (
+                s["min"].as_u64().unwrap() as usize,
+                s["max"].as_u64().unwrap() as usize,
+            )
         };
         let names = |shape: &str| -> Vec<String> {
-            shapes[shape]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+            shapes[shape]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
         };
         assert_eq!(range("InstanceId"), INSTANCE_ID_LEN);
         assert_eq!(range("ContactId"), CONTACT_ID_LEN);
@@ -349,17 +485,27 @@ mod tests {
         assert_eq!(range("ReferenceArn"), REFERENCE_ARN_LEN);
         assert_eq!(range("ReferenceStatusReason"), REFERENCE_STATUS_REASON_LEN);
         assert_eq!(range("SegmentAttributeName"), SEGMENT_ATTRIBUTE_NAME_LEN);
-        assert_eq!(range("SegmentAttributeValueString"), SEGMENT_ATTRIBUTE_STRING_LEN);
+        assert_eq!(
+            range("SegmentAttributeValueString"),
+            SEGMENT_ATTRIBUTE_STRING_LEN
+        );
         assert_eq!(range("AgentResourceId"), AGENT_RESOURCE_ID_LEN);
         assert_eq!(range("EndpointAddress"), ENDPOINT_ADDRESS_LEN);
         assert_eq!(names("ReferenceType"), REFERENCE_TYPES);
         assert_eq!(names("ReferenceStatus"), REFERENCE_STATUSES);
         assert_eq!(names("EndpointType"), ENDPOINT_TYPES);
         assert_eq!(shapes["ReferenceArn"]["pattern"], "^[-:/A-Za-z0-9]+");
-        assert!(shapes["Name"]["sensitive"].as_bool().unwrap() && shapes["Description"]["sensitive"].as_bool().unwrap());
+        assert!(
+            shapes["Name"]["sensitive"].as_bool().unwrap()
+                && shapes["Description"]["sensitive"].as_bool().unwrap()
+        );
         // Every request member is read by the model module.
-        let mut members: Vec<&str> =
-            shapes["UpdateContactRequest"]["members"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut members: Vec<&str> = shapes["UpdateContactRequest"]["members"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         members.sort_unstable();
         let mut ours = crate::model::REQUEST_MEMBERS.to_vec();
         ours.sort_unstable();
@@ -368,7 +514,10 @@ mod tests {
         let shared = format!("{dir}/../shared/reference/update-contact-model.json");
         if let Ok(text) = std::fs::read_to_string(shared) {
             let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(reference, model, "tests/data/update-contact-model.json is out of date");
+            assert_eq!(
+                reference, model,
+                "tests/data/update-contact-model.json is out of date"
+            );
         }
     }
 }

@@ -1,0 +1,659 @@
+//! Client configuration: the config JSON keys, the environment, and their precedence.
+//!
+//! Resolution happens once, when a client is built; nothing here runs per call.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::model::parse_json_document;
+
+/// Default time allowed to open a connection (TCP and TLS handshakes).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default deadline for a whole call, all attempts and backoff included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of attempts (the first try included), as in the AWS SDKs' standard mode.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+/// Upper bound for the timeouts, so a typo cannot make a call hang for days.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Upper bound for `max_attempts`.
+pub const MAX_ATTEMPTS_LIMIT: u32 = 100;
+
+const KNOWN_KEYS: &[&str] = &[
+    "region",
+    "endpoint_url",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "profile",
+    "connect_timeout_ms",
+    "timeout_ms",
+    "max_attempts",
+    "retry_mode",
+    "client_validation",
+    "allow_http",
+];
+
+/// What the caller configures; anything left `None` comes from the environment or a default.
+///
+/// `Debug` never shows the secret key or the session token.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Region (else `AWS_REGION`, else `AWS_DEFAULT_REGION`); never a silent default.
+    pub region: Option<String>,
+    /// Custom endpoint (else `AWS_ENDPOINT_URL_CONNECT`, else `AWS_ENDPOINT_URL`, else
+    /// `https://connect.{region}.amazonaws.com`).
+    pub endpoint_url: Option<String>,
+    /// Explicit credentials; when `access_key_id` is set, `secret_access_key` must be too.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    /// Time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub connect_timeout: Option<Duration>,
+    /// Deadline for a whole call (default [`DEFAULT_TIMEOUT`]).
+    pub timeout: Option<Duration>,
+    /// Attempts per call, at least 1 (else `AWS_MAX_ATTEMPTS`, else 3).
+    pub max_attempts: Option<u32>,
+    /// `false` turns off the model-limit checks (lengths, enums, patterns). Default `true`.
+    pub client_validation: Option<bool>,
+    /// `true` allows a plain `http://` endpoint on a non-loopback host. Default `false`.
+    pub allow_http: Option<bool>,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "** redacted **"),
+            )
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("client_validation", &self.client_validation)
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    /// Reads the config JSON. Empty text, `null` and `{}` all mean "everything from the
+    /// environment". Text that is not JSON is [`Error::InvalidJson`]; an unknown key, a wrong
+    /// type or an out-of-range value is [`Error::InvalidConfig`] naming the key.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        if text.trim().is_empty() {
+            return Ok(ClientConfig::default());
+        }
+        let value = parse_json_document(text, "config", 64 * 1024)?;
+        let map = match &value {
+            Value::Null => return Ok(ClientConfig::default()),
+            Value::Object(map) => map,
+            _ => {
+                return Err(Error::InvalidConfig(
+                    "config: expected a JSON object".into(),
+                ))
+            }
+        };
+        if let Some(unknown) = map.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+            return Err(Error::InvalidConfig(format!(
+                "config key \"{unknown}\" is not known; known keys: {}",
+                KNOWN_KEYS.join(", ")
+            )));
+        }
+        for key in ["profile", "retry_mode"] {
+            if let Some(v) = map.get(key) {
+                // Standard retries are what the client does; other modes and profiles come later.
+                if !(key == "retry_mode" && v == "standard") {
+                    return Err(Error::InvalidConfig(format!(
+                        "config key \"{key}\" is not supported yet{}",
+                        if key == "retry_mode" {
+                            " (only \"standard\")"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+            }
+        }
+        Ok(ClientConfig {
+            region: string(map, "region")?,
+            endpoint_url: string(map, "endpoint_url")?,
+            access_key_id: string(map, "access_key_id")?,
+            secret_access_key: string(map, "secret_access_key")?,
+            session_token: string(map, "session_token")?,
+            connect_timeout: millis(map, "connect_timeout_ms")?,
+            timeout: millis(map, "timeout_ms")?,
+            max_attempts: integer(map, "max_attempts", 1, u64::from(MAX_ATTEMPTS_LIMIT))?
+                .map(|n| n as u32),
+            client_validation: boolean(map, "client_validation")?,
+            allow_http: boolean(map, "allow_http")?,
+        })
+    }
+
+    /// Resolves this config against the process environment.
+    pub fn resolve(&self) -> Result<Settings, Error> {
+        self.resolve_with(&|name| std::env::var(name).ok())
+    }
+
+    /// Resolves this config against `env` (a lookup by variable name), for tests and embedders.
+    pub fn resolve_with(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Error> {
+        // An empty variable counts as unset, as in the AWS SDKs.
+        let env = |name: &str| env(name).filter(|v| !v.is_empty());
+        let region = match self.region.clone().map(|r| (r, "config key \"region\"")).or_else(|| {
+            env("AWS_REGION")
+                .map(|r| (r, "AWS_REGION"))
+                .or_else(|| env("AWS_DEFAULT_REGION").map(|r| (r, "AWS_DEFAULT_REGION")))
+        }) {
+            Some((region, source)) => check_region(region, source)?,
+            None => {
+                return Err(Error::NoRegion(
+                    "no region: set config key \"region\" or the environment variable AWS_REGION (or AWS_DEFAULT_REGION)"
+                        .into(),
+                ))
+            }
+        };
+        let allow_http = self.allow_http.unwrap_or(false);
+        let endpoint = match self
+            .endpoint_url
+            .clone()
+            .map(|u| (u, "config key \"endpoint_url\""))
+            .or_else(|| {
+                env("AWS_ENDPOINT_URL_CONNECT")
+                    .map(|u| (u, "AWS_ENDPOINT_URL_CONNECT"))
+                    .or_else(|| env("AWS_ENDPOINT_URL").map(|u| (u, "AWS_ENDPOINT_URL")))
+            }) {
+            Some((url, source)) => EndpointUrl::parse(&url, source, allow_http)?,
+            None => EndpointUrl::parse(&default_endpoint(&region), "the default endpoint", false)?,
+        };
+        let credentials = match (&self.access_key_id, &self.secret_access_key) {
+            (Some(id), Some(secret)) => Credentials::new(id, secret, self.session_token.as_deref(), "config")?,
+            (None, None) if self.session_token.is_none() => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+                (Some(id), Some(secret)) => {
+                    Credentials::new(&id, &secret, env("AWS_SESSION_TOKEN").as_deref(), "environment")?
+                }
+                (Some(_), None) => {
+                    return Err(Error::NoCredentials(
+                        "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(Error::NoCredentials(
+                        "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".into(),
+                    ))
+                }
+                (None, None) => {
+                    return Err(Error::NoCredentials(
+                        "no credentials: tried config keys \"access_key_id\"/\"secret_access_key\" and the environment \
+                         variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+                            .into(),
+                    ))
+                }
+            },
+            _ => {
+                return Err(Error::InvalidConfig(
+                    "config keys \"access_key_id\" and \"secret_access_key\" must be given together \
+                     (\"session_token\" only with both)"
+                        .into(),
+                ))
+            }
+        };
+        let max_attempts = match self.max_attempts {
+            Some(n) => check_attempts(u64::from(n), "config key \"max_attempts\"")?,
+            None => match env("AWS_MAX_ATTEMPTS") {
+                Some(v) => check_attempts(
+                    v.trim().parse().map_err(|_| {
+                        Error::InvalidConfig(format!(
+                            "AWS_MAX_ATTEMPTS: \"{v}\" is not a whole number"
+                        ))
+                    })?,
+                    "AWS_MAX_ATTEMPTS",
+                )?,
+                None => DEFAULT_MAX_ATTEMPTS,
+            },
+        };
+        Ok(Settings {
+            region,
+            endpoint,
+            credentials,
+            connect_timeout: check_timeout(
+                self.connect_timeout,
+                DEFAULT_CONNECT_TIMEOUT,
+                "connect_timeout_ms",
+            )?,
+            timeout: check_timeout(self.timeout, DEFAULT_TIMEOUT, "timeout_ms")?,
+            max_attempts,
+            client_validation: self.client_validation.unwrap_or(true),
+        })
+    }
+}
+
+/// A configuration with every value decided.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub region: String,
+    pub endpoint: EndpointUrl,
+    pub credentials: Credentials,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub client_validation: bool,
+}
+
+/// Static credentials. `Debug` shows only the access key id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl Credentials {
+    fn new(id: &str, secret: &str, token: Option<&str>, source: &str) -> Result<Self, Error> {
+        // Header values cannot hold control characters; refusing them here keeps the failure
+        // at construction, with a message that names the setting but not its value.
+        for (name, value) in [
+            ("access key id", Some(id)),
+            ("secret access key", Some(secret)),
+            ("session token", token),
+        ] {
+            if let Some(v) = value {
+                if v.is_empty() || v.chars().any(|c| c.is_control() || c == ' ') {
+                    return Err(Error::InvalidConfig(format!(
+                        "{name} from {source} is empty or contains spaces or control characters"
+                    )));
+                }
+            }
+        }
+        Ok(Credentials {
+            access_key_id: id.to_owned(),
+            secret_access_key: secret.to_owned(),
+            session_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
+        })
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"** redacted **")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
+            .finish()
+    }
+}
+
+/// A parsed endpoint: `scheme://authority` plus an optional base path (no trailing `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointUrl {
+    pub scheme: String,
+    pub authority: String,
+    pub host: String,
+    pub base_path: String,
+}
+
+impl EndpointUrl {
+    /// `source` names where the URL came from, for the error message.
+    pub fn parse(url: &str, source: &str, allow_http: bool) -> Result<Self, Error> {
+        let bad = |why: &str| Error::InvalidConfig(format!("{source}: \"{url}\" {why}"));
+        let uri: ureq::http::Uri = url.parse().map_err(|_| bad("is not a valid URL"))?;
+        let scheme = uri
+            .scheme_str()
+            .ok_or_else(|| bad("has no scheme (https:// or http://)"))?;
+        let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(Error::InvalidConfig(format!(
+                "{source}: user information in an endpoint URL is not allowed"
+            )));
+        }
+        if uri.query().is_some() || url.contains('#') {
+            return Err(bad("must not have a query or fragment"));
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        match scheme {
+            "https" => {}
+            "http" if allow_http || is_loopback(&host) => {}
+            "http" => return Err(bad(
+                "uses plain http to a non-loopback host; use https, or set \"allow_http\": true",
+            )),
+            _ => return Err(bad("must use https:// (or http:// for loopback hosts)")),
+        }
+        Ok(EndpointUrl {
+            scheme: scheme.to_owned(),
+            authority: authority.as_str().to_owned(),
+            host,
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The full URL for a request path that starts with `/`.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, path)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn default_endpoint(region: &str) -> String {
+    // The China partition has its own DNS suffix; the full partition table comes with the
+    // endpoint rules (FIPS, dual-stack, GovCloud, ISO).
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://connect.{region}.{suffix}")
+}
+
+/// `^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$`: a region is a DNS label, so it can go into
+/// the default host name without changing which host that is.
+fn check_region(region: String, source: &str) -> Result<String, Error> {
+    let ok = (1..=63).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+        && !region.bytes().all(|b| b.is_ascii_digit());
+    if ok {
+        Ok(region)
+    } else {
+        let shown: String = region.chars().take(64).collect();
+        Err(Error::InvalidConfig(format!(
+            "{source}: {shown:?} is not a region name (letters, digits and inner '-' only, like \"us-east-1\")"
+        )))
+    }
+}
+
+fn check_attempts(n: u64, source: &str) -> Result<u32, Error> {
+    if (1..=u64::from(MAX_ATTEMPTS_LIMIT)).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "{source}: {n} is outside 1..={MAX_ATTEMPTS_LIMIT}"
+        )))
+    }
+}
+
+fn check_timeout(value: Option<Duration>, default: Duration, key: &str) -> Result<Duration, Error> {
+    match value {
+        None => Ok(default),
+        Some(d) if !d.is_zero() && d <= MAX_TIMEOUT => Ok(d),
+        Some(d) => Err(Error::InvalidConfig(format!(
+            "config key \"{key}\": {} ms is outside 1..={} ms",
+            d.as_millis(),
+            MAX_TIMEOUT.as_millis()
+        ))),
+    }
+}
+
+fn string(map: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Error::InvalidConfig(format!(
+            "config key \"{key}\": expected a string"
+        ))),
+    }
+}
+
+fn boolean(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, Error> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(Error::InvalidConfig(format!(
+            "config key \"{key}\": expected true or false"
+        ))),
+    }
+}
+
+fn integer(map: &Map<String, Value>, key: &str, min: u64, max: u64) -> Result<Option<u64>, Error> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(Error::InvalidConfig(format!(
+                "config key \"{key}\": expected a whole number from {min} to {max}"
+            ))),
+        },
+    }
+}
+
+fn millis(map: &Map<String, Value>, key: &str) -> Result<Option<Duration>, Error> {
+    Ok(integer(map, key, 1, MAX_TIMEOUT.as_millis() as u64)?.map(Duration::from_millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(json: &str, vars: &[(&str, &str)]) -> Result<Settings, Error> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ClientConfig::from_json(json)?.resolve_with(&|k| vars.get(k).cloned())
+    }
+
+    const KEYS: [(&str, &str); 2] = [
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "SECRET"),
+    ];
+
+    #[test]
+    fn region_precedence_and_no_silent_default() {
+        let s = resolve(
+            r#"{"region":"eu-west-2"}"#,
+            &[("AWS_REGION", "us-west-2"), KEYS[0], KEYS[1]],
+        )
+        .unwrap();
+        assert_eq!(s.region, "eu-west-2");
+        let env = [
+            ("AWS_REGION", "us-west-2"),
+            ("AWS_DEFAULT_REGION", "ap-south-1"),
+            KEYS[0],
+            KEYS[1],
+        ];
+        assert_eq!(resolve("{}", &env).unwrap().region, "us-west-2");
+        assert_eq!(
+            resolve(
+                "",
+                &[("AWS_DEFAULT_REGION", "ap-south-1"), KEYS[0], KEYS[1]]
+            )
+            .unwrap()
+            .region,
+            "ap-south-1"
+        );
+        assert!(matches!(resolve("null", &KEYS), Err(Error::NoRegion(_))));
+        assert!(matches!(
+            resolve("{}", &[("AWS_REGION", ""), KEYS[0], KEYS[1]]),
+            Err(Error::NoRegion(_))
+        ));
+    }
+
+    #[test]
+    fn region_must_look_like_a_region() {
+        for bad in ["evil.com/x", "us-east-1@x", "-us", "us-", "123", "a b", ""] {
+            let json =
+                serde_json::json!({"region": bad, "access_key_id": "a", "secret_access_key": "b"})
+                    .to_string();
+            let err = resolve(&json, &[]).unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig(_)), "{bad}: {err:?}");
+        }
+        let s = resolve(
+            r#"{"region":"cn-north-1","access_key_id":"a","secret_access_key":"b"}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.endpoint.url_for("/x"),
+            "https://connect.cn-north-1.amazonaws.com.cn/x"
+        );
+    }
+
+    #[test]
+    fn endpoint_precedence_and_http_rules() {
+        let base = [("AWS_REGION", "us-east-1"), KEYS[0], KEYS[1]];
+        assert_eq!(
+            resolve("{}", &base).unwrap().endpoint.url_for("/p"),
+            "https://connect.us-east-1.amazonaws.com/p"
+        );
+        let mut env = base.to_vec();
+        env.push(("AWS_ENDPOINT_URL", "https://generic.example"));
+        assert_eq!(
+            resolve("{}", &env).unwrap().endpoint.host,
+            "generic.example"
+        );
+        env.push(("AWS_ENDPOINT_URL_CONNECT", "http://127.0.0.1:8080/base/"));
+        let e = resolve("{}", &env).unwrap().endpoint;
+        assert_eq!(
+            (e.authority.as_str(), e.base_path.as_str()),
+            ("127.0.0.1:8080", "/base")
+        );
+        let e = resolve(r#"{"endpoint_url":"http://[::1]:9"}"#, &env)
+            .unwrap()
+            .endpoint;
+        assert_eq!(e.host, "::1");
+        let err = resolve(r#"{"endpoint_url":"http://connect.example.com"}"#, &base).unwrap_err();
+        assert!(err.to_string().contains("allow_http"), "{err}");
+        assert!(resolve(
+            r#"{"endpoint_url":"http://connect.example.com","allow_http":true}"#,
+            &base
+        )
+        .is_ok());
+        for bad in [
+            "ftp://x",
+            "connect.example.com",
+            "https://user:pw@host",
+            "https://h/?q=1",
+        ] {
+            let json = serde_json::json!({ "endpoint_url": bad }).to_string();
+            let err = resolve(&json, &base).unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig(_)), "{bad}");
+            assert!(
+                !err.to_string().contains("pw"),
+                "no user info echoed: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_come_together_and_never_show() {
+        let env = [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_SESSION_TOKEN", "ENVTOKEN"),
+            KEYS[0],
+            KEYS[1],
+        ];
+        let s = resolve("{}", &env).unwrap();
+        assert_eq!(s.credentials.session_token.as_deref(), Some("ENVTOKEN"));
+        let s = resolve(r#"{"access_key_id":"X","secret_access_key":"Y"}"#, &env).unwrap();
+        assert_eq!(
+            (
+                s.credentials.access_key_id.as_str(),
+                s.credentials.session_token
+            ),
+            ("X", None)
+        );
+        assert!(matches!(
+            resolve(r#"{"access_key_id":"X"}"#, &env),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            resolve("{}", &[("AWS_REGION", "r")]),
+            Err(Error::NoCredentials(_))
+        ));
+        assert!(matches!(
+            resolve("{}", &[("AWS_REGION", "r"), KEYS[0]]),
+            Err(Error::NoCredentials(_))
+        ));
+        let cfg = ClientConfig::from_json(r#"{"access_key_id":"X","secret_access_key":"CANARY-SECRET","session_token":"CANARY-TOKEN"}"#).unwrap();
+        let shown = format!(
+            "{cfg:?} {:?}",
+            cfg.resolve_with(&|k| (k == "AWS_REGION").then(|| "us-east-1".to_string()))
+                .unwrap()
+        );
+        assert!(!shown.contains("CANARY"), "{shown}");
+        let err = resolve(
+            r#"{"access_key_id":"X","secret_access_key":"CANARY SECRET"}"#,
+            &env,
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("CANARY"));
+    }
+
+    #[test]
+    fn keys_types_and_ranges_are_checked() {
+        let base = [("AWS_REGION", "us-east-1"), KEYS[0], KEYS[1]];
+        let err = resolve(r#"{"regoin":"x"}"#, &base).unwrap_err();
+        assert!(err.to_string().contains("\"regoin\" is not known"), "{err}");
+        assert!(resolve(r#"{"profile":"p"}"#, &base)
+            .unwrap_err()
+            .to_string()
+            .contains("not supported yet"));
+        assert!(resolve(r#"{"retry_mode":"adaptive"}"#, &base)
+            .unwrap_err()
+            .to_string()
+            .contains("not supported yet"));
+        assert_eq!(
+            resolve(r#"{"retry_mode":"standard"}"#, &base)
+                .unwrap()
+                .max_attempts,
+            3
+        );
+        assert!(resolve(r#"{"max_attempts":0}"#, &base)
+            .unwrap_err()
+            .to_string()
+            .contains("max_attempts"));
+        assert!(resolve(r#"{"timeout_ms":-1}"#, &base).is_err());
+        assert!(resolve(r#"{"connect_timeout_ms":"5"}"#, &base).is_err());
+        assert!(resolve(r#"{"client_validation":"no"}"#, &base).is_err());
+        assert!(matches!(
+            resolve("[1]", &base),
+            Err(Error::InvalidConfig(_))
+        ));
+        assert!(matches!(resolve("{", &base), Err(Error::InvalidJson(_))));
+        let s = resolve(r#"{"max_attempts":1,"timeout_ms":1500,"connect_timeout_ms":200,"client_validation":false}"#, &base).unwrap();
+        assert_eq!(
+            (
+                s.max_attempts,
+                s.timeout,
+                s.connect_timeout,
+                s.client_validation
+            ),
+            (
+                1,
+                Duration::from_millis(1500),
+                Duration::from_millis(200),
+                false
+            )
+        );
+        let mut env = base.to_vec();
+        env.push(("AWS_MAX_ATTEMPTS", "5"));
+        assert_eq!(resolve("{}", &env).unwrap().max_attempts, 5);
+        env.push(("AWS_MAX_ATTEMPTS", "x"));
+        let env: Vec<_> = env.into_iter().filter(|(_, v)| *v != "5").collect();
+        assert!(resolve("{}", &env).is_err());
+    }
+}

@@ -1,0 +1,322 @@
+//! The C ABI. The only module with `unsafe`: every export goes through [`call`] (status
+//! functions) or [`guard`] (the rest), which check pointers, catch panics and record this
+//! thread's last error. Outputs are written only as documented; NULL_ARGUMENT touches none.
+#![allow(unsafe_code)]
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use crate::client::Client;
+use crate::config::ClientConfig;
+use crate::error::{Error, Status};
+use crate::model::UpdateContactRequest;
+use crate::response::error_document;
+
+/// An Amazon Connect client: configuration, credentials, signing key material and a pool of
+/// connections. Create with connect_client_new(), release with connect_client_free().
+///
+/// Thread safety: a `const connect_client *` may be used by any number of threads at once.
+pub struct connect_client {
+    client: Client,
+}
+
+/// A status as the C caller passes it in: any int32_t, checked before use (the header
+/// spells it `connect_status`).
+type StatusArg = i32;
+
+/// A failure on its way out of the boundary.
+struct Failure {
+    status: Status,
+    message: String,
+    document: String,
+}
+
+impl Failure {
+    fn local(status: Status, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let document = error_document(status.name(), &message, None);
+        Failure {
+            status,
+            message,
+            document,
+        }
+    }
+
+    fn null(argument: &str) -> Self {
+        Failure::local(Status::NullArgument, format!("{argument} is NULL"))
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure {
+            status: e.status(),
+            message: e.message().to_owned(),
+            document: e.to_document(),
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: &str) {
+    // A message from the wire may hold NUL bytes; C strings cannot.
+    let text = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
+    let _ = LAST_ERROR.try_with(|cell| *cell.borrow_mut() = text);
+}
+
+/// Copies `s` into a string the caller frees with connect_string_free().
+fn to_c_string(s: String) -> *mut c_char {
+    CString::new(s.replace('\0', "\u{FFFD}"))
+        .unwrap_or_default()
+        .into_raw()
+}
+
+/// The boundary of every status-returning export: runs `body` under `catch_unwind`, records
+/// the last error, and writes the response document to `document_out` when it is not NULL
+/// (except on NULL_ARGUMENT, which leaves every output untouched).
+fn call(document_out: *mut *mut c_char, body: impl FnOnce() -> Result<String, Failure>) -> Status {
+    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        Err(Failure::local(
+            Status::Panic,
+            "internal error: a panic was caught at the C boundary; please report it",
+        ))
+    });
+    let (status, message, document) = match outcome {
+        Ok(document) => (Status::Ok, String::new(), document),
+        Err(f) => (f.status, f.message, f.document),
+    };
+    set_last_error(&message);
+    if status != Status::NullArgument && !document_out.is_null() {
+        // SAFETY: the caller passed a non-NULL pointer to writable `char *` storage.
+        unsafe { *document_out = to_c_string(document) };
+    }
+    status
+}
+
+/// The boundary of exports that return a value rather than a status: a panic yields `fallback`.
+fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// Borrows a C string as UTF-8; `what` names the argument in the error.
+///
+/// SAFETY: `s` is non-NULL and points to a NUL-terminated string that outlives the call.
+unsafe fn utf8<'a>(s: *const c_char, what: &str) -> Result<&'a str, Failure> {
+    CStr::from_ptr(s).to_str().map_err(|e| {
+        Failure::local(
+            Status::InvalidUtf8,
+            format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })
+}
+
+/// Creates a client.
+///
+/// @param config_json  NULL, `""` or `"{}"` to take everything from the environment, or a JSON
+///                     object with any of: region, endpoint_url, access_key_id,
+///                     secret_access_key, session_token, connect_timeout_ms, timeout_ms,
+///                     max_attempts, retry_mode ("standard"), client_validation, allow_http.
+///                     Borrowed for the duration of the call.
+/// @param client_out   Receives the new client on CONNECT_STATUS_OK only; the caller owns it
+///                     and releases it with connect_client_free().
+/// @return CONNECT_STATUS_OK, NULL_ARGUMENT (client_out is NULL), INVALID_UTF8, INVALID_JSON,
+///         INVALID_CONFIG (the message names the key), NO_REGION, NO_CREDENTIALS, or PANIC.
+///         Details of a failure: connect_last_error_message().
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub unsafe extern "C" fn connect_client_new(
+    config_json: *const c_char,
+    client_out: *mut *mut connect_client,
+) -> Status {
+    call(ptr::null_mut(), || {
+        if client_out.is_null() {
+            return Err(Failure::null("client_out"));
+        }
+        let config = if config_json.is_null() {
+            ClientConfig::default()
+        } else {
+            // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
+            ClientConfig::from_json(unsafe { utf8(config_json, "config_json") }?)?
+        };
+        let client = Box::new(connect_client {
+            client: Client::new(&config)?,
+        });
+        // SAFETY: client_out is non-NULL and writable, per the contract above.
+        unsafe { *client_out = Box::into_raw(client) };
+        Ok(String::new())
+    })
+}
+
+/// Releases a client made by connect_client_new(). NULL is a no-op.
+///
+/// The caller must make sure no other thread is still using the client.
+#[no_mangle]
+pub unsafe extern "C" fn connect_client_free(client: *mut connect_client) {
+    guard((), || {
+        if !client.is_null() {
+            // SAFETY: the pointer came from connect_client_new() and is freed once.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Adds or updates a contact's information (Amazon Connect UpdateContact).
+///
+/// @param client             A client from connect_client_new(). Borrowed; may be shared by
+///                           many threads calling at once.
+/// @param request_json       The request as `aws connect update-contact --cli-input-json` takes
+///                           it: InstanceId, ContactId, and at least one of Name, Description,
+///                           References, SegmentAttributes, QueueInfo, UserInfo,
+///                           CustomerEndpoint, SystemEndpoint. Borrowed for the call.
+/// @param response_json_out  NULL, or receives a response document on success and on every
+///                           failure but NULL_ARGUMENT:
+///                           `{"ResponseMetadata": {"RequestId", "HTTPStatusCode", "RetryAttempts"}}`
+///                           or `{"Error": {"Code", "Message"}, "ResponseMetadata": {...}}`.
+///                           The caller owns it and frees it with connect_string_free().
+/// @return CONNECT_STATUS_OK; caller errors NULL_ARGUMENT, INVALID_UTF8, INVALID_JSON,
+///         VALIDATION (nothing was sent; the message names the field and the rule);
+///         TRANSPORT, TIMEOUT, INVALID_RESPONSE; the service's ACCESS_DENIED, CONFLICT,
+///         INTERNAL_SERVICE, INVALID_ACTIVE_REGION, INVALID_PARAMETER, INVALID_REQUEST,
+///         RESOURCE_NOT_FOUND, THROTTLING, or SERVICE_ERROR for any other code; or PANIC.
+///         Throttling and transient failures are retried (max_attempts) before returning.
+///
+/// Thread safety: may be called concurrently on one client. Blocks until done.
+#[no_mangle]
+pub unsafe extern "C" fn connect_update_contact(
+    client: *const connect_client,
+    request_json: *const c_char,
+    response_json_out: *mut *mut c_char,
+) -> Status {
+    call(response_json_out, || {
+        if client.is_null() {
+            return Err(Failure::null("client"));
+        }
+        if request_json.is_null() {
+            return Err(Failure::null("request_json"));
+        }
+        // SAFETY: both non-NULL; the caller promises a live client and a C string.
+        let (client, text) = unsafe { (&(*client).client, utf8(request_json, "request_json")?) };
+        let request = UpdateContactRequest::from_json(text)?;
+        Ok(client.update_contact(&request)?.to_document())
+    })
+}
+
+/// Frees a string the library returned (a response document). NULL is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn connect_string_free(s: *mut c_char) {
+    guard((), || {
+        if !s.is_null() {
+            // SAFETY: the pointer came from this library's CString::into_raw and is freed once.
+            drop(unsafe { CString::from_raw(s) });
+        }
+    })
+}
+
+/// The message of this thread's last failed call, or "" after a success. Never NULL.
+///
+/// The string belongs to the library and stays valid until this thread's next call to
+/// connect_client_new() or connect_update_contact(). It never holds a secret, a session
+/// token, or the Name or Description of a request.
+#[no_mangle]
+pub extern "C" fn connect_last_error_message() -> *const c_char {
+    guard(c"".as_ptr(), || {
+        LAST_ERROR
+            .try_with(|cell| cell.borrow().as_ptr())
+            .unwrap_or(c"".as_ptr())
+    })
+}
+
+/// The name of a status, e.g. "CONNECT_STATUS_THROTTLING"; "CONNECT_STATUS_UNKNOWN" for a
+/// number that is not a status. Static storage; never NULL; any thread.
+#[no_mangle]
+pub extern "C" fn connect_status_name(status: StatusArg) -> *const c_char {
+    guard(c"CONNECT_STATUS_UNKNOWN".as_ptr(), || {
+        Status::from_code(status)
+            .map_or(c"CONNECT_STATUS_UNKNOWN".as_ptr(), |s| s.c_name().as_ptr())
+    })
+}
+
+const VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    };
+
+/// The library version, e.g. "0.1.0". Static storage; never NULL; any thread.
+#[no_mangle]
+pub extern "C" fn connect_version() -> *const c_char {
+    VERSION.as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        // SAFETY: the library returns a valid C string.
+        unsafe { CStr::from_ptr(connect_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_document() {
+        let mut doc: *mut c_char = ptr::null_mut();
+        let status = call(&mut doc, || panic!("boom"));
+        assert_eq!(status, Status::Panic);
+        assert!(last_error().contains("panic was caught"));
+        // SAFETY: written by `call`.
+        let text = unsafe { CStr::from_ptr(doc) }
+            .to_string_lossy()
+            .into_owned();
+        assert!(text.contains("CONNECT_STATUS_PANIC"), "{text}");
+        unsafe { connect_string_free(doc) };
+        assert_eq!(call(ptr::null_mut(), || Ok(String::new())), Status::Ok);
+        assert_eq!(last_error(), "", "a success clears the last error");
+    }
+
+    #[test]
+    fn null_arguments_leave_outputs_untouched() {
+        let sentinel = 0x1 as *mut c_char;
+        let mut doc = sentinel;
+        let status = unsafe { connect_update_contact(ptr::null(), c"{}".as_ptr(), &mut doc) };
+        assert_eq!(status, Status::NullArgument);
+        assert_eq!(doc, sentinel);
+        assert_eq!(last_error(), "client is NULL");
+        assert_eq!(
+            unsafe { connect_client_new(ptr::null(), ptr::null_mut()) },
+            Status::NullArgument
+        );
+    }
+
+    #[test]
+    fn status_names_cover_unknown_numbers() {
+        let name = |n| {
+            unsafe { CStr::from_ptr(connect_status_name(n)) }
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(name(407), "CONNECT_STATUS_THROTTLING");
+        assert_eq!(name(-1), "CONNECT_STATUS_UNKNOWN");
+        assert_eq!(
+            unsafe { CStr::from_ptr(connect_version()) }
+                .to_str()
+                .unwrap(),
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+
+    #[test]
+    fn messages_with_nul_bytes_survive() {
+        set_last_error("a\0b");
+        assert_eq!(last_error(), "a\u{FFFD}b");
+    }
+}
