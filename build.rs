@@ -20,7 +20,13 @@ fn main() {
     let mut generated = Vec::new();
     bindings.write(&mut generated);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out_dir.join("connect_contact.h"), &generated).expect("OUT_DIR is writable");
+    let generated_path = out_dir.join("connect_contact.h");
+    std::fs::write(&generated_path, &generated).expect("OUT_DIR is writable");
+    // Lets tests/header.rs compare what the sources generate with what is committed.
+    println!(
+        "cargo:rustc-env=CONNECT_GENERATED_HEADER={}",
+        generated_path.display()
+    );
     let committed = crate_dir.join("include").join("connect_contact.h");
     if std::fs::read(&committed).ok().as_deref() != Some(generated.as_slice()) {
         std::fs::create_dir_all(committed.parent().expect("include/ has a parent"))

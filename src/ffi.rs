@@ -1,5 +1,5 @@
-//! The C ABI. The only module with `unsafe`: every export goes through [`call`] (status
-//! functions) or [`guard`] (the rest), which check pointers, catch panics and record this
+//! The C ABI. The only module with `unsafe`: every export goes through `call` (status
+//! functions) or `guard` (the rest), which check pointers, catch panics and record this
 //! thread's last error. Outputs are written only as documented; NULL_ARGUMENT touches none.
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
@@ -19,6 +19,7 @@ use crate::response::error_document;
 /// connections. Create with connect_client_new(), release with connect_client_free().
 ///
 /// Thread safety: a `const connect_client *` may be used by any number of threads at once.
+#[derive(Debug)]
 pub struct connect_client {
     client: Client,
 }

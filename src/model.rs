@@ -246,7 +246,7 @@ const ENDPOINT_MEMBERS: &[&str] = &["Type", "Address"];
 
 /// Where a value sits in the request, for error messages: `References.ticket.Type`,
 /// `SegmentAttributes.x.ValueList[2]`. Built on the stack as the reader descends.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub enum FieldPath<'a> {
     Root,
     Member(&'a FieldPath<'a>, &'a str),

@@ -1,0 +1,298 @@
+/*
+ * C harness for libconnect_contact, driven by tests/c_harness.rs.
+ *
+ * argv[1]: URL of the scripted test server (127.0.0.1). It answers by InstanceId:
+ *   "error-<Code>-<status>" -> that error; "html-502" -> a load balancer's HTML page;
+ *   "slow" -> stalls; "flaky-<n>" -> 503 the first time, then 200; anything else -> 200.
+ *   "must-not-arrive" is used by refused requests; the Rust side checks none arrived.
+ * argv[2]: a URL where nothing listens.
+ * Prints one line per failed check and a closing line "N passed, M failed".
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "connect_contact.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+static const char *server_url, *dead_url;
+
+#define CHECK(cond, what)                                                        \
+    do {                                                                         \
+        if (cond) {                                                              \
+            passed++;                                                            \
+        } else {                                                                 \
+            failed++;                                                            \
+            printf("FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, what, #cond);    \
+        }                                                                        \
+    } while (0)
+
+#define SECRET "CANARY-SECRET-KEY-4242"
+#define TOKEN "CANARY-SESSION-TOKEN-4242"
+
+static char *config_for(const char *url, const char *extra) {
+    static char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"region\":\"us-east-1\",\"endpoint_url\":\"%s\",\"access_key_id\":\"AKIDHARNESS\","
+             "\"secret_access_key\":\"" SECRET "\",\"session_token\":\"" TOKEN "\"%s%s}",
+             url, extra[0] ? "," : "", extra);
+    return buf;
+}
+
+static connect_client *new_client(const char *url, const char *extra) {
+    connect_client *client = NULL;
+    connect_status st = connect_client_new(config_for(url, extra), &client);
+    if (st != CONNECT_STATUS_OK) {
+        printf("client_new failed: %s %s\n", connect_status_name(st), connect_last_error_message());
+        return NULL;
+    }
+    return client;
+}
+
+/* No failure output may carry a secret or a sensitive value. */
+static void check_no_leak(const char *text) {
+    CHECK(text != NULL, "text present");
+    if (text == NULL) return;
+    CHECK(strstr(text, "CANARY") == NULL, "no secret, token, Name or Description in output");
+}
+
+/* Sends request_json; checks the status, and that the document and last error agree. */
+static void expect(connect_client *client, const char *request_json, connect_status want, const char *doc_part,
+                   const char *label) {
+    char *doc = NULL;
+    connect_status st = connect_update_contact(client, request_json, &doc);
+    if (st != want) {
+        printf("FAIL %s: got %s, want %s: %s\n", label, connect_status_name(st), connect_status_name(want),
+               connect_last_error_message());
+    }
+    CHECK(st == want, label);
+    CHECK(doc != NULL, "a response document is written");
+    if (doc != NULL) {
+        if (doc_part != NULL && strstr(doc, doc_part) == NULL) printf("  document: %s\n", doc);
+        CHECK(doc_part == NULL || strstr(doc, doc_part) != NULL, "document has the expected part");
+        check_no_leak(doc);
+        if (st == CONNECT_STATUS_OK) {
+            CHECK(strcmp(connect_last_error_message(), "") == 0, "last error is empty after success");
+        } else {
+            const char *msg = connect_last_error_message();
+            CHECK(msg[0] != '\0', "failure has a message");
+            CHECK(strstr(doc, "\"Error\"") != NULL, "failure document has Error");
+            check_no_leak(msg);
+        }
+    }
+    connect_string_free(doc);
+}
+
+static const char *FULL_REQUEST =
+    "{\"InstanceId\":\"inst-1\",\"ContactId\":\"contact/with space%\","
+    "\"Name\":\"Caller \\\"Q\\\" \\u2028\",\"Description\":\"d\","
+    "\"References\":{\"ticket\":{\"Type\":\"URL\",\"Value\":\"https://t/1\",\"Status\":\"AVAILABLE\","
+    "\"Arn\":\"arn:aws:connect:us-east-1:123456789012:x\",\"StatusReason\":\"ok\"}},"
+    "\"SegmentAttributes\":{\"connect:Subtype\":{\"ValueString\":\"connect:Guide\"},"
+    "\"n\":{\"ValueInteger\":7,\"ValueArn\":\"arn:x\",\"ValueList\":[{\"ValueMap\":{\"k\":{\"ValueString\":\"v\"}}}]}},"
+    "\"QueueInfo\":{\"Id\":\"q-1\"},\"UserInfo\":{\"UserId\":\"agent-1\"},"
+    "\"CustomerEndpoint\":{\"Type\":\"TELEPHONE_NUMBER\",\"Address\":\"+15555550100\"},"
+    "\"SystemEndpoint\":{\"Type\":\"VOIP\",\"Address\":\"sip:cc@example.com\"}}";
+
+static void test_success_and_metadata(connect_client *client) {
+    expect(client, FULL_REQUEST, CONNECT_STATUS_OK, "\"HTTPStatusCode\":200", "every member of the model");
+    expect(client, "{\"InstanceId\":\"i\",\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_OK,
+           "\"RequestId\":\"req-", "request id reported");
+    CHECK(connect_update_contact(client, "{\"InstanceId\":\"i\",\"ContactId\":\"c\",\"Name\":\"n\"}", NULL) ==
+              CONNECT_STATUS_OK,
+          "response_json_out may be NULL");
+}
+
+static void test_service_errors(connect_client *client) {
+    static const struct {
+        const char *code;
+        int http;
+        connect_status status;
+    } cases[] = {
+        {"AccessDeniedException", 403, CONNECT_STATUS_ACCESS_DENIED},
+        {"ConflictException", 409, CONNECT_STATUS_CONFLICT},
+        {"InternalServiceException", 500, CONNECT_STATUS_INTERNAL_SERVICE},
+        {"InvalidActiveRegionException", 400, CONNECT_STATUS_INVALID_ACTIVE_REGION},
+        {"InvalidParameterException", 400, CONNECT_STATUS_INVALID_PARAMETER},
+        {"InvalidRequestException", 400, CONNECT_STATUS_INVALID_REQUEST},
+        {"ResourceNotFoundException", 404, CONNECT_STATUS_RESOURCE_NOT_FOUND},
+        {"ThrottlingException", 429, CONNECT_STATUS_THROTTLING},
+        {"UnrecognizedClientException", 403, CONNECT_STATUS_SERVICE_ERROR},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[256], part[128];
+        snprintf(req, sizeof req, "{\"InstanceId\":\"error-%s-%d\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                 cases[i].code, cases[i].http);
+        snprintf(part, sizeof part, "\"Code\":\"%s\"", cases[i].code);
+        expect(client, req, cases[i].status, part, cases[i].code);
+        /* The message is the service's, and the same text as the document's Message. */
+        CHECK(strstr(connect_last_error_message(), "scripted message for") != NULL, "service message kept");
+    }
+    expect(client, "{\"InstanceId\":\"html-502\",\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_SERVICE_ERROR,
+           "\"Code\":\"502\"", "HTML 502 from a load balancer");
+    CHECK(strstr(connect_last_error_message(), "Bad Gateway") != NULL, "reason phrase as message");
+}
+
+static void test_validation_refusals(connect_client *client) {
+    static const struct {
+        const char *json;
+        connect_status status;
+        const char *message_part;
+    } cases[] = {
+        {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Nmae\":\"x\"}", CONNECT_STATUS_VALIDATION,
+         "Nmae: unknown member"},
+        {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"References\":{\"ticket\":{\"Type\":\"BOGUS\"}}}",
+         CONNECT_STATUS_VALIDATION, "References.ticket.Type: \"BOGUS\" is not one of URL, ATTACHMENT"},
+        {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"..\",\"Name\":\"n\"}", CONNECT_STATUS_VALIDATION,
+         "ContactId:"},
+        {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\"}", CONNECT_STATUS_VALIDATION, "nothing to update"},
+        {"{\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_VALIDATION, "InstanceId: required member is missing"},
+        {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":7}", CONNECT_STATUS_VALIDATION,
+         "Name: expected a string, got a number"},
+        {"{\"InstanceId\":\"must-not-arrive\",", CONNECT_STATUS_INVALID_JSON, "not valid JSON"},
+        {"", CONNECT_STATUS_INVALID_JSON, "not valid JSON"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        expect(client, cases[i].json, cases[i].status, NULL, cases[i].message_part);
+        if (strstr(connect_last_error_message(), cases[i].message_part) == NULL)
+            printf("  message: %s\n", connect_last_error_message());
+        CHECK(strstr(connect_last_error_message(), cases[i].message_part) != NULL, "message names field and rule");
+    }
+    {
+        /* A Name of 1025 characters carrying canary text: refused, never echoed. */
+        char *json = malloc(1025 * 6 + 128);
+        size_t n;
+        strcpy(json, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"");
+        for (n = 0; n < 1025 / 5; n++) strcat(json, "CANARY");
+        strcat(json, "\",\"Description\":\"CANARY-DESCRIPTION\"}");
+        expect(client, json, CONNECT_STATUS_VALIDATION, "Name: length", "Name over the model's 1024");
+        free(json);
+    }
+}
+
+static void test_boundary(connect_client *client) {
+    char *sentinel = (char *)"untouched";
+    char *doc = sentinel;
+    connect_client *out = NULL;
+    CHECK(connect_update_contact(NULL, "{}", &doc) == CONNECT_STATUS_NULL_ARGUMENT, "NULL client");
+    CHECK(doc == sentinel, "output untouched on NULL_ARGUMENT");
+    CHECK(connect_update_contact(client, NULL, &doc) == CONNECT_STATUS_NULL_ARGUMENT, "NULL request");
+    CHECK(doc == sentinel, "output untouched on NULL_ARGUMENT");
+    CHECK(strstr(connect_last_error_message(), "request_json is NULL") != NULL, "NULL argument named");
+    CHECK(connect_client_new("{}", NULL) == CONNECT_STATUS_NULL_ARGUMENT, "NULL client_out");
+    expect(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"\xff\xfe\"}",
+           CONNECT_STATUS_INVALID_UTF8, "CONNECT_STATUS_INVALID_UTF8", "invalid UTF-8");
+    CHECK(connect_client_new("{\"region\":", &out) == CONNECT_STATUS_INVALID_JSON && out == NULL, "bad config JSON");
+    CHECK(connect_client_new("{\"regoin\":\"us-east-1\"}", &out) == CONNECT_STATUS_INVALID_CONFIG && out == NULL,
+          "unknown config key");
+    CHECK(strstr(connect_last_error_message(), "regoin") != NULL, "unknown key named");
+    CHECK(connect_client_new("{\"region\":\"us-east-1\",\"profile\":\"p\"}", &out) == CONNECT_STATUS_INVALID_CONFIG,
+          "profile not supported yet");
+    CHECK(connect_client_new("{\"region\":\"evil.com/x\"}", &out) == CONNECT_STATUS_INVALID_CONFIG,
+          "region must look like a region");
+    CHECK(connect_client_new("{\"region\":\"us-east-1\",\"endpoint_url\":\"http://connect.example.com\"}", &out) ==
+              CONNECT_STATUS_INVALID_CONFIG,
+          "plain http to a non-loopback host");
+    CHECK(connect_client_new(config_for(server_url, "\"max_attempts\":0"), &out) == CONNECT_STATUS_INVALID_CONFIG,
+          "max_attempts >= 1");
+    check_no_leak(connect_last_error_message());
+    CHECK(strcmp(connect_status_name(CONNECT_STATUS_THROTTLING), "CONNECT_STATUS_THROTTLING") == 0, "status name");
+    CHECK(strcmp(connect_status_name(12345), "CONNECT_STATUS_UNKNOWN") == 0, "unknown status name");
+    CHECK(strlen(connect_version()) > 0, "version");
+    connect_client_free(NULL);
+    connect_string_free(NULL);
+}
+
+static void test_environment(void) {
+    connect_client *client = NULL;
+    CHECK(connect_client_new(NULL, &client) == CONNECT_STATUS_NO_REGION && client == NULL, "no region anywhere");
+    CHECK(strstr(connect_last_error_message(), "AWS_REGION") != NULL, "message says where a region comes from");
+    CHECK(connect_client_new("{\"region\":\"us-east-1\"}", &client) == CONNECT_STATUS_NO_CREDENTIALS, "no credentials");
+    setenv("AWS_REGION", "us-east-1", 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+    setenv("AWS_ENDPOINT_URL_CONNECT", server_url, 1);
+    CHECK(connect_client_new(NULL, &client) == CONNECT_STATUS_OK && client != NULL, "everything from the environment");
+    expect(client, "{\"InstanceId\":\"env\",\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_OK, NULL,
+           "client from environment sends");
+    connect_client_free(client);
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_ENDPOINT_URL_CONNECT");
+}
+
+static void test_transport_failures(void) {
+    connect_client *dead = new_client(dead_url, "\"max_attempts\":1,\"connect_timeout_ms\":500");
+    connect_client *slow = new_client(server_url, "\"max_attempts\":1,\"timeout_ms\":300");
+    connect_client *retrying = new_client(server_url, "\"max_attempts\":3");
+    if (dead) expect(dead, "{\"InstanceId\":\"i\",\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_TRANSPORT,
+                     "CONNECT_STATUS_TRANSPORT", "nothing listening");
+    if (slow) expect(slow, "{\"InstanceId\":\"slow\",\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_TIMEOUT,
+                     "CONNECT_STATUS_TIMEOUT", "server never answers in time");
+    if (retrying) expect(retrying, "{\"InstanceId\":\"flaky-1\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                         CONNECT_STATUS_OK, "\"RetryAttempts\":1", "503 then 200 is retried");
+    CHECK(dead && slow && retrying, "clients built");
+    connect_client_free(dead);
+    connect_client_free(slow);
+    connect_client_free(retrying);
+}
+
+#define THREADS 8
+#define CALLS_PER_THREAD 25
+static int thread_ok[THREADS];
+
+static void *thread_main(void *arg) {
+    const connect_client *client = *(const connect_client *const *)arg;
+    int i, ok = 0;
+    for (i = 0; i < CALLS_PER_THREAD; i++) {
+        char *doc = NULL;
+        if (connect_update_contact(client, "{\"InstanceId\":\"threads\",\"ContactId\":\"c\",\"Name\":\"n\"}", &doc) ==
+                CONNECT_STATUS_OK &&
+            strcmp(connect_last_error_message(), "") == 0)
+            ok++;
+        connect_string_free(doc);
+    }
+    return (void *)(size_t)ok;
+}
+
+static void test_threads(connect_client *client) {
+    pthread_t threads[THREADS];
+    int i, total = 0;
+    for (i = 0; i < THREADS; i++) CHECK(pthread_create(&threads[i], NULL, thread_main, &client) == 0, "thread start");
+    for (i = 0; i < THREADS; i++) {
+        void *ret = NULL;
+        pthread_join(threads[i], &ret);
+        thread_ok[i] = (int)(size_t)ret;
+        total += thread_ok[i];
+    }
+    CHECK(total == THREADS * CALLS_PER_THREAD, "8 threads share one client, every call succeeds");
+}
+
+int main(int argc, char **argv) {
+    connect_client *client;
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s SERVER_URL DEAD_URL\n", argv[0]);
+        return 2;
+    }
+    server_url = argv[1];
+    dead_url = argv[2];
+    client = new_client(server_url, "\"max_attempts\":1");
+    CHECK(client != NULL, "client created");
+    if (client != NULL) {
+        test_success_and_metadata(client);
+        test_service_errors(client);
+        test_validation_refusals(client);
+        test_boundary(client);
+        test_threads(client);
+    }
+    test_environment();
+    test_transport_failures();
+    connect_client_free(client);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

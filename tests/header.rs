@@ -1,0 +1,87 @@
+//! The committed header is what the sources generate, and it compiles as strict C11 and C++17.
+
+mod support;
+
+use std::process::Command;
+
+use support::{repo_root, scratch_dir};
+
+#[test]
+fn committed_header_matches_the_generated_one() {
+    let generated = std::fs::read_to_string(env!("CONNECT_GENERATED_HEADER")).unwrap();
+    // Compare with the committed version, not the working file, which build.rs refreshes.
+    let output = Command::new("git")
+        .current_dir(repo_root())
+        .args(["show", "HEAD:include/connect_contact.h"])
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "include/connect_contact.h is not committed"
+    );
+    let committed = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        committed == generated,
+        "include/connect_contact.h differs from what cbindgen generates from src/; \
+         run `cargo build` and commit include/connect_contact.h"
+    );
+}
+
+fn compile(compiler: &str, std: &str, file: &str, source: &str) {
+    let dir = scratch_dir("header");
+    let path = dir.join(file);
+    std::fs::write(&path, source).unwrap();
+    let output = Command::new(compiler)
+        .args([
+            std,
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-fsyntax-only",
+            "-I",
+        ])
+        .arg(repo_root().join("include"))
+        .arg(&path)
+        .output()
+        .expect("compiler runs");
+    assert!(
+        output.status.success(),
+        "{compiler} {std}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+const USES: &str = r#"
+static int use_everything(void) {
+    connect_client *client = 0;
+    char *doc = 0;
+    connect_status st = connect_client_new("{}", &client);
+    if (st == CONNECT_STATUS_OK) st = connect_update_contact(client, "{}", &doc);
+    connect_string_free(doc);
+    connect_client_free(client);
+    return (int)st + (int)connect_status_name(CONNECT_STATUS_PANIC)[0] + (int)connect_last_error_message()[0] +
+           (int)connect_version()[0];
+}
+int main(void) { return use_everything() == -1; }
+"#;
+
+#[test]
+fn header_compiles_as_strict_c11() {
+    compile(
+        "gcc",
+        "-std=c11",
+        "use.c",
+        &format!("#include \"connect_contact.h\"\n{USES}"),
+    );
+}
+
+#[test]
+fn header_compiles_as_strict_cpp17() {
+    // Included twice to check the include guard, with the extern "C" block from the header.
+    let source = format!(
+        "#include \"connect_contact.h\"\n#include \"connect_contact.h\"\n{}",
+        USES.replace("(void)", "()")
+    );
+    compile("g++", "-std=c++17", "use.cpp", &source);
+}

@@ -1,0 +1,276 @@
+//! A scripted HTTP/1.1 server on 127.0.0.1 for tests: records every request and answers
+//! what the test's responder says. Deliberately tiny; the emulator is the real server.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One request as it arrived.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    /// The request target exactly as sent (still percent-encoded).
+    pub path: String,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the server does with a request.
+pub enum Reply {
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// Wait, then answer 200 (to trigger client timeouts).
+    Stall(Duration),
+    /// Close the connection without answering.
+    Close,
+}
+
+impl Reply {
+    pub fn ok(request_id: &str) -> Reply {
+        Reply::Respond {
+            status: 200,
+            headers: vec![("x-amzn-RequestId".into(), request_id.into())],
+            body: b"{}".to_vec(),
+        }
+    }
+
+    pub fn error(status: u16, code: &str, message: &str, request_id: &str) -> Reply {
+        Reply::Respond {
+            status,
+            headers: vec![
+                ("x-amzn-ErrorType".into(), code.into()),
+                ("x-amzn-RequestId".into(), request_id.into()),
+            ],
+            body: serde_json::json!({ "message": message })
+                .to_string()
+                .into_bytes(),
+        }
+    }
+}
+
+type Responder = dyn Fn(&Recorded, usize) -> Reply + Send + Sync;
+
+pub struct TestServer {
+    pub port: u16,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+    stop: Arc<AtomicBool>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+const MAX_CONNECTIONS: usize = 256;
+const MAX_REQUESTS_PER_CONNECTION: usize = 10_000;
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+impl TestServer {
+    /// Starts on an ephemeral port; `responder` gets each request and its sequence number.
+    pub fn start(
+        responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let responder: Arc<Responder> = Arc::new(responder);
+        let (rec, stop2) = (recorded.clone(), stop.clone());
+        let accept_thread = std::thread::spawn(move || {
+            let counter = Arc::new(AtomicUsize::new(0));
+            let mut workers = Vec::new();
+            for stream in listener.incoming().take(MAX_CONNECTIONS) {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (rec, responder, counter, stop) = (
+                    rec.clone(),
+                    responder.clone(),
+                    counter.clone(),
+                    stop2.clone(),
+                );
+                workers.push(std::thread::spawn(move || {
+                    serve(stream, &rec, &*responder, &counter, &stop)
+                }));
+            }
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        TestServer {
+            port,
+            recorded,
+            stop,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.recorded.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    recorded: &Mutex<Vec<Recorded>>,
+    responder: &Responder,
+    counter: &AtomicUsize,
+    stop: &AtomicBool,
+) {
+    // Idle keep-alive connections end after a short read timeout, so the server can stop.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    for _ in 0..MAX_REQUESTS_PER_CONNECTION {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(request) = read_request(&mut reader) else {
+            return;
+        };
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        recorded.lock().unwrap().push(request.clone());
+        match responder(&request, n) {
+            Reply::Close => {
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+            Reply::Stall(d) => {
+                std::thread::sleep(d);
+                if write_response(&mut writer, 200, &[], b"{}").is_err() {
+                    return;
+                }
+            }
+            Reply::Respond {
+                status,
+                headers,
+                body,
+            } => {
+                if write_response(&mut writer, status, &headers, &body).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    for _ in 0..200 {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':')?;
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    if len > MAX_BODY {
+        return None;
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Recorded {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+fn write_response(
+    w: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut out = format!(
+        "HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    w.write_all(&bytes)
+}
+
+/// target/<profile>/, where cargo puts the cdylib, found from the test executable
+/// (target/<profile>/deps/<test>-<hash>).
+pub fn target_profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps layout")
+        .to_path_buf()
+}
+
+/// The built shared library; fails clearly when cargo did not build it.
+pub fn cdylib_path() -> PathBuf {
+    let lib = target_profile_dir().join("libconnect_contact.so");
+    assert!(
+        lib.exists(),
+        "{} was not built; run `cargo build` first",
+        lib.display()
+    );
+    lib
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch directory for compiled test programs.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
