@@ -43,7 +43,7 @@ impl Client {
     /// Builds a client from fully resolved settings.
     pub fn with_settings(settings: Settings) -> Client {
         Client {
-            signer: Signer::new(&settings.credentials, &settings.region),
+            signer: Signer::new(&settings.region),
             transport: Transport::new(&settings),
             settings,
         }
@@ -115,9 +115,15 @@ impl Client {
             });
         }
         const CONTENT_TYPE: (&str, &str) = ("content-type", "application/json");
-        let signed = self
-            .signer
-            .sign("POST", url, &[CONTENT_TYPE], body, SystemTime::now())?;
+        let credentials = self.settings.credentials.provide()?;
+        let signed = self.signer.sign(
+            &credentials,
+            "POST",
+            url,
+            &[CONTENT_TYPE],
+            body,
+            SystemTime::now(),
+        )?;
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(signed.len() + 1);
         headers.push(CONTENT_TYPE);
         headers.extend(signed.iter().map(|(k, v)| (*k, v.as_str())));

@@ -5,10 +5,12 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::credentials::{Credentials, ProvideCredentials, StaticCredentials};
 use crate::error::Error;
 use crate::model::parse_json_document;
 
@@ -177,10 +179,10 @@ impl ClientConfig {
             None => EndpointUrl::parse(&default_endpoint(&region), "the default endpoint", false)?,
         };
         let credentials = match (&self.access_key_id, &self.secret_access_key) {
-            (Some(id), Some(secret)) => Credentials::new(id, secret, self.session_token.as_deref(), "config")?,
+            (Some(id), Some(secret)) => Credentials::new(id, secret, self.session_token.as_deref(), None, "config")?,
             (None, None) if self.session_token.is_none() => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
                 (Some(id), Some(secret)) => {
-                    Credentials::new(&id, &secret, env("AWS_SESSION_TOKEN").as_deref(), "environment")?
+                    Credentials::new(&id, &secret, env("AWS_SESSION_TOKEN").as_deref(), None, "environment")?
                 }
                 (Some(_), None) => {
                     return Err(Error::NoCredentials(
@@ -225,7 +227,7 @@ impl ClientConfig {
         Ok(Settings {
             region,
             endpoint,
-            credentials,
+            credentials: Arc::new(StaticCredentials::new(credentials)),
             connect_timeout: check_timeout(
                 self.connect_timeout,
                 DEFAULT_CONNECT_TIMEOUT,
@@ -243,57 +245,11 @@ impl ClientConfig {
 pub struct Settings {
     pub region: String,
     pub endpoint: EndpointUrl,
-    pub credentials: Credentials,
+    pub credentials: Arc<dyn ProvideCredentials>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub max_attempts: u32,
     pub client_validation: bool,
-}
-
-/// Static credentials. `Debug` shows only the access key id.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: Option<String>,
-}
-
-impl Credentials {
-    fn new(id: &str, secret: &str, token: Option<&str>, source: &str) -> Result<Self, Error> {
-        // Header values cannot hold control characters; refusing them here keeps the failure
-        // at construction, with a message that names the setting but not its value.
-        for (name, value) in [
-            ("access key id", Some(id)),
-            ("secret access key", Some(secret)),
-            ("session token", token),
-        ] {
-            if let Some(v) = value {
-                if v.is_empty() || v.chars().any(|c| c.is_control() || c == ' ') {
-                    return Err(Error::InvalidConfig(format!(
-                        "{name} from {source} is empty or contains spaces or control characters"
-                    )));
-                }
-            }
-        }
-        Ok(Credentials {
-            access_key_id: id.to_owned(),
-            secret_access_key: secret.to_owned(),
-            session_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
-        })
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"** redacted **")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "** redacted **"),
-            )
-            .finish()
-    }
 }
 
 /// A parsed endpoint: `scheme://authority` plus an optional base path (no trailing `/`).
@@ -567,15 +523,13 @@ mod tests {
             KEYS[1],
         ];
         let s = resolve("{}", &env).unwrap();
-        assert_eq!(s.credentials.session_token.as_deref(), Some("ENVTOKEN"));
-        let s = resolve(r#"{"access_key_id":"X","secret_access_key":"Y"}"#, &env).unwrap();
         assert_eq!(
-            (
-                s.credentials.access_key_id.as_str(),
-                s.credentials.session_token
-            ),
-            ("X", None)
+            s.credentials.provide().unwrap().session_token(),
+            Some("ENVTOKEN")
         );
+        let s = resolve(r#"{"access_key_id":"X","secret_access_key":"Y"}"#, &env).unwrap();
+        let c = s.credentials.provide().unwrap();
+        assert_eq!((c.access_key_id(), c.session_token()), ("X", None));
         assert!(matches!(
             resolve(r#"{"access_key_id":"X"}"#, &env),
             Err(Error::InvalidConfig(_))

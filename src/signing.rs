@@ -3,34 +3,23 @@
 
 use std::time::SystemTime;
 
-use aws_credential_types::Credentials as SigningCredentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 
-use crate::config::Credentials;
+use crate::credentials::Credentials;
 use crate::error::Error;
 
 /// The signing name of Amazon Connect.
 pub const SERVICE: &str = "connect";
 
-/// Signs requests for one identity and region; built once per client.
+/// Signs requests for one region; built once per client.
 pub struct Signer {
-    identity: Identity,
     region: String,
 }
 
 impl Signer {
-    pub fn new(credentials: &Credentials, region: &str) -> Self {
-        let credentials = SigningCredentials::new(
-            &credentials.access_key_id,
-            &credentials.secret_access_key,
-            credentials.session_token.clone(),
-            None,
-            "connect-contact",
-        );
+    pub fn new(region: &str) -> Self {
         Signer {
-            identity: credentials.into(),
             region: region.to_owned(),
         }
     }
@@ -41,6 +30,7 @@ impl Signer {
     /// canonical request, as botocore does for every service but S3.
     pub fn sign(
         &self,
+        credentials: &Credentials,
         method: &str,
         url: &str,
         headers: &[(&str, &str)],
@@ -48,7 +38,7 @@ impl Signer {
         time: SystemTime,
     ) -> Result<Vec<(&'static str, String)>, Error> {
         let params = v4::SigningParams::builder()
-            .identity(&self.identity)
+            .identity(credentials.signing_identity())
             .region(&self.region)
             .name(SERVICE)
             .time(time)
@@ -89,15 +79,19 @@ mod tests {
 
     #[test]
     fn signs_with_scope_date_and_token() {
-        let creds = Credentials {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
-            session_token: Some("TOKEN".into()),
-        };
-        let signer = Signer::new(&creds, "us-west-2");
+        let creds = Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            Some("TOKEN"),
+            None,
+            "test",
+        )
+        .unwrap();
+        let signer = Signer::new("us-west-2");
         let time = UNIX_EPOCH + Duration::from_secs(1_440_938_160); // 2015-08-30T12:36:00Z
         let headers = signer
             .sign(
+                &creds,
                 "POST",
                 "https://connect.us-west-2.amazonaws.com/contacts/a%2Fb/c",
                 &[("content-type", "application/json")],
@@ -124,6 +118,6 @@ mod tests {
             auth.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token,"),
             "{auth}"
         );
-        assert!(!format!("{signer:?}").contains("wJalr"));
+        assert!(!format!("{signer:?} {creds:?}").contains("wJalr"));
     }
 }
