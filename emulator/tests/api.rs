@@ -434,3 +434,23 @@ fn huge_bodies_and_malformed_http_get_clean_4xx() {
         200
     );
 }
+
+#[test]
+fn added_latency_delays_api_answers_but_not_admin() {
+    let emu = start(|c| c.auto_create = true);
+    emu.set_faults(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        update(&emu, &Signer::default(), "i", "c", r#"{"Name":"x"}"#).status,
+        200
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "the answer came before the added latency"
+    );
+    assert_eq!(admin(&emu, "GET", "faults", "").json()["latency_ms"], 150);
+}
