@@ -123,7 +123,7 @@ Options:
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
-    Run(EmulatorConfig),
+    Run(Box<EmulatorConfig>),
     Help,
 }
 
@@ -178,7 +178,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         session_token: token,
     }];
     config.faults.check().map_err(|e| format!("faults: {e}"))?;
-    Ok(Command::Run(config))
+    Ok(Command::Run(Box::new(config)))
 }
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String>
@@ -195,7 +195,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Result<EmulatorConfig, String> {
         match parse_args(args.iter().map(|s| s.to_string()))? {
-            Command::Run(c) => Ok(c),
+            Command::Run(c) => Ok(*c),
             Command::Help => Err("help".into()),
         }
     }

@@ -66,11 +66,7 @@ fn wrong_secret_unknown_key_and_session_tokens_are_refused_with_the_services_cod
         ..Signer::default()
     };
     let a = update(&emu, &wrong_secret, "i", "c", body);
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (403, Some("InvalidSignatureException")),
-        "{a:?}"
-    );
+    a.expect_error(403, "InvalidSignatureException");
     assert!(
         a.message()
             .contains("signature we calculated does not match"),
@@ -83,11 +79,7 @@ fn wrong_secret_unknown_key_and_session_tokens_are_refused_with_the_services_cod
         ..Signer::default()
     };
     let a = update(&emu, &unknown, "i", "c", body);
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (403, Some("UnrecognizedClientException")),
-        "{a:?}"
-    );
+    a.expect_error(403, "UnrecognizedClientException");
 
     let token_signer = Signer {
         access_key: "AKIDWITHTOKEN".into(),
@@ -95,21 +87,13 @@ fn wrong_secret_unknown_key_and_session_tokens_are_refused_with_the_services_cod
         ..Signer::default()
     };
     let a = update(&emu, &token_signer, "i", "c", body);
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (403, Some("UnrecognizedClientException")),
-        "missing token: {a:?}"
-    );
+    a.expect_error(403, "UnrecognizedClientException");
     let wrong_token = Signer {
         token: Some("other-token".into()),
         ..token_signer.clone()
     };
     let a = update(&emu, &wrong_token, "i", "c", body);
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (403, Some("UnrecognizedClientException")),
-        "wrong token: {a:?}"
-    );
+    a.expect_error(403, "UnrecognizedClientException");
     let right_token = Signer {
         token: Some("the-token".into()),
         ..token_signer
@@ -121,11 +105,7 @@ fn wrong_secret_unknown_key_and_session_tokens_are_refused_with_the_services_cod
         ..Signer::default()
     };
     let a = update(&emu, &other_region, "i", "c", body);
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (403, Some("InvalidSignatureException")),
-        "{a:?}"
-    );
+    a.expect_error(403, "InvalidSignatureException");
     assert!(a.message().contains("region"), "{a:?}");
 
     // No Authorization header at all.
@@ -161,11 +141,7 @@ fn a_date_outside_the_five_minute_window_is_refused() {
             "c",
             r#"{"Name":"x"}"#,
         );
-        assert_eq!(
-            (a.status, a.error_type.as_deref()),
-            (403, Some("InvalidSignatureException")),
-            "{a:?}"
-        );
+        a.expect_error(403, "InvalidSignatureException");
         assert!(a.message().starts_with("Signature"), "{a:?}");
     }
     let recent = Signer {
@@ -183,11 +159,7 @@ fn a_date_outside_the_five_minute_window_is_refused() {
 fn unknown_instance_or_contact_is_404() {
     let emu = start(|_| {});
     let a = update(&emu, &Signer::default(), "nope", "c", r#"{"Name":"x"}"#);
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (404, Some("ResourceNotFoundException")),
-        "{a:?}"
-    );
+    a.expect_error(404, "ResourceNotFoundException");
     assert!(a.message().contains("nope"));
     emu.create_contact("inst", None);
     let a = update(
@@ -197,17 +169,9 @@ fn unknown_instance_or_contact_is_404() {
         "missing",
         r#"{"Name":"x"}"#,
     );
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (404, Some("ResourceNotFoundException")),
-        "{a:?}"
-    );
+    a.expect_error(404, "ResourceNotFoundException");
     let a = describe(&emu, "inst", "missing");
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (404, Some("ResourceNotFoundException")),
-        "{a:?}"
-    );
+    a.expect_error(404, "ResourceNotFoundException");
 }
 
 #[test]
@@ -240,11 +204,7 @@ fn validation_answers_400_naming_the_field() {
     ];
     for (body, code, field) in cases {
         let a = update(&emu, &Signer::default(), "i", "c", body);
-        assert_eq!(
-            (a.status, a.error_type.as_deref()),
-            (400, Some(code)),
-            "{body}: {a:?}"
-        );
+        a.expect_error(400, code);
         assert!(a.message().contains(field), "{body}: {a:?}");
     }
     let long_name = json!({ "Name": "n".repeat(1025) }).to_string();
@@ -344,18 +304,12 @@ fn throttle_and_error_rate_set_through_the_admin_api() {
         r#"{"error_rate": 1.0, "error_status": 503}"#,
     );
     let a = update(&emu, &Signer::default(), "i", "c", r#"{"Name":"x"}"#);
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (503, Some("ServiceUnavailableException"))
-    );
+    a.expect_error(503, "ServiceUnavailableException");
     let throttled = {
         admin(&emu, "PUT", "faults", r#"{"sequence": [429]}"#);
         update(&emu, &Signer::default(), "i", "c", r#"{"Name":"x"}"#)
     };
-    assert_eq!(
-        (throttled.status, throttled.error_type.as_deref()),
-        (429, Some("ThrottlingException"))
-    );
+    throttled.expect_error(429, "ThrottlingException");
     assert_eq!(throttled.message(), "Rate exceeded");
 
     let bad = admin(&emu, "PUT", "faults", r#"{"error_rate": 7}"#);
@@ -418,10 +372,7 @@ fn huge_bodies_and_malformed_http_get_clean_4xx() {
         "{}",
     )
     .unwrap();
-    assert_eq!(
-        (a.status, a.error_type.as_deref()),
-        (404, Some("UnknownOperationException"))
-    );
+    a.expect_error(404, "UnknownOperationException");
     assert_eq!(
         update(
             &emu,

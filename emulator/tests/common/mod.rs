@@ -65,6 +65,16 @@ impl Answer {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
+    /// Asserts an error answer: status and `x-amzn-ErrorType`.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.error_type.as_deref()),
+            (status, Some(code)),
+            "{self:?}"
+        );
+    }
+
     pub fn message(&self) -> String {
         self.json()["message"]
             .as_str()
