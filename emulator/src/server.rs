@@ -1,6 +1,10 @@
 //! The HTTP side: hyper's HTTP/1.1 server on a small tokio runtime, with every resource bounded
 //! (connections, header size and time, body size and time, threads). The service's logic runs
 //! on tokio's bounded blocking pool, since it takes locks and writes files.
+//!
+//! Why hyper and not a blocking server such as tiny_http: tiny_http 0.12 has no header or body
+//! timeouts, no bound on header size, a thread per connection without a cap, and no way to
+//! close a connection without answering, which the dropped-connection fault needs.
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener as StdListener};
