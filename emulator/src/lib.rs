@@ -1,0 +1,32 @@
+//! connect-emulator: a local Amazon Connect endpoint for UpdateContact and DescribeContact.
+//!
+//! It verifies SigV4 signatures, validates requests with the `connect-contact` core's own
+//! model and validation code, stores what was written so it can be read back, and fails on
+//! demand (throttling, 500/503, dropped connections, latency). Start it in-process:
+//!
+//! ```no_run
+//! use connect_emulator::{Emulator, EmulatorConfig};
+//! let emulator = Emulator::start(EmulatorConfig { auto_create: true, ..EmulatorConfig::default() }).unwrap();
+//! println!("{}", emulator.endpoint_url()); // http://127.0.0.1:PORT
+//! emulator.shutdown().unwrap();
+//! ```
+#![forbid(unsafe_code)]
+
+mod admin;
+mod auth;
+mod config;
+mod faults;
+mod persist;
+mod reply;
+mod server;
+mod service;
+mod store;
+
+pub use auth::CLOCK_WINDOW;
+pub use config::{
+    parse_args, Command, Credential, EmulatorConfig, DEFAULT_ACCESS_KEY_ID, DEFAULT_LISTEN,
+    DEFAULT_REGION, DEFAULT_SECRET_ACCESS_KEY, USAGE,
+};
+pub use faults::{FaultStep, Faults};
+pub use server::{Emulator, StartError};
+pub use service::MAX_BODY_BYTES;

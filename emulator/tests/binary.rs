@@ -1,0 +1,95 @@
+//! The `connect-emulator` binary: prints where it listens, serves, stops cleanly on SIGTERM
+//! and SIGINT, and leaves the state file behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn spawn(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connect-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--quiet"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    (child, url)
+}
+
+fn stop(mut child: Child, signal: &str) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-s", signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the emulator did not stop within 20 s of SIG{signal}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn get(url: &str) -> (u16, String) {
+    let mut response = common::agent().get(url).call().expect("a response");
+    (
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap(),
+    )
+}
+
+#[test]
+fn binary_serves_and_stops_cleanly_on_sigterm_and_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    for signal in ["TERM", "INT"] {
+        let (child, url) = spawn(&["--state", state_arg, "--fault-sequence", "503"]);
+        let (status, body) = get(&format!("{url}/_emulator/faults"));
+        assert_eq!(status, 200);
+        assert!(body.contains(r#""sequence":[503]"#), "{body}");
+        let put = common::agent()
+            .put(format!("{url}/_emulator/contacts"))
+            .send(format!(r#"{{"instances":{{"from-{signal}":{{}}}}}}"#))
+            .unwrap();
+        assert_eq!(put.status().as_u16(), 200);
+        assert!(
+            stop(child, signal).success(),
+            "exit status after SIG{signal}"
+        );
+        let saved = std::fs::read_to_string(&state).unwrap();
+        assert!(saved.contains(&format!("from-{signal}")), "{saved}");
+    }
+}
+
+#[test]
+fn bad_flags_exit_2_with_the_flag_named() {
+    let out = Command::new(env!("CARGO_BIN_EXE_connect-emulator"))
+        .args(["--error-rate", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error_rate must be between 0 and 1"));
+    let help = Command::new(env!("CARGO_BIN_EXE_connect-emulator"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--fault-sequence"));
+}

@@ -1,0 +1,66 @@
+//! boto3, a client nobody here wrote, against the emulator started in-process.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn boto3_updates_reads_back_and_is_refused_with_a_wrong_secret() {
+    let emu = common::start(|c| c.auto_create = true);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3_client.py");
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .arg(emu.endpoint_url())
+        // Nothing from the real environment: no credentials, profiles, proxies or IMDS probes.
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env("AWS_ACCESS_KEY_ID", "AKIDNOTUSED")
+        .env("AWS_SECRET_ACCESS_KEY", "not-used")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("boto3 script did not finish in 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    for line in [
+        "ok update+describe with/slash",
+        "ok update+describe with space",
+        "ok update+describe naïve-ü-契約",
+        "ok wrong secret refused 403 InvalidSignatureException",
+        "ok unknown contact 404 ResourceNotFoundException",
+        "ok bad enum 400 InvalidParameterException",
+        "boto3: all checks passed",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    let stored = emu
+        .contact("boto-instance", "with/slash")
+        .expect("boto3's update is in the store");
+    assert_eq!(stored["Name"], "Name for with/slash");
+}
