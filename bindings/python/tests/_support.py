@@ -69,12 +69,15 @@ class ScriptedServer:
                 with server._lock:
                     server.requests.append(received)
                 status, headers, payload = server.responder(received)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up first (timeout tests)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output readable
