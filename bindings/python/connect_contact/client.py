@@ -1,0 +1,153 @@
+"""The Client: one C ``connect_client`` handle, shared safely by many threads."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import threading
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, cast
+
+from . import _lib
+from .exceptions import ClientClosedError, ClientExceptions, Status, error_for_status, status_name
+from .types import UpdateContactResponse
+
+if TYPE_CHECKING:  # Unpack is typing 3.11+; type checkers carry typing_extensions.
+    from typing_extensions import Unpack
+
+    from .types import ClientConfig, UpdateContactRequest
+
+
+def _to_json(value: Mapping[str, Any], what: str) -> bytes:
+    """``value`` as ASCII JSON bytes. ASCII escapes keep any str (lone surrogates included)
+    encodable; the library then judges the JSON. A value json cannot write is the caller's
+    error, raised as ParamValidationError like botocore's type checks."""
+    try:
+        return json.dumps(value, ensure_ascii=True, allow_nan=False).encode("ascii")
+    except (TypeError, ValueError) as e:
+        # The message names the type or problem (e.g. "Object of type bytes ..."), never a value.
+        raise error_for_status(Status.INVALID_JSON, f"{what}: {e}") from None
+
+
+class Client:
+    """An Amazon Connect client for UpdateContact, created like ``boto3.client("connect")``.
+
+    Arguments left ``None`` come from the environment, as in boto3 (``AWS_REGION`` /
+    ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_CONNECT`` / ``AWS_ENDPOINT_URL``,
+    ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``,
+    ``AWS_MAX_ATTEMPTS``). ``config`` is a dict of the library's other config keys
+    (:class:`connect_contact.types.ClientConfig`: ``connect_timeout_ms``, ``timeout_ms``,
+    ``max_attempts``, ``retry_mode``, ``client_validation``, ``allow_http``); the keyword
+    arguments win over the same keys in it. ``profile_name`` is passed on as ``profile``,
+    which the library does not support yet (InvalidConfigError).
+
+    Thread safety: any number of threads may call :meth:`update_contact` at once (the GIL
+    is released during the call). :meth:`close` refuses new calls, waits for the ones in
+    flight, then frees the handle.
+    """
+
+    exceptions = ClientExceptions()
+
+    def __init__(
+        self,
+        region_name: Optional[str] = None,
+        endpoint_url: Optional[str] = None,
+        aws_access_key_id: Optional[str] = None,
+        aws_secret_access_key: Optional[str] = None,
+        aws_session_token: Optional[str] = None,
+        profile_name: Optional[str] = None,
+        config: Optional[ClientConfig] = None,
+    ) -> None:
+        # Set first, so close() and __del__ work whatever fails below.
+        self._handle: Optional[int] = None
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        lib = _lib.lib()
+        # Bound now: at interpreter shutdown __del__ may run after module globals are None.
+        self._free = lib.connect_client_free
+        self._update = lib.connect_update_contact
+        self._string_free = lib.connect_string_free
+
+        settings: Dict[str, Any] = dict(config or {})
+        for key, value in (
+            ("region", region_name),
+            ("endpoint_url", endpoint_url),
+            ("access_key_id", aws_access_key_id),
+            ("secret_access_key", aws_secret_access_key),
+            ("session_token", aws_session_token),
+            ("profile", profile_name),
+        ):
+            if value is not None:
+                settings[key] = value
+        # Kept for repr only: never the secret key or the session token.
+        self._region = settings.get("region")
+        self._endpoint_url = settings.get("endpoint_url")
+
+        handle = ctypes.c_void_p()
+        lib.connect_client_new(_to_json(settings, "config"), ctypes.byref(handle))
+        self._handle = handle.value
+
+    def update_contact(self, **kwargs: Unpack[UpdateContactRequest]) -> UpdateContactResponse:
+        """Adds or updates a contact's information: boto3's ``update_contact``.
+
+        Returns ``{"ResponseMetadata": {"RequestId", "HTTPStatusCode", "RetryAttempts"}}``.
+        Raises a :class:`~connect_contact.ClientError` subclass for a service error,
+        ParamValidationError before sending a bad request, and the other
+        :class:`~connect_contact.Error` subclasses for local failures.
+        """
+        request = _to_json(kwargs, "request")
+        with self._cond:
+            handle = self._handle
+            if handle is None:
+                raise ClientClosedError(
+                    "this Client is closed; create a new one",
+                    status=Status.NULL_ARGUMENT,
+                    status_name=status_name(Status.NULL_ARGUMENT),
+                )
+            self._in_flight += 1
+        document = _lib.OwnedString()
+        try:
+            # ctypes releases the GIL here; an error status raises from the errcheck.
+            self._update(handle, request, document)
+            return cast(UpdateContactResponse, _lib.read_document(document))
+        finally:
+            if document.value:
+                self._string_free(document)
+            with self._cond:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._cond.notify_all()
+
+    def close(self) -> None:
+        """Frees the client after the calls in flight finish; later calls raise
+        ClientClosedError. Closing twice is fine."""
+        with self._cond:
+            handle, self._handle = self._handle, None
+            # Each call in flight ends within its timeout_ms, so this wait is bounded.
+            while self._in_flight:
+                self._cond.wait()
+        if handle is not None:
+            self._free(handle)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # No call can be in flight (each holds a reference to self), so free without
+        # waiting; tolerate a half-built object and a dying interpreter.
+        try:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                self._free(handle)
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<connect_contact.Client region={self._region!r} endpoint_url={self._endpoint_url!r} {state}>"

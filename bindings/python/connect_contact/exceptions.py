@@ -1,0 +1,260 @@
+"""Exceptions, shaped like botocore's, and the one table from C status numbers to them.
+
+Everything raised by this package derives from :class:`Error`, and every exception carries
+``status`` (the ``connect_status`` number of the C ABI) and ``status_name``
+(``"CONNECT_STATUS_..."``). Messages come from the library, which promises never to put a
+secret key, a session token, or a request's Name or Description in them; this module adds
+nothing from the client's configuration either.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Dict, Mapping, Optional, Tuple, Type
+
+OPERATION_NAME = "UpdateContact"
+
+
+class Error(Exception):
+    """Base of every exception this package raises.
+
+    ``response`` is the library's response document when there is one (for errors on the
+    wire it holds ``ResponseMetadata`` with ``RetryAttempts``), else ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        status_name: str,
+        response: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.status_name = status_name
+        self.response = response
+
+    def __reduce__(self) -> Any:
+        # Keyword-only arguments defeat Exception's default pickling (multiprocessing,
+        # concurrent.futures); rebuild through a helper that knows them.
+        return (_rebuild, (type(self), self.message, self.status, self.status_name, self.response))
+
+
+def _rebuild(
+    cls: Type[Error], message: str, status: int, status_name: str, response: Any
+) -> Error:
+    err = cls.__new__(cls)
+    Error.__init__(err, message, status=status, status_name=status_name, response=response)
+    if isinstance(err, ClientError):
+        err.operation_name = OPERATION_NAME
+    return err
+
+
+class ClientError(Error):
+    """The service answered with an error (botocore's ``ClientError``).
+
+    ``response`` is ``{"Error": {"Code", "Message"}, "ResponseMetadata": {...}}`` and
+    ``operation_name`` is ``"UpdateContact"``.
+    """
+
+    response: Dict[str, Any]
+
+    def __init__(
+        self,
+        error_response: Mapping[str, Any],
+        operation_name: str = OPERATION_NAME,
+        *,
+        status: int = 499,
+        status_name: str = "CONNECT_STATUS_SERVICE_ERROR",
+    ) -> None:
+        response = dict(error_response)
+        super().__init__(
+            _client_error_text(response, operation_name),
+            status=status,
+            status_name=status_name,
+            response=response,
+        )
+        self.operation_name = operation_name
+
+
+def _client_error_text(response: Mapping[str, Any], operation_name: str) -> str:
+    # The same sentence botocore prints, so log searches and doctests keep working.
+    error = response.get("Error") or {}
+    retries = (response.get("ResponseMetadata") or {}).get("RetryAttempts")
+    retry_info = f" (reached max retries: {retries})" if retries else ""
+    return (
+        f"An error occurred ({error.get('Code', 'Unknown')}) when calling the "
+        f"{operation_name} operation{retry_info}: {error.get('Message', 'Unknown')}"
+    )
+
+
+# One subclass per error the UpdateContact model declares.
+class AccessDeniedException(ClientError):
+    """403: you do not have sufficient permissions."""
+
+
+class ConflictException(ClientError):
+    """409: the request conflicts with the contact's current state."""
+
+
+class InternalServiceException(ClientError):
+    """500: the service failed (retried before it is raised)."""
+
+
+class InvalidActiveRegionException(ClientError):
+    """400: the Region is not the instance's active Region."""
+
+
+class InvalidParameterException(ClientError):
+    """400: one or more parameters are not valid."""
+
+
+class InvalidRequestException(ClientError):
+    """400: the request is not valid."""
+
+
+class ResourceNotFoundException(ClientError):
+    """404: the instance or contact does not exist."""
+
+
+class ThrottlingException(ClientError):
+    """429: too many requests (retried before it is raised)."""
+
+
+class ParamValidationError(Error, ValueError):
+    """The request broke a rule of the API, or could not be written as JSON; nothing was sent."""
+
+
+class InvalidConfigError(Error, ValueError):
+    """The client configuration is invalid (the message names the key)."""
+
+
+class NoRegionError(Error):
+    """No region in the arguments, the config or the environment."""
+
+
+class NoCredentialsError(Error):
+    """No credentials in the arguments, the config or the environment."""
+
+
+class CredentialsProviderError(Error):
+    """A configured source of credentials failed."""
+
+
+class HTTPClientError(Error):
+    """The request did not get a usable HTTP answer (base of the connection errors)."""
+
+
+class EndpointConnectionError(HTTPClientError):
+    """DNS, connect, TLS or I/O failure (``CONNECT_STATUS_TRANSPORT``)."""
+
+
+class ConnectTimeoutError(EndpointConnectionError):
+    """Reserved: the C ABI reports every deadline as one status, raised as ReadTimeoutError."""
+
+
+class ReadTimeoutError(HTTPClientError):
+    """A deadline expired (``CONNECT_STATUS_TIMEOUT``): the connect timeout or the whole
+    call's ``timeout_ms``. The library has one status for both, so this one class is raised."""
+
+
+class InvalidResponseError(Error):
+    """The service's response could not be understood."""
+
+
+class InternalLibraryError(Error):
+    """A bug in the library (a caught panic) or in this binding (a NULL argument)."""
+
+
+class ClientClosedError(Error, ValueError):
+    """The client was used after ``close()``. Its status is NULL_ARGUMENT: the handle is gone."""
+
+
+# The one table: status number -> (C name without the prefix, exception class).
+# Its numbers are the released C ABI (include/connect_contact.h); a test checks the names
+# against connect_status_name() of the loaded library.
+_STATUS_TABLE: Tuple[Tuple[int, str, Optional[Type[Error]]], ...] = (
+    (0, "OK", None),
+    (100, "NULL_ARGUMENT", InternalLibraryError),
+    (101, "INVALID_UTF8", ParamValidationError),
+    (102, "INVALID_JSON", ParamValidationError),
+    (103, "VALIDATION", ParamValidationError),
+    (104, "INVALID_CONFIG", InvalidConfigError),
+    (200, "NO_REGION", NoRegionError),
+    (201, "NO_CREDENTIALS", NoCredentialsError),
+    (202, "CREDENTIALS_PROVIDER", CredentialsProviderError),
+    (300, "TRANSPORT", EndpointConnectionError),
+    (301, "TIMEOUT", ReadTimeoutError),
+    (302, "INVALID_RESPONSE", InvalidResponseError),
+    (400, "ACCESS_DENIED", AccessDeniedException),
+    (401, "CONFLICT", ConflictException),
+    (402, "INTERNAL_SERVICE", InternalServiceException),
+    (403, "INVALID_ACTIVE_REGION", InvalidActiveRegionException),
+    (404, "INVALID_PARAMETER", InvalidParameterException),
+    (405, "INVALID_REQUEST", InvalidRequestException),
+    (406, "RESOURCE_NOT_FOUND", ResourceNotFoundException),
+    (407, "THROTTLING", ThrottlingException),
+    (499, "SERVICE_ERROR", ClientError),
+    (900, "PANIC", InternalLibraryError),
+)
+
+Status = enum.IntEnum("Status", [(name, number) for number, name, _ in _STATUS_TABLE])  # type: ignore[misc]
+Status.__doc__ = "The C ABI's connect_status numbers (CONNECT_STATUS_<name>)."
+
+_CLASS_BY_STATUS: Dict[int, Type[Error]] = {
+    number: cls for number, _, cls in _STATUS_TABLE if cls is not None
+}
+
+#: The modeled service errors, by error code (what ``client.exceptions`` exposes).
+MODELED_ERRORS: Dict[str, Type[ClientError]] = {
+    cls.__name__: cls
+    for cls in _CLASS_BY_STATUS.values()
+    if issubclass(cls, ClientError) and cls is not ClientError
+}
+
+
+def status_name(status: int) -> str:
+    """``CONNECT_STATUS_<NAME>`` for a known number, else ``CONNECT_STATUS_UNKNOWN``."""
+    try:
+        return "CONNECT_STATUS_" + Status(status).name
+    except ValueError:
+        return "CONNECT_STATUS_UNKNOWN"
+
+
+def error_for_status(
+    status: int,
+    message: str,
+    response: Optional[Dict[str, Any]] = None,
+    name: Optional[str] = None,
+) -> Error:
+    """The exception for a failed call: ``status`` picks the class, ``response`` is the
+    library's document when it gave one, ``message`` the fallback text."""
+    name = name or status_name(status)
+    cls = _CLASS_BY_STATUS.get(status, InternalLibraryError)
+    if issubclass(cls, ClientError):
+        # A service error always comes with a document; build one if it somehow did not.
+        doc = response or {"Error": {"Code": name, "Message": message}, "ResponseMetadata": {}}
+        return cls(doc, OPERATION_NAME, status=status, status_name=name)
+    if response is not None:
+        message = (response.get("Error") or {}).get("Message") or message
+    return cls(message or name, status=status, status_name=name, response=response)
+
+
+class ClientExceptions:
+    """``client.exceptions``: the modeled errors and ClientError, as boto3 exposes them."""
+
+    ClientError = ClientError
+    AccessDeniedException = AccessDeniedException
+    ConflictException = ConflictException
+    InternalServiceException = InternalServiceException
+    InvalidActiveRegionException = InvalidActiveRegionException
+    InvalidParameterException = InvalidParameterException
+    InvalidRequestException = InvalidRequestException
+    ResourceNotFoundException = ResourceNotFoundException
+    ThrottlingException = ThrottlingException
+
+    def from_code(self, error_code: str) -> Type[ClientError]:
+        """The class for a service error code (ClientError for an unmodeled one), as boto3's."""
+        return MODELED_ERRORS.get(error_code, ClientError)

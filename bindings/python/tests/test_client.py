@@ -1,0 +1,299 @@
+"""The Client against a scripted server on 127.0.0.1: results, exceptions, closing, threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import threading
+import time
+import unittest
+from typing import Any, Dict, List
+from unittest import mock
+
+import connect_contact
+from connect_contact import exceptions as exc
+from connect_contact import _lib
+
+from _support import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    SESSION_TOKEN,
+    ScriptedServer,
+    client_kwargs,
+    closed_port_url,
+    service_error,
+    success,
+)
+
+# (class, HTTP status) for each error the UpdateContact model declares.
+MODELED = [
+    (connect_contact.AccessDeniedException, 403),
+    (connect_contact.ConflictException, 409),
+    (connect_contact.InternalServiceException, 500),
+    (connect_contact.InvalidActiveRegionException, 400),
+    (connect_contact.InvalidParameterException, 400),
+    (connect_contact.InvalidRequestException, 400),
+    (connect_contact.ResourceNotFoundException, 404),
+    (connect_contact.ThrottlingException, 429),
+]
+
+CALL = {"InstanceId": "instance-1", "ContactId": "contact-1", "Name": "a name"}
+
+
+class ServerTest(unittest.TestCase):
+    """A fresh server and client per test."""
+
+    def setUp(self) -> None:
+        self.server = ScriptedServer()
+        self.server.__enter__()
+        self.addCleanup(self.server.__exit__, None, None, None)
+        self.client = connect_contact.Client(**client_kwargs(self.server.url))
+        self.addCleanup(self.client.close)
+
+
+class CallTest(ServerTest):
+    def test_success_returns_the_response_metadata(self) -> None:
+        self.server.responder = success("req-123")
+        out = self.client.update_contact(
+            InstanceId="instance-1",
+            ContactId="contact-1",
+            Name="a name",
+            References={"ref": {"Type": "URL", "Value": "https://example.com"}},
+            SegmentAttributes={"connect:Subtype": {"ValueString": "connect:Guide"}},
+        )
+        self.assertEqual(out, {"ResponseMetadata": {"RequestId": "req-123", "HTTPStatusCode": 200, "RetryAttempts": 0}})
+        [req] = self.server.received()
+        self.assertEqual((req.method, req.path), ("POST", "/contacts/instance-1/contact-1"))
+        self.assertEqual(
+            req.json(),
+            {
+                "Name": "a name",
+                "References": {"ref": {"Type": "URL", "Value": "https://example.com"}},
+                "SegmentAttributes": {"connect:Subtype": {"ValueString": "connect:Guide"}},
+            },
+        )
+        self.assertTrue(req.headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=" + ACCESS_KEY))
+        self.assertEqual(req.headers["x-amz-security-token"], SESSION_TOKEN)
+
+    def test_each_modeled_error_raises_its_class_with_response(self) -> None:
+        for cls, http_status in MODELED:
+            code = cls.__name__
+            with self.subTest(code):
+                self.server.responder = service_error(code, http_status, f"{code} happened", "req-" + code)
+                with self.assertRaises(getattr(self.client.exceptions, code)) as ctx:
+                    self.client.update_contact(**CALL)
+                e = ctx.exception
+                self.assertIs(type(e), cls)
+                self.assertIs(getattr(connect_contact, code), cls)
+                self.assertIsInstance(e, connect_contact.ClientError)
+                self.assertIsInstance(e, connect_contact.Error)
+                self.assertEqual(e.operation_name, "UpdateContact")
+                self.assertEqual(e.response["Error"], {"Code": code, "Message": f"{code} happened"})
+                meta = e.response["ResponseMetadata"]
+                self.assertEqual((meta["RequestId"], meta["HTTPStatusCode"]), ("req-" + code, http_status))
+                self.assertEqual(
+                    str(e), f"An error occurred ({code}) when calling the UpdateContact operation: {code} happened"
+                )
+                self.assertTrue(400 <= e.status < 500 and e.status_name.startswith("CONNECT_STATUS_"), e.status)
+                self.assertIs(self.client.exceptions.from_code(code), cls)
+        self.assertEqual(len(self.server.received()), len(MODELED), "one attempt each")
+
+    def test_an_unmodeled_code_is_a_plain_client_error(self) -> None:
+        self.server.responder = service_error("UnrecognizedClientException", 403, "The security token is invalid")
+        with self.assertRaises(connect_contact.ClientError) as ctx:
+            self.client.update_contact(**CALL)
+        e = ctx.exception
+        self.assertIs(type(e), connect_contact.ClientError)
+        self.assertEqual(e.response["Error"]["Code"], "UnrecognizedClientException")
+        self.assertEqual((e.status, e.status_name), (499, "CONNECT_STATUS_SERVICE_ERROR"))
+        self.assertIs(self.client.exceptions.from_code("UnrecognizedClientException"), connect_contact.ClientError)
+
+    def test_retries_show_in_the_message_like_botocore(self) -> None:
+        self.client.close()
+        self.client = connect_contact.Client(**client_kwargs(self.server.url, max_attempts=2))
+        self.server.responder = service_error("InternalServiceException", 500, "boom")
+        with self.assertRaises(connect_contact.InternalServiceException) as ctx:
+            self.client.update_contact(**CALL)
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["RetryAttempts"], 1)
+        self.assertIn("(reached max retries: 1)", str(ctx.exception))
+        self.assertEqual(len(self.server.received()), 2)
+
+    def test_validation_errors_send_nothing(self) -> None:
+        bad_calls: List[Dict[str, Any]] = [
+            {"InstanceId": "i", "ContactId": "c"},  # nothing to update
+            {"ContactId": "c", "Name": "n"},  # required member missing
+            {"InstanceId": "i", "ContactId": "c", "Nmae": "n"},  # unknown member
+            {"InstanceId": "i", "ContactId": "c", "Name": 5},  # wrong type
+            {"InstanceId": "i", "ContactId": "c", "Name": "x" * 1025},  # model limit
+            {"InstanceId": "i", "ContactId": "c", "Name": b"bytes"},  # not writable as JSON
+            {"InstanceId": "i", "ContactId": "c", "SegmentAttributes": {"k": {"ValueInteger": float("nan")}}},
+        ]
+        for call in bad_calls:
+            with self.subTest(sorted(call)):
+                with self.assertRaises(connect_contact.ParamValidationError) as ctx:
+                    self.client.update_contact(**call)
+                self.assertIn(ctx.exception.status_name, ("CONNECT_STATUS_VALIDATION", "CONNECT_STATUS_INVALID_JSON"))
+                self.assertIsInstance(ctx.exception, ValueError)
+        self.assertEqual(self.server.received(), [])
+
+    def test_use_after_close_raises_and_close_is_idempotent(self) -> None:
+        with connect_contact.Client(**client_kwargs(self.server.url)) as client:
+            client.update_contact(**CALL)
+        self.assertTrue(client.closed)
+        client.close()
+        with self.assertRaises(connect_contact.ClientClosedError) as ctx:
+            client.update_contact(**CALL)
+        self.assertIsInstance(ctx.exception, connect_contact.Error)
+        self.assertEqual(ctx.exception.status_name, "CONNECT_STATUS_NULL_ARGUMENT")
+        self.assertIn("closed", repr(client))
+        self.assertEqual(len(self.server.received()), 1)
+
+    def test_eight_threads_share_one_client(self) -> None:
+        delay = 0.2
+
+        def slow(_req: Any) -> Any:
+            time.sleep(delay)
+            return success()(_req)
+
+        self.server.responder = slow
+        results: Dict[int, Any] = {}
+        errors: List[BaseException] = []
+
+        def work(n: int) -> None:
+            try:
+                results[n] = self.client.update_contact(InstanceId="i", ContactId=f"c{n}", Name=f"n{n}")
+            except BaseException as e:  # reported below, with the thread's number
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        elapsed = time.monotonic() - started
+        self.assertFalse(any(t.is_alive() for t in threads), "a call hung")
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), 8)
+        paths = sorted(r.path for r in self.server.received())
+        self.assertEqual(paths, sorted(f"/contacts/i/c{n}" for n in range(8)))
+        # Serial calls would take 8 x delay: the GIL is released and calls overlap.
+        self.assertLess(elapsed, 8 * delay * 0.75, "calls did not run concurrently")
+
+    def test_close_waits_for_calls_in_flight(self) -> None:
+        arrived = threading.Event()
+
+        def slow(_req: Any) -> Any:
+            arrived.set()
+            time.sleep(0.5)
+            return success()(_req)
+
+        self.server.responder = slow
+        outcome: List[Any] = []
+        caller = threading.Thread(target=lambda: outcome.append(self.client.update_contact(**CALL)))
+        caller.start()
+        self.assertTrue(arrived.wait(timeout=10))
+        self.client.close()  # must not free the handle under the running call
+        caller.join(timeout=10)
+        self.assertFalse(caller.is_alive())
+        self.assertEqual(outcome[0]["ResponseMetadata"]["HTTPStatusCode"], 200)
+        with self.assertRaises(connect_contact.ClientClosedError):
+            self.client.update_contact(**CALL)
+
+    def test_timeout_is_read_timeout_error(self) -> None:
+        self.client.close()
+        self.client = connect_contact.Client(**client_kwargs(self.server.url, timeout_ms=300))
+
+        def slow(_req: Any) -> Any:
+            time.sleep(1.0)
+            return success()(_req)
+
+        self.server.responder = slow
+        with self.assertRaises(connect_contact.ReadTimeoutError) as ctx:
+            self.client.update_contact(**CALL)
+        self.assertIsInstance(ctx.exception, connect_contact.HTTPClientError)
+        self.assertEqual(ctx.exception.status_name, "CONNECT_STATUS_TIMEOUT")
+
+
+class LocalFailureTest(unittest.TestCase):
+    """Failures that never reach a server."""
+
+    def test_connection_refused_is_endpoint_connection_error(self) -> None:
+        with connect_contact.Client(**client_kwargs(closed_port_url())) as client:
+            with self.assertRaises(connect_contact.EndpointConnectionError) as ctx:
+                client.update_contact(**CALL)
+        self.assertEqual(ctx.exception.status, 300)
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["RetryAttempts"], 0)
+
+    def test_no_region_and_no_credentials(self) -> None:
+        cleared = {k: "" for k in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        with mock.patch.dict(os.environ, cleared):
+            with self.assertRaises(connect_contact.NoRegionError) as ctx:
+                connect_contact.Client(aws_access_key_id="a", aws_secret_access_key="b")
+            self.assertEqual(ctx.exception.status, 200)
+            with self.assertRaises(connect_contact.NoCredentialsError):
+                connect_contact.Client(region_name="us-east-1")
+
+    def test_config_errors_and_profile_pass_through(self) -> None:
+        with self.assertRaises(connect_contact.InvalidConfigError) as ctx:
+            connect_contact.Client(region_name="us-east-1", profile_name="dev")
+        self.assertIn('"profile"', str(ctx.exception))
+        with self.assertRaises(connect_contact.InvalidConfigError) as ctx:
+            connect_contact.Client(**client_kwargs("http://127.0.0.1:9", retries=3))
+        self.assertIn('"retries" is not known', str(ctx.exception))
+        with self.assertRaises(connect_contact.InvalidConfigError):
+            connect_contact.Client(**client_kwargs("http://127.0.0.1:9", max_attempts=0))
+
+    def test_secrets_never_appear_in_errors_or_repr(self) -> None:
+        shown: List[str] = []
+
+        def collect(e: BaseException) -> None:
+            shown.extend([str(e), repr(e), repr(e.args), json.dumps(getattr(e, "response", None))])
+
+        with ScriptedServer(service_error("AccessDeniedException", 403, "denied")) as server:
+            with connect_contact.Client(**client_kwargs(server.url)) as client:
+                shown.append(repr(client))
+                for call in (CALL, {"InstanceId": "i", "ContactId": "c", "Name": 1}):
+                    try:
+                        client.update_contact(**call)
+                    except connect_contact.Error as e:
+                        collect(e)
+        with connect_contact.Client(**client_kwargs(closed_port_url())) as client:
+            try:
+                client.update_contact(**CALL)
+            except connect_contact.Error as e:
+                collect(e)
+        for bad_secret in (SECRET_KEY + " with a space", SECRET_KEY + "\n"):
+            kwargs = client_kwargs("http://127.0.0.1:9")
+            kwargs["aws_secret_access_key"] = bad_secret
+            try:
+                connect_contact.Client(**kwargs)
+            except connect_contact.InvalidConfigError as e:
+                collect(e)
+        self.assertEqual(len(shown), 1 + 4 * 5)
+        for text in shown:
+            self.assertNotIn("CANARY", text)
+
+    def test_status_table_matches_the_library(self) -> None:
+        for status in connect_contact.Status:
+            self.assertEqual(_lib.lib().connect_status_name(status).decode(), "CONNECT_STATUS_" + status.name)
+        self.assertEqual(_lib.lib().connect_status_name(5), b"CONNECT_STATUS_UNKNOWN")
+        self.assertEqual(exc.status_name(5), "CONNECT_STATUS_UNKNOWN")
+        self.assertIs(type(exc.error_for_status(5, "odd")), connect_contact.InternalLibraryError)
+        self.assertRegex(connect_contact.version(), r"^\d+\.\d+\.\d+")
+
+    def test_exceptions_pickle(self) -> None:
+        doc = {"Error": {"Code": "ThrottlingException", "Message": "slow down"}, "ResponseMetadata": {"RetryAttempts": 2}}
+        for e in (
+            exc.error_for_status(407, "", doc),
+            exc.error_for_status(300, "refused", {"Error": {"Code": "X", "Message": "refused"}}),
+        ):
+            back = pickle.loads(pickle.dumps(e))
+            self.assertIs(type(back), type(e))
+            self.assertEqual((str(back), back.status, back.status_name, back.response), (str(e), e.status, e.status_name, e.response))
+        self.assertEqual(back.status_name, "CONNECT_STATUS_TRANSPORT")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,107 @@
+//! Runs the Python binding's unittest suite (bindings/python/tests) against the cdylib that
+//! cargo built for this test run, so `cargo test` (and .ci/run) covers the binding.
+//!
+//! Needs `python3` on PATH and, for the equivalence test, boto3. Set
+//! CONNECT_CONTACT_ALLOW_PYTHON_SKIPS=1 to accept skipped Python tests (e.g. no boto3).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Python tests the suite has today; more is fine, fewer means tests were lost.
+const EXPECTED_TESTS: usize = 20;
+
+/// The cdylib of this build. This executable is target/<profile>/deps/python_binding-*;
+/// `cargo test` compiles the library (every crate-type) into that deps/ directory but copies
+/// it up to target/<profile>/ only when the library itself is a build target, so deps/ comes
+/// first and target/<profile>/ is the fallback.
+fn built_library() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable knows its path");
+    let deps = exe
+        .parent()
+        .expect("the test executable lives in target/<profile>/deps");
+    let profile_dir = deps.parent().expect("deps/ lives in target/<profile>");
+    let candidates = [
+        deps.join("libconnect_contact.so"),
+        profile_dir.join("libconnect_contact.so"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "libconnect_contact.so not found at {} or {}: the cdylib was not built \
+                 (Cargo.toml's crate-type must include \"cdylib\"); run `cargo build`",
+                candidates[0].display(),
+                candidates[1].display()
+            )
+        })
+}
+
+/// The number N in unittest's "Ran N tests" line.
+fn tests_ran(output: &str) -> Option<usize> {
+    output.lines().find_map(|line| {
+        line.strip_prefix("Ran ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+#[test]
+fn python_binding_unittests_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new("python3")
+        .args([
+            "-m",
+            "unittest",
+            "discover",
+            "-s",
+            "bindings/python/tests",
+            "-v",
+        ])
+        .current_dir(root)
+        .env("CONNECT_CONTACT_LIB", built_library())
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3 runs (it must be on PATH)");
+    // unittest reports on stderr; keep both for the failure message.
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "the Python tests failed ({}):\n{text}",
+        output.status
+    );
+    let summary = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    assert!(
+        summary.starts_with("OK"),
+        "unexpected summary {summary:?}:\n{text}"
+    );
+    // "OK (skipped=K)": Python 3.12 leaves skipped tests out of "Ran N", other versions count them.
+    let skipped: usize = summary
+        .split("skipped=")
+        .nth(1)
+        .and_then(|rest| rest.trim_end_matches(')').parse().ok())
+        .unwrap_or(0);
+    if std::env::var_os("CONNECT_CONTACT_ALLOW_PYTHON_SKIPS").is_none() {
+        assert_eq!(
+            skipped, 0,
+            "Python tests were skipped (install boto3, or set CONNECT_CONTACT_ALLOW_PYTHON_SKIPS=1):\n{text}"
+        );
+    }
+    let ran = tests_ran(&text).unwrap_or_else(|| panic!("no \"Ran N tests\" line:\n{text}"));
+    assert!(
+        ran + skipped >= EXPECTED_TESTS,
+        "ran {ran} Python tests ({skipped} skipped), expected at least {EXPECTED_TESTS}:\n{text}"
+    );
+}
