@@ -4,39 +4,15 @@
 //! Needs `python3` on PATH and, for the equivalence test, boto3. Set
 //! CONNECT_CONTACT_ALLOW_PYTHON_SKIPS=1 to accept skipped Python tests (e.g. no boto3).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
+
+use support::cdylib_path as built_library;
 
 /// Python tests the suite has today; more is fine, fewer means tests were lost.
 const EXPECTED_TESTS: usize = 20;
-
-/// The cdylib of this build. This executable is target/<profile>/deps/python_binding-*;
-/// `cargo test` compiles the library (every crate-type) into that deps/ directory but copies
-/// it up to target/<profile>/ only when the library itself is a build target, so deps/ comes
-/// first and target/<profile>/ is the fallback.
-fn built_library() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable knows its path");
-    let deps = exe
-        .parent()
-        .expect("the test executable lives in target/<profile>/deps");
-    let profile_dir = deps.parent().expect("deps/ lives in target/<profile>");
-    let candidates = [
-        deps.join("libconnect_contact.so"),
-        profile_dir.join("libconnect_contact.so"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "libconnect_contact.so not found at {} or {}: the cdylib was not built \
-                 (Cargo.toml's crate-type must include \"cdylib\"); run `cargo build`",
-                candidates[0].display(),
-                candidates[1].display()
-            )
-        })
-}
 
 /// The number N in unittest's "Ran N tests" line.
 fn tests_ran(output: &str) -> Option<usize> {

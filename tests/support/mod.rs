@@ -243,25 +243,31 @@ fn write_response(
     w.write_all(&bytes)
 }
 
-/// target/<profile>/, where cargo puts the cdylib, found from the test executable
-/// (target/<profile>/deps/<test>-<hash>).
-pub fn target_profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps layout")
-        .to_path_buf()
-}
-
-/// The built shared library; fails clearly when cargo did not build it.
+/// The cdylib of this build. A test executable is target/<profile>/deps/<test>-<hash>;
+/// `cargo test` builds the library (every crate-type) into that deps/ directory but copies it
+/// up to target/<profile>/ only when the library itself is a build target, so deps/ comes
+/// first and target/<profile>/ is the fallback.
 pub fn cdylib_path() -> PathBuf {
-    let lib = target_profile_dir().join("libconnect_contact.so");
-    assert!(
-        lib.exists(),
-        "{} was not built; run `cargo build` first",
-        lib.display()
-    );
-    lib
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe
+        .parent()
+        .expect("the test executable lives in target/<profile>/deps");
+    let candidates = [
+        deps.join("libconnect_contact.so"),
+        deps.parent().unwrap().join("libconnect_contact.so"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "libconnect_contact.so not found at {} or {}: the cdylib was not built \
+             (Cargo.toml's crate-type must include \"cdylib\"); run `cargo build`",
+                candidates[0].display(),
+                candidates[1].display()
+            )
+        })
 }
 
 pub fn repo_root() -> PathBuf {
