@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use support::{cdylib_path, repo_root, scratch_dir, Recorded, Reply, TestServer};
@@ -45,7 +45,14 @@ fn respond(request: &Recorded, n: usize, flaky_seen: &Mutex<HashMap<String, usiz
     }
 }
 
+/// Compiled once per test process: the tests run in parallel and must not rewrite the
+/// executable while another runs it.
 fn compile_harness() -> PathBuf {
+    static HARNESS: OnceLock<PathBuf> = OnceLock::new();
+    HARNESS.get_or_init(compile_harness_now).clone()
+}
+
+fn compile_harness_now() -> PathBuf {
     let lib = cdylib_path();
     let lib_dir = lib.parent().unwrap();
     let out = scratch_dir("c-harness").join("harness");
