@@ -81,3 +81,63 @@ fn python_binding_unittests_pass() {
         "ran {ran} Python tests ({skipped} skipped), expected at least {EXPECTED_TESTS}:\n{text}"
     );
 }
+
+/// `pip install ./bindings/python` ships the built library inside the package, so the package
+/// imports with no CONNECT_CONTACT_LIB and no library on the system path.
+#[test]
+fn pip_install_bundles_the_library() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = support::scratch_dir("pip-install");
+    let _ = std::fs::remove_dir_all(&target);
+    // Build in a copy: an in-tree build would leave build/ and egg-info in the source tree and
+    // race with other test runs.
+    let source = support::scratch_dir("pip-source");
+    let _ = std::fs::remove_dir_all(&source);
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(root.join("bindings/python"))
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let package = &source;
+    let install = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-build-isolation",
+            "--no-deps",
+            "--target",
+        ])
+        .arg(&target)
+        .arg(package)
+        .env("CONNECT_CONTACT_LIB", built_library())
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "pip install failed (needs setuptools >= 70.1: `pip install 'setuptools>=70.1'`):\n{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let check = Command::new("python3")
+        .args(["-c", "import connect_contact, connect_contact._lib as l; print(connect_contact.version(), l.lib()._name)"])
+        .env_remove("CONNECT_CONTACT_LIB")
+        .env("PYTHONPATH", &target)
+        .current_dir(&target)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(stdout.starts_with(env!("CARGO_PKG_VERSION")), "{stdout}");
+    let loaded = stdout.split_whitespace().nth(1).unwrap_or_default();
+    assert!(
+        Path::new(loaded).starts_with(&target),
+        "the library was loaded from the installed package, not {loaded}"
+    );
+}

@@ -1,0 +1,141 @@
+//! `cargo run --example quickstart`: the whole product, offline, in one command.
+//!
+//! Starts the emulator on 127.0.0.1, updates a contact through the C ABI from a small C
+//! program and through the Python binding, then reads the contact back with a signed
+//! DescribeContact and prints it. Needs gcc and python3; no AWS account, no network.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use connect_contact::credentials::Credentials;
+use connect_contact::protocol::encode_label;
+use connect_contact::signing::Signer;
+use connect_emulator::{
+    Emulator, EmulatorConfig, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION, DEFAULT_SECRET_ACCESS_KEY,
+};
+
+const INSTANCE: &str = "quickstart-instance";
+const CONTACT: &str = "call/2026-11-21/0001";
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> Result<()> {
+    let emulator = Emulator::start(EmulatorConfig {
+        auto_create: true,
+        ..EmulatorConfig::default()
+    })?;
+    let endpoint = emulator.endpoint_url();
+    println!("emulator listening on {endpoint}\n");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let library = built_library()?;
+    // Configured like every AWS SDK: everything from the environment.
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", DEFAULT_REGION),
+        ("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_ACCESS_KEY),
+    ];
+
+    println!("== 1. C, through libconnect_contact");
+    let program = compile_c(root, &library)?;
+    run(Command::new(&program).envs(env))?;
+
+    println!("\n== 2. Python, through the ctypes binding");
+    let python = r#"
+import connect_contact
+with connect_contact.Client() as client:
+    response = client.update_contact(
+        InstanceId="quickstart-instance", ContactId="call/2026-11-21/0001",
+        References={"recording": {"Type": "URL", "Value": "https://recordings.example.com/0001"}},
+        QueueInfo={"Id": "billing-queue"}, UserInfo={"UserId": "agent-7"})
+    print("Python:", response)
+    try:
+        client.update_contact(InstanceId="quickstart-instance", ContactId="call/2026-11-21/0001",
+                              References={"bad": {"Type": "BOGUS"}})
+    except connect_contact.ParamValidationError as e:
+        print("Python: ParamValidationError:", e)
+"#;
+    let python_ran = run(Command::new("python3")
+        .args(["-c", python])
+        .envs(env)
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("CONNECT_CONTACT_LIB", &library));
+    if let Err(e) = python_ran {
+        println!("(Python step skipped: {e})");
+    }
+
+    println!("\n== 3. DescribeContact, read back over HTTP");
+    println!("{}", describe_contact(&endpoint)?);
+    emulator.shutdown()?;
+    Ok(())
+}
+
+/// A signed `GET /contacts/{InstanceId}/{ContactId}`, as any client would read the contact.
+fn describe_contact(endpoint: &str) -> Result<String> {
+    let mut path = String::from("/contacts/");
+    encode_label(INSTANCE, &mut path);
+    path.push('/');
+    encode_label(CONTACT, &mut path);
+    let url = format!("{endpoint}{path}");
+    let credentials = Credentials::new(
+        DEFAULT_ACCESS_KEY_ID,
+        DEFAULT_SECRET_ACCESS_KEY,
+        None,
+        None,
+        "quickstart",
+    )?;
+    let signed =
+        Signer::new(DEFAULT_REGION).sign(&credentials, "GET", &url, &[], b"", SystemTime::now())?;
+    let mut request = ureq::get(&url);
+    for (name, value) in &signed {
+        request = request.header(*name, value);
+    }
+    let text = request.call()?.body_mut().read_to_string()?;
+    let body: serde_json::Value = serde_json::from_str(&text)?;
+    Ok(serde_json::to_string_pretty(&body)?)
+}
+
+/// The cdylib cargo built for this example: target/<profile>/deps first, then target/<profile>.
+fn built_library() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("unexpected target layout")?;
+    [
+        profile.join("deps/libconnect_contact.so"),
+        profile.join("libconnect_contact.so"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .ok_or_else(|| "libconnect_contact.so was not built".into())
+}
+
+fn compile_c(root: &Path, library: &Path) -> Result<PathBuf> {
+    let lib_dir = library.parent().ok_or("library has no directory")?;
+    let out = std::env::temp_dir().join(format!("connect-quickstart-{}", std::process::id()));
+    let status = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+        .arg(root.join("include"))
+        .arg(root.join("examples/quickstart.c"))
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-lconnect_contact")
+        .status()?;
+    if !status.success() {
+        return Err("gcc failed to build examples/quickstart.c".into());
+    }
+    Ok(out)
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let status = command.status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} exited with {status}").into())
+    }
+}

@@ -1,0 +1,206 @@
+//! The library against the emulator, in-process: what a user's own CI would do.
+
+use std::process::Command;
+
+use connect_contact::{Client, ClientConfig, Error, Status, UpdateContactRequest};
+use connect_emulator::{
+    Emulator, EmulatorConfig, FaultStep, Faults, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
+    DEFAULT_SECRET_ACCESS_KEY,
+};
+
+fn emulator(auto_create: bool) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        auto_create,
+        log: false,
+        ..EmulatorConfig::default()
+    })
+    .unwrap()
+}
+
+fn client(emulator: &Emulator, secret: &str, max_attempts: u32) -> Client {
+    Client::new(&ClientConfig {
+        region: Some(DEFAULT_REGION.into()),
+        endpoint_url: Some(emulator.endpoint_url()),
+        access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
+        secret_access_key: Some(secret.into()),
+        max_attempts: Some(max_attempts),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn named(instance: &str, contact: &str, name: &str) -> UpdateContactRequest {
+    let mut request = UpdateContactRequest::new(instance, contact);
+    request.name = Some(name.into());
+    request
+}
+
+#[test]
+fn update_then_read_back_with_awkward_ids() {
+    let emulator = emulator(true);
+    let client = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 1);
+    for (instance, contact) in [
+        ("inst-1", "c-1"),
+        ("inst/2", "contact with space%"),
+        ("café", "📞/#?"),
+    ] {
+        let request = UpdateContactRequest::from_json(
+            &serde_json::json!({
+                "InstanceId": instance, "ContactId": contact, "Name": "first",
+                "References": {"a": {"Type": "URL", "Value": "https://a"}},
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let output = client.update_contact(&request).unwrap();
+        assert_eq!(output.metadata.http_status, Some(200));
+        assert!(output.metadata.request_id.is_some());
+        // A second update merges References by key and replaces Name.
+        let mut second = named(instance, contact, "second");
+        second.references = UpdateContactRequest::from_json(
+            r#"{"InstanceId":"i","ContactId":"c","References":{"b":{"Type":"STRING","Value":"v"}}}"#,
+        )
+        .unwrap()
+        .references;
+        client.update_contact(&second).unwrap();
+        let stored = emulator.contact(instance, contact).expect("stored");
+        assert_eq!(stored["Name"], "second", "{stored}");
+        assert_eq!(stored["References"]["a"]["Value"], "https://a");
+        assert_eq!(stored["References"]["b"]["Value"], "v");
+    }
+}
+
+#[test]
+fn wrong_secret_is_refused_with_the_services_code() {
+    let emulator = emulator(true);
+    let client = client(&emulator, "not-the-secret", 3);
+    let err = client.update_contact(&named("i", "c", "n")).unwrap_err();
+    assert_eq!(err.status(), Status::ServiceError);
+    assert_eq!(err.code(), "InvalidSignatureException");
+    let metadata = err.metadata().unwrap();
+    assert_eq!(metadata.http_status, Some(403));
+    assert_eq!(metadata.retry_attempts, 0, "a 403 is never retried");
+    assert!(!err.to_document().contains("not-the-secret"));
+}
+
+#[test]
+fn unknown_contact_is_resource_not_found() {
+    let emulator = emulator(false);
+    emulator.create_contact("known-instance", Some("known-contact"));
+    let client = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 3);
+    client
+        .update_contact(&named("known-instance", "known-contact", "n"))
+        .unwrap();
+    let err = client
+        .update_contact(&named("known-instance", "missing", "n"))
+        .unwrap_err();
+    assert_eq!(err.status(), Status::ResourceNotFound, "{err}");
+    assert_eq!(err.metadata().unwrap().retry_attempts, 0);
+}
+
+#[test]
+fn throttling_and_injected_faults_give_the_configured_errors() {
+    let emulator = emulator(true);
+    let single = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 1);
+    emulator
+        .set_faults(Faults {
+            sequence: vec![FaultStep::Status(429)],
+            ..Faults::default()
+        })
+        .unwrap();
+    assert_eq!(
+        single
+            .update_contact(&named("i", "c", "n"))
+            .unwrap_err()
+            .status(),
+        Status::Throttling
+    );
+    emulator
+        .set_faults(Faults {
+            sequence: vec![FaultStep::Status(500)],
+            ..Faults::default()
+        })
+        .unwrap();
+    assert_eq!(
+        single
+            .update_contact(&named("i", "c", "n"))
+            .unwrap_err()
+            .status(),
+        Status::InternalService
+    );
+    emulator
+        .set_faults(Faults {
+            sequence: vec![FaultStep::Drop],
+            ..Faults::default()
+        })
+        .unwrap();
+    assert!(matches!(
+        single.update_contact(&named("i", "c", "n")),
+        Err(Error::Transport { .. })
+    ));
+
+    // With retries: 500, 503, then success.
+    let retrying = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 3);
+    emulator
+        .set_faults(Faults {
+            sequence: vec![FaultStep::Status(500), FaultStep::Status(503)],
+            ..Faults::default()
+        })
+        .unwrap();
+    let output = retrying
+        .update_contact(&named("i", "c", "after faults"))
+        .unwrap();
+    assert_eq!(output.metadata.retry_attempts, 2);
+    assert_eq!(emulator.contact("i", "c").unwrap()["Name"], "after faults");
+}
+
+#[test]
+fn validation_failures_never_reach_the_emulator() {
+    let emulator = emulator(true);
+    let client = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 1);
+    let mut request = named("never", "sent", &"x".repeat(1025));
+    assert_eq!(
+        client.update_contact(&request).unwrap_err().status(),
+        Status::Validation
+    );
+    request.name = None;
+    assert_eq!(
+        client.update_contact(&request).unwrap_err().status(),
+        Status::Validation
+    );
+    assert!(emulator.contact("never", "sent").is_none());
+}
+
+/// README's first command must keep working: run the example cargo built for this test run.
+#[test]
+fn quickstart_example_runs() {
+    let exe = std::env::current_exe().unwrap();
+    let profile = exe.parent().and_then(|d| d.parent()).unwrap();
+    let quickstart = profile.join("examples/quickstart");
+    assert!(
+        quickstart.exists(),
+        "cargo test builds examples; {} is missing",
+        quickstart.display()
+    );
+    let output = Command::new(&quickstart).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("C:      CONNECT_STATUS_OK"), "{stdout}");
+    assert!(
+        stdout.contains("CONNECT_STATUS_VALIDATION: Nmae: unknown member"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Python: {'ResponseMetadata'"), "{stdout}");
+    for stored in [
+        "\"Billing callback\"",
+        "\"ticket\"",
+        "\"recording\"",
+        "\"billing-queue\"",
+    ] {
+        assert!(stdout.contains(stored), "{stored} read back: {stdout}");
+    }
+}
