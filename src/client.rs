@@ -1,32 +1,87 @@
-//! The client: validates, signs, sends and retries one UpdateContact at a time per call,
-//! safely shared by any number of threads.
+//! The client: validates, signs, sends and retries one UpdateContact per call, safely shared
+//! by any number of threads.
 #![forbid(unsafe_code)]
 
-use std::time::{Instant, SystemTime};
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_smithy_types::date_time::{DateTime, Format};
 
 use crate::config::{ClientConfig, Settings};
 use crate::error::{Error, ResponseMetadata, ServiceError};
+use crate::log::{emit, enabled, LogLevel};
 use crate::model::UpdateContactRequest;
 use crate::protocol::{parse_error, update_contact_path};
+use crate::rate_limit::AdaptiveLimiter;
 use crate::response::UpdateContactOutput;
-use crate::retry::{backoff, is_retryable, random_unit};
+use crate::retry::{random_unit, FailureKind, RetryMode, RetryQuota};
 use crate::signing::Signer;
-use crate::transport::Transport;
+use crate::transport::{HttpResponse, Transport};
 use crate::validate::validate;
 
-/// An Amazon Connect client for UpdateContact. Cheap to share: `&Client` is `Sync`, and
-/// connections are pooled across threads.
-#[derive(Debug)]
+/// Skew beyond which the signing clock is corrected (the service allows 5 minutes).
+const SKEW_THRESHOLD_MS: i64 = 4 * 60 * 1000;
+/// Error codes that can mean "your clock is off".
+const SKEW_CODES: &[&str] = &[
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+    "RequestTimeTooSkewed",
+    "AccessDeniedException",
+];
+
+/// An Amazon Connect client for UpdateContact. Cheap to share: `&Client` is `Sync`;
+/// connections, the retry quota, the adaptive rate limiter and the clock correction are
+/// shared by every thread using it.
 pub struct Client {
     settings: Settings,
     signer: Signer,
     transport: Transport,
+    quota: RetryQuota,
+    limiter: Option<AdaptiveLimiter>,
+    /// Milliseconds to add to the local clock when signing (clock-skew correction).
+    clock_offset_ms: AtomicI64,
 }
 
-impl std::fmt::Debug for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Transport")
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("settings", &self.settings)
+            .field("retry_quota", &self.quota.available())
+            .field("clock_offset_ms", &self.clock_offset())
+            .finish_non_exhaustive()
     }
+}
+
+/// Why a failed call stopped retrying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    NotRetryable,
+    MaxAttempts,
+    QuotaEmpty,
+    Deadline,
+}
+
+impl Stop {
+    fn describe(self, max_attempts: u32) -> String {
+        match self {
+            Stop::NotRetryable => "not retryable".into(),
+            Stop::MaxAttempts => format!("max_attempts {max_attempts} reached"),
+            Stop::QuotaEmpty => {
+                "the client's retry quota is empty (too many recent failures)".into()
+            }
+            Stop::Deadline => "the call deadline would pass before another attempt".into(),
+        }
+    }
+}
+
+/// One attempt's result, with what the retry decision needs from the response.
+struct Attempt {
+    result: Result<UpdateContactOutput, Error>,
+    response: Option<HttpResponse>,
+    sent: SystemTime,
+    received: SystemTime,
 }
 
 impl Client {
@@ -45,6 +100,9 @@ impl Client {
         Client {
             signer: Signer::new(&settings.region),
             transport: Transport::new(&settings),
+            quota: RetryQuota::default(),
+            limiter: (settings.retry.mode == RetryMode::Adaptive).then(AdaptiveLimiter::default),
+            clock_offset_ms: AtomicI64::new(0),
             settings,
         }
     }
@@ -54,9 +112,25 @@ impl Client {
         &self.settings
     }
 
+    /// Tokens left in the retry quota (500 when nothing has failed lately).
+    pub fn retry_quota(&self) -> u32 {
+        self.quota.available()
+    }
+
+    /// The correction applied to the local clock when signing, in milliseconds.
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Sets the signing clock correction, e.g. to restore one learned earlier (or, in tests,
+    /// to sign as a machine whose clock is off would).
+    pub fn set_clock_offset(&self, milliseconds: i64) {
+        self.clock_offset_ms.store(milliseconds, Ordering::Relaxed);
+    }
+
     /// Adds or updates the contact's information. Validates first (nothing is sent when the
-    /// request breaks a rule), then sends, retrying throttling and transient failures up to
-    /// `max_attempts` within the call's deadline.
+    /// request breaks a rule), then sends, retrying throttling and transient failures while
+    /// `max_attempts`, the retry quota and the call deadline allow.
     pub fn update_contact(
         &self,
         request: &UpdateContactRequest,
@@ -69,50 +143,154 @@ impl Client {
         );
         let url = self.settings.endpoint.url_for(&path);
         let body = request.to_body();
-        let deadline = Instant::now() + self.settings.timeout;
+        let started = Instant::now();
+        let deadline = started + self.settings.timeout;
+        let policy = self.settings.retry;
         let mut attempt = 1;
+        let mut last_retry_cost = None;
+        let mut skew_corrected = false;
         loop {
-            let mut result = self.attempt(&url, &body, deadline);
-            let retry_attempts = attempt - 1;
-            match &mut result {
-                Ok(output) => output.metadata.retry_attempts = retry_attempts,
-                Err(e) => {
-                    if let Some(m) = e.metadata_mut() {
-                        m.retry_attempts = retry_attempts;
-                    }
+            if let Some(limiter) = &self.limiter {
+                let wait = limiter.acquire(limiter.now());
+                if Instant::now() + wait >= deadline {
+                    return Err(self.give_up(
+                        deadline_error(self.settings.timeout),
+                        attempt - 1,
+                        Stop::Deadline,
+                    ));
                 }
+                std::thread::sleep(wait);
             }
-            let error = match result {
-                Ok(output) => return Ok(output),
-                Err(e) if attempt >= self.settings.max_attempts || !is_retryable(&e) => {
-                    return Err(e)
+            let attempt_started = Instant::now();
+            let Attempt {
+                result,
+                response,
+                sent,
+                received,
+            } = self.attempt(&url, &body, deadline);
+            let latency = attempt_started.elapsed();
+            let kind = result.as_ref().err().map(FailureKind::of);
+            if let Some(limiter) = &self.limiter {
+                limiter.on_response(limiter.now(), kind == Some(FailureKind::Throttling));
+            }
+            let mut error = match result {
+                Ok(mut output) => {
+                    output.metadata.retry_attempts = attempt - 1;
+                    self.quota.on_success(last_retry_cost);
+                    self.log_attempt(&path, attempt, latency, &Ok(&output), "done");
+                    return Ok(output);
                 }
                 Err(e) => e,
             };
-            let delay = backoff(attempt, random_unit());
-            if Instant::now() + delay >= deadline {
-                return Err(error);
+            if let Some(m) = error.metadata_mut() {
+                m.retry_attempts = attempt - 1;
             }
-            std::thread::sleep(delay);
-            attempt += 1;
+            // A skew-coded error with a server Date far from ours: fix the clock and retry once,
+            // outside the retry budget (the request never reached the service's logic).
+            if !skew_corrected && self.correct_clock_skew(&error, response.as_ref(), sent, received)
+            {
+                skew_corrected = true;
+                self.log_attempt(
+                    &path,
+                    attempt,
+                    latency,
+                    &Err(&error),
+                    "clock skew corrected; retrying at once",
+                );
+                attempt += 1;
+                continue;
+            }
+            let kind = kind.unwrap_or(FailureKind::Final);
+            let decision = if kind == FailureKind::Final {
+                Err(Stop::NotRetryable)
+            } else if attempt >= policy.max_attempts {
+                Err(Stop::MaxAttempts)
+            } else {
+                let retry_after = response.as_ref().and_then(|r| r.retry_after.as_deref());
+                let delay = policy.delay(kind, attempt, random_unit(), retry_after);
+                let cost = policy.retry_cost(kind);
+                if Instant::now() + delay >= deadline {
+                    Err(Stop::Deadline)
+                } else if !self.quota.try_acquire(cost) {
+                    Err(Stop::QuotaEmpty)
+                } else {
+                    Ok((delay, cost))
+                }
+            };
+            match decision {
+                Ok((delay, cost)) => {
+                    if enabled(LogLevel::Debug) {
+                        let note = format!(
+                            "retry {attempt} in {} ms ({kind:?}; quota {} left)",
+                            delay.as_millis(),
+                            self.quota.available()
+                        );
+                        self.log_attempt(&path, attempt, latency, &Err(&error), &note);
+                    }
+                    last_retry_cost = Some(cost);
+                    std::thread::sleep(delay);
+                    attempt += 1;
+                }
+                Err(stop) => {
+                    if enabled(LogLevel::Debug) {
+                        self.log_attempt(
+                            &path,
+                            attempt,
+                            latency,
+                            &Err(&error),
+                            &format!("stopping: {}", stop.describe(policy.max_attempts)),
+                        );
+                    }
+                    // Say how the call ended when retries happened or the library declined
+                    // one; a first-try final error (or max_attempts 1) speaks for itself.
+                    if attempt > 1 || matches!(stop, Stop::QuotaEmpty | Stop::Deadline) {
+                        error = self.give_up(error, attempt, stop);
+                    }
+                    return Err(error);
+                }
+            }
         }
     }
 
-    fn attempt(
+    fn give_up(&self, mut error: Error, attempts: u32, stop: Stop) -> Error {
+        let plural = if attempts == 1 { "" } else { "s" };
+        error.append_to_message(&format!(
+            " (gave up after {attempts} attempt{plural}: {})",
+            stop.describe(self.settings.retry.max_attempts)
+        ));
+        emit(
+            LogLevel::Info,
+            format_args!(
+                "UpdateContact failed: {} {}",
+                error.status().name(),
+                error.code()
+            ),
+        );
+        error
+    }
+
+    fn attempt(&self, url: &str, body: &[u8], deadline: Instant) -> Attempt {
+        let sent = SystemTime::now();
+        let mut response = None;
+        let result = self.send(url, body, deadline, &mut response);
+        Attempt {
+            result,
+            response,
+            sent,
+            received: SystemTime::now(),
+        }
+    }
+
+    fn send(
         &self,
         url: &str,
         body: &[u8],
         deadline: Instant,
+        response_out: &mut Option<HttpResponse>,
     ) -> Result<UpdateContactOutput, Error> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(Error::Timeout {
-                message: format!(
-                    "call deadline of {} ms passed",
-                    self.settings.timeout.as_millis()
-                ),
-                metadata: ResponseMetadata::default(),
-            });
+            return Err(deadline_error(self.settings.timeout));
         }
         const CONTENT_TYPE: (&str, &str) = ("content-type", "application/json");
         let credentials = self.settings.credentials.provide()?;
@@ -122,12 +300,17 @@ impl Client {
             url,
             &[CONTENT_TYPE],
             body,
-            SystemTime::now(),
+            self.signing_time(),
         )?;
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(signed.len() + 1);
         headers.push(CONTENT_TYPE);
         headers.extend(signed.iter().map(|(k, v)| (*k, v.as_str())));
-        let response = self.transport.post(url, &headers, body, remaining)?;
+        let response = response_out.insert(self.transport.post(
+            url,
+            &headers,
+            body,
+            remaining.min(self.settings.attempt_timeout),
+        )?);
         if (200..300).contains(&response.status) {
             return Ok(UpdateContactOutput {
                 metadata: response.metadata(),
@@ -143,6 +326,103 @@ impl Client {
             message: document.message,
             metadata: response.metadata(),
         }))
+    }
+
+    fn signing_time(&self) -> SystemTime {
+        let offset = self.clock_offset();
+        let magnitude = Duration::from_millis(offset.unsigned_abs());
+        if offset >= 0 {
+            SystemTime::now() + magnitude
+        } else {
+            SystemTime::now() - magnitude
+        }
+    }
+
+    /// Skew = server `Date` − midpoint(sent, received). Acts only on a skew-coded error, a
+    /// response not served from a cache (no `Age`), and a skew the current correction leaves
+    /// above 4 minutes. Returns true when the correction changed.
+    fn correct_clock_skew(
+        &self,
+        error: &Error,
+        response: Option<&HttpResponse>,
+        sent: SystemTime,
+        received: SystemTime,
+    ) -> bool {
+        if !self.settings.clock_skew_correction || !SKEW_CODES.contains(&error.code()) {
+            return false;
+        }
+        let Some(response) = response.filter(|r| !r.cached) else {
+            return false;
+        };
+        let Some(server) = response
+            .date
+            .as_deref()
+            .and_then(|d| DateTime::from_str(d, Format::HttpDate).ok())
+        else {
+            return false;
+        };
+        let Ok(server) = SystemTime::try_from(server) else {
+            return false;
+        };
+        let midpoint = sent + received.duration_since(sent).unwrap_or_default() / 2;
+        let skew_ms = match server.duration_since(midpoint) {
+            Ok(ahead) => ahead.as_millis() as i64,
+            Err(behind) => -(behind.duration().as_millis() as i64),
+        };
+        if (skew_ms - self.clock_offset()).abs() <= SKEW_THRESHOLD_MS {
+            return false;
+        }
+        self.set_clock_offset(skew_ms);
+        emit(
+            LogLevel::Warn,
+            format_args!("clock skew of {skew_ms} ms detected; signing with the server's time"),
+        );
+        true
+    }
+
+    fn log_attempt(
+        &self,
+        path: &str,
+        attempt: u32,
+        latency: Duration,
+        outcome: &Result<&UpdateContactOutput, &Error>,
+        decision: &str,
+    ) {
+        if !enabled(LogLevel::Debug) {
+            return;
+        }
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        let max = self.settings.retry.max_attempts;
+        match outcome {
+            Ok(output) => emit(
+                LogLevel::Debug,
+                format_args!(
+                    "POST {path} attempt {attempt}/{max}: HTTP {} request id {} in {latency_ms:.1} ms; {decision}",
+                    output.metadata.http_status.unwrap_or_default(),
+                    output.metadata.request_id.as_deref().unwrap_or("-"),
+                ),
+            ),
+            Err(error) => {
+                let metadata = error.metadata().cloned().unwrap_or_default();
+                emit(
+                    LogLevel::Debug,
+                    format_args!(
+                        "POST {path} attempt {attempt}/{max}: {} {} (HTTP {}, request id {}) in {latency_ms:.1} ms; {decision}",
+                        error.status().name(),
+                        error.code(),
+                        metadata.http_status.map_or("-".into(), |s| s.to_string()),
+                        metadata.request_id.as_deref().unwrap_or("-"),
+                    ),
+                )
+            }
+        }
+    }
+}
+
+fn deadline_error(timeout: Duration) -> Error {
+    Error::Timeout {
+        message: format!("the call deadline of {} ms passed", timeout.as_millis()),
+        metadata: ResponseMetadata::default(),
     }
 }
 

@@ -13,11 +13,14 @@ use serde_json::{Map, Value};
 use crate::credentials::{Credentials, ProvideCredentials, StaticCredentials};
 use crate::error::Error;
 use crate::model::parse_json_document;
+use crate::retry::{RetryMode, RetryPolicy};
 
 /// Default time allowed to open a connection (TCP and TLS handshakes).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default deadline for a whole call, all attempts and backoff included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit for one attempt, so a stalled connection leaves time for a retry.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default number of attempts (the first try included), as in the AWS SDKs' standard mode.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// Upper bound for the timeouts, so a typo cannot make a call hang for days.
@@ -36,6 +39,8 @@ const KNOWN_KEYS: &[&str] = &[
     "timeout_ms",
     "max_attempts",
     "retry_mode",
+    "new_retries_2026",
+    "attempt_timeout_ms",
     "client_validation",
     "allow_http",
 ];
@@ -56,10 +61,16 @@ pub struct ClientConfig {
     pub session_token: Option<String>,
     /// Time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
     pub connect_timeout: Option<Duration>,
-    /// Deadline for a whole call (default [`DEFAULT_TIMEOUT`]).
+    /// Deadline for a whole call, backoff included (default [`DEFAULT_TIMEOUT`]).
     pub timeout: Option<Duration>,
+    /// Limit for one attempt (default [`DEFAULT_ATTEMPT_TIMEOUT`], never past the call deadline).
+    pub attempt_timeout: Option<Duration>,
     /// Attempts per call, at least 1 (else `AWS_MAX_ATTEMPTS`, else 3).
     pub max_attempts: Option<u32>,
+    /// Standard or adaptive (else `AWS_RETRY_MODE`, else standard).
+    pub retry_mode: Option<RetryMode>,
+    /// The 2026 retry behaviour (else `AWS_NEW_RETRIES_2026`, else off).
+    pub new_retries_2026: Option<bool>,
     /// `false` turns off the model-limit checks (lengths, enums, patterns). Default `true`.
     pub client_validation: Option<bool>,
     /// `true` allows a plain `http://` endpoint on a non-loopback host. Default `false`.
@@ -82,7 +93,10 @@ impl fmt::Debug for ClientConfig {
             )
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
             .field("max_attempts", &self.max_attempts)
+            .field("retry_mode", &self.retry_mode)
+            .field("new_retries_2026", &self.new_retries_2026)
             .field("client_validation", &self.client_validation)
             .field("allow_http", &self.allow_http)
             .finish()
@@ -113,20 +127,11 @@ impl ClientConfig {
                 KNOWN_KEYS.join(", ")
             )));
         }
-        for key in ["profile", "retry_mode"] {
-            if let Some(v) = map.get(key) {
-                // Standard retries are what the client does; other modes and profiles come later.
-                if !(key == "retry_mode" && v == "standard") {
-                    return Err(Error::InvalidConfig(format!(
-                        "config key \"{key}\" is not supported yet{}",
-                        if key == "retry_mode" {
-                            " (only \"standard\")"
-                        } else {
-                            ""
-                        }
-                    )));
-                }
-            }
+        if map.contains_key("profile") {
+            // Shared profiles arrive with the full configuration work.
+            return Err(Error::InvalidConfig(
+                "config key \"profile\" is not supported yet".into(),
+            ));
         }
         Ok(ClientConfig {
             region: string(map, "region")?,
@@ -136,6 +141,11 @@ impl ClientConfig {
             session_token: string(map, "session_token")?,
             connect_timeout: millis(map, "connect_timeout_ms")?,
             timeout: millis(map, "timeout_ms")?,
+            attempt_timeout: millis(map, "attempt_timeout_ms")?,
+            retry_mode: string(map, "retry_mode")?
+                .map(|m| parse_retry_mode(&m, "config key \"retry_mode\""))
+                .transpose()?,
+            new_retries_2026: boolean(map, "new_retries_2026")?,
             max_attempts: integer(map, "max_attempts", 1, u64::from(MAX_ATTEMPTS_LIMIT))?
                 .map(|n| n as u32),
             client_validation: boolean(map, "client_validation")?,
@@ -224,6 +234,17 @@ impl ClientConfig {
                 None => DEFAULT_MAX_ATTEMPTS,
             },
         };
+        let retry_mode = match self.retry_mode {
+            Some(mode) => mode,
+            None => env("AWS_RETRY_MODE").map_or(Ok(RetryMode::Standard), |m| {
+                parse_retry_mode(&m, "AWS_RETRY_MODE")
+            })?,
+        };
+        let new_2026 = match self.new_retries_2026 {
+            Some(on) => on,
+            None => env("AWS_NEW_RETRIES_2026").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        };
+        let timeout = check_timeout(self.timeout, DEFAULT_TIMEOUT, "timeout_ms")?;
         Ok(Settings {
             region,
             endpoint,
@@ -233,8 +254,20 @@ impl ClientConfig {
                 DEFAULT_CONNECT_TIMEOUT,
                 "connect_timeout_ms",
             )?,
-            timeout: check_timeout(self.timeout, DEFAULT_TIMEOUT, "timeout_ms")?,
-            max_attempts,
+            timeout,
+            attempt_timeout: check_timeout(
+                self.attempt_timeout,
+                DEFAULT_ATTEMPT_TIMEOUT,
+                "attempt_timeout_ms",
+            )?
+            .min(timeout),
+            retry: RetryPolicy {
+                mode: retry_mode,
+                max_attempts,
+                new_2026,
+            },
+            clock_skew_correction: !env("AWS_DISABLE_CLOCK_SKEW_CORRECTION")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             client_validation: self.client_validation.unwrap_or(true),
         })
     }
@@ -248,7 +281,10 @@ pub struct Settings {
     pub credentials: Arc<dyn ProvideCredentials>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
-    pub max_attempts: u32,
+    pub attempt_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Off with `AWS_DISABLE_CLOCK_SKEW_CORRECTION=true`.
+    pub clock_skew_correction: bool,
     pub client_validation: bool,
 }
 
@@ -338,6 +374,18 @@ fn check_region(region: String, source: &str) -> Result<String, Error> {
         Err(Error::InvalidConfig(format!(
             "{source}: {shown:?} is not a region name (letters, digits and inner '-' only, like \"us-east-1\")"
         )))
+    }
+}
+
+/// `legacy` is accepted as the standard mode: the SDKs' legacy mode differs only in constants,
+/// and users who set it for another SDK should not see this one fail.
+fn parse_retry_mode(value: &str, source: &str) -> Result<RetryMode, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "standard" | "legacy" => Ok(RetryMode::Standard),
+        "adaptive" => Ok(RetryMode::Adaptive),
+        _ => Err(Error::InvalidConfig(format!(
+            "{source}: {value:?} is not a retry mode (standard, adaptive or legacy)"
+        ))),
     }
 }
 
@@ -566,15 +614,54 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not supported yet"));
-        assert!(resolve(r#"{"retry_mode":"adaptive"}"#, &base)
+        assert_eq!(
+            resolve(r#"{"retry_mode":"adaptive"}"#, &base)
+                .unwrap()
+                .retry
+                .mode,
+            RetryMode::Adaptive
+        );
+        assert!(resolve(r#"{"retry_mode":"fast"}"#, &base)
             .unwrap_err()
             .to_string()
-            .contains("not supported yet"));
+            .contains("not a retry mode"));
+        let standard = resolve(r#"{"retry_mode":"legacy"}"#, &base).unwrap();
         assert_eq!(
-            resolve(r#"{"retry_mode":"standard"}"#, &base)
-                .unwrap()
-                .max_attempts,
-            3
+            (
+                standard.retry.mode,
+                standard.retry.max_attempts,
+                standard.retry.new_2026
+            ),
+            (RetryMode::Standard, 3, false)
+        );
+        assert_eq!(
+            (standard.attempt_timeout, standard.clock_skew_correction),
+            (DEFAULT_ATTEMPT_TIMEOUT, true)
+        );
+        let mut env = base.to_vec();
+        env.extend([
+            ("AWS_RETRY_MODE", "adaptive"),
+            ("AWS_NEW_RETRIES_2026", "true"),
+            ("AWS_DISABLE_CLOCK_SKEW_CORRECTION", "true"),
+        ]);
+        let s = resolve(r#"{"attempt_timeout_ms":20000}"#, &env).unwrap();
+        assert_eq!(
+            (s.retry.mode, s.retry.new_2026, s.clock_skew_correction),
+            (RetryMode::Adaptive, true, false)
+        );
+        assert_eq!(
+            s.attempt_timeout, DEFAULT_TIMEOUT,
+            "an attempt never outlives the call"
+        );
+        let s = resolve(
+            r#"{"retry_mode":"standard","new_retries_2026":false}"#,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.retry.mode, s.retry.new_2026),
+            (RetryMode::Standard, false),
+            "config wins over the environment"
         );
         assert!(resolve(r#"{"max_attempts":0}"#, &base)
             .unwrap_err()
@@ -591,7 +678,7 @@ mod tests {
         let s = resolve(r#"{"max_attempts":1,"timeout_ms":1500,"connect_timeout_ms":200,"client_validation":false}"#, &base).unwrap();
         assert_eq!(
             (
-                s.max_attempts,
+                s.retry.max_attempts,
                 s.timeout,
                 s.connect_timeout,
                 s.client_validation
@@ -605,7 +692,7 @@ mod tests {
         );
         let mut env = base.to_vec();
         env.push(("AWS_MAX_ATTEMPTS", "5"));
-        assert_eq!(resolve("{}", &env).unwrap().max_attempts, 5);
+        assert_eq!(resolve("{}", &env).unwrap().retry.max_attempts, 5);
         env.push(("AWS_MAX_ATTEMPTS", "x"));
         let env: Vec<_> = env.into_iter().filter(|(_, v)| *v != "5").collect();
         assert!(resolve("{}", &env).is_err());

@@ -264,6 +264,22 @@ impl Error {
         }
     }
 
+    /// Adds to the message, for what the client learned after the error (attempts made).
+    pub(crate) fn append_to_message(&mut self, suffix: &str) {
+        match self {
+            Error::InvalidJson(m)
+            | Error::Validation(m)
+            | Error::InvalidConfig(m)
+            | Error::NoRegion(m)
+            | Error::NoCredentials(m)
+            | Error::CredentialsProvider(m) => m.push_str(suffix),
+            Error::Transport { message, .. }
+            | Error::Timeout { message, .. }
+            | Error::InvalidResponse { message, .. } => message.push_str(suffix),
+            Error::Service(e) => e.message.push_str(suffix),
+        }
+    }
+
     pub(crate) fn metadata_mut(&mut self) -> Option<&mut ResponseMetadata> {
         match self {
             Error::Transport { metadata, .. }

@@ -54,7 +54,7 @@
 //!
 //! [`model`] request and JSON reading · [`validate`] the model's rules · [`protocol`]
 //! restJson1 paths and errors · [`signing`] SigV4 · [`transport`] HTTP · [`retry`] retry
-//! policy · [`config`] settings · [`credentials`] credentials and providers · [`client`] the client · [`response`] response documents ·
+//! policy · [`rate_limit`] adaptive mode · [`log`] diagnostics · [`config`] settings · [`credentials`] credentials and providers · [`client`] the client · [`response`] response documents ·
 //! [`error`] statuses and errors · [`ffi`] the C ABI (the only `unsafe` code).
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -64,8 +64,10 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod ffi;
+pub mod log;
 pub mod model;
 pub mod protocol;
+pub mod rate_limit;
 pub mod response;
 pub mod retry;
 pub mod signing;

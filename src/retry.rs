@@ -1,13 +1,19 @@
-//! Which failures are retried and how long to wait (AWS standard retry mode).
+//! Retry policy (the AWS SDKs' standard and adaptive modes): what is retried, how long to
+//! wait, and the per-client retry quota that stops a brownout from becoming a retry storm.
 #![forbid(unsafe_code)]
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::Error;
 
-const BASE_DELAY: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
+/// Retry quota: tokens per client, and what a first-try success gives back.
+pub const QUOTA_CAPACITY: u32 = 500;
+const QUOTA_SUCCESS_INCREMENT: u32 = 1;
+/// `x-amz-retry-after` may stretch a delay by at most this much (2026 behaviour).
+const RETRY_AFTER_MAX_EXTRA: Duration = Duration::from_secs(5);
 
 const THROTTLING_CODES: &[&str] = &[
     "Throttling",
@@ -32,26 +38,147 @@ const TRANSIENT_CODES: &[&str] = &[
 ];
 const TRANSIENT_STATUSES: &[u16] = &[500, 502, 503, 504];
 
-/// True when another attempt may succeed: throttling and transient codes, 500/502/503/504,
-/// connection failures and timeouts. Modeled 400/403/404/409 errors are final.
-pub fn is_retryable(error: &Error) -> bool {
-    match error {
-        Error::Transport { .. } | Error::Timeout { .. } => true,
-        Error::Service(e) => {
-            THROTTLING_CODES.contains(&e.code.as_str())
-                || TRANSIENT_CODES.contains(&e.code.as_str())
-                || e.metadata
-                    .http_status
-                    .is_some_and(|s| TRANSIENT_STATUSES.contains(&s))
+/// `retry_mode`: how failures are retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryMode {
+    /// Backoff with jitter and a retry quota.
+    Standard,
+    /// Standard, plus a client-side rate limiter that switches on at the first throttle.
+    Adaptive,
+}
+
+/// Why an attempt failed, as far as retrying is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    Throttling,
+    Transient,
+    Timeout,
+    /// Never retried: modeled 400/403/404/409 errors, validation, configuration.
+    Final,
+}
+
+impl FailureKind {
+    pub fn of(error: &Error) -> FailureKind {
+        match error {
+            Error::Timeout { .. } => FailureKind::Timeout,
+            Error::Transport { .. } => FailureKind::Transient,
+            Error::Service(e) if THROTTLING_CODES.contains(&e.code.as_str()) => {
+                FailureKind::Throttling
+            }
+            Error::Service(e)
+                if TRANSIENT_CODES.contains(&e.code.as_str())
+                    || e.metadata
+                        .http_status
+                        .is_some_and(|s| TRANSIENT_STATUSES.contains(&s)) =>
+            {
+                FailureKind::Transient
+            }
+            _ => FailureKind::Final,
         }
-        _ => false,
     }
 }
 
-/// Delay before retry `retry` (1 for the first retry): `rand(0,1) × min(base × 2^(retry−1), 20 s)`.
-pub fn backoff(retry: u32, random_unit: f64) -> Duration {
-    let exp = BASE_DELAY.saturating_mul(1u32 << retry.saturating_sub(1).min(16));
-    exp.min(MAX_BACKOFF).mul_f64(random_unit.clamp(0.0, 1.0))
+/// True when another attempt may succeed.
+pub fn is_retryable(error: &Error) -> bool {
+    FailureKind::of(error) != FailureKind::Final
+}
+
+/// The numbers of one retry behaviour: the long-standing one, or the 2026 one
+/// (`AWS_NEW_RETRIES_2026=true`): short waits for transient errors, throttling priced lower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub mode: RetryMode,
+    pub max_attempts: u32,
+    pub new_2026: bool,
+}
+
+impl RetryPolicy {
+    /// Base delay before the first retry.
+    pub fn base_delay(&self, kind: FailureKind) -> Duration {
+        match (self.new_2026, kind) {
+            (true, FailureKind::Throttling) | (false, _) => Duration::from_secs(1),
+            (true, _) => Duration::from_millis(50),
+        }
+    }
+
+    /// Quota tokens a retry of this kind costs.
+    pub fn retry_cost(&self, kind: FailureKind) -> u32 {
+        match (self.new_2026, kind) {
+            (true, FailureKind::Throttling) => 5,
+            (true, _) => 14,
+            (false, FailureKind::Timeout) => 10,
+            (false, _) => 5,
+        }
+    }
+
+    /// Delay before retry number `retry` (1 for the first): `rand × min(base × 2^(retry−1), 20 s)`;
+    /// with the 2026 behaviour a valid `x-amz-retry-after` (milliseconds) is honoured, clamped
+    /// to [that delay, that delay + 5 s].
+    pub fn delay(
+        &self,
+        kind: FailureKind,
+        retry: u32,
+        random_unit: f64,
+        retry_after: Option<&str>,
+    ) -> Duration {
+        let ceiling = self
+            .base_delay(kind)
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(16))
+            .min(MAX_BACKOFF);
+        let backoff = ceiling.mul_f64(random_unit.clamp(0.0, 1.0));
+        match retry_after
+            .and_then(parse_retry_after)
+            .filter(|_| self.new_2026)
+        {
+            Some(asked) => asked.clamp(backoff, backoff + RETRY_AFTER_MAX_EXTRA),
+            None => backoff,
+        }
+    }
+}
+
+/// `x-amz-retry-after` is a whole number of milliseconds; anything else is ignored.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_millis)
+}
+
+/// The per-client retry quota: retries spend tokens, successes earn them back; when a retry
+/// cannot be paid for, the call fails fast instead of adding load to a struggling service.
+#[derive(Debug)]
+pub struct RetryQuota {
+    tokens: Mutex<u32>,
+}
+
+impl Default for RetryQuota {
+    fn default() -> Self {
+        RetryQuota {
+            tokens: Mutex::new(QUOTA_CAPACITY),
+        }
+    }
+}
+
+impl RetryQuota {
+    /// Takes `cost` tokens if there are that many.
+    pub fn try_acquire(&self, cost: u32) -> bool {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        if *tokens >= cost {
+            *tokens -= cost;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// After a success: a first-try success earns one token; a success after retries returns
+    /// what the last retry cost.
+    pub fn on_success(&self, last_retry_cost: Option<u32>) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        *tokens =
+            (*tokens + last_retry_cost.unwrap_or(QUOTA_SUCCESS_INCREMENT)).min(QUOTA_CAPACITY);
+    }
+
+    pub fn available(&self) -> u32 {
+        *self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// A uniform number in [0, 1) from the standard library's per-process random keys; jitter
@@ -82,12 +209,38 @@ mod tests {
         })
     }
 
+    const STANDARD: RetryPolicy = RetryPolicy {
+        mode: RetryMode::Standard,
+        max_attempts: 3,
+        new_2026: false,
+    };
+    const NEW: RetryPolicy = RetryPolicy {
+        mode: RetryMode::Standard,
+        max_attempts: 3,
+        new_2026: true,
+    };
+
     #[test]
     fn classification() {
-        assert!(is_retryable(&service("ThrottlingException", 429)));
-        assert!(is_retryable(&service("SlowDown", 400)));
-        assert!(is_retryable(&service("InternalServiceException", 500)));
-        assert!(is_retryable(&service("502", 502)));
+        for code in THROTTLING_CODES {
+            assert_eq!(
+                FailureKind::of(&service(code, 400)),
+                FailureKind::Throttling,
+                "{code}"
+            );
+        }
+        assert_eq!(
+            FailureKind::of(&service("RequestTimeout", 400)),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            FailureKind::of(&service("InternalServiceException", 500)),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            FailureKind::of(&service("502", 502)),
+            FailureKind::Transient
+        );
         for (code, status) in [
             ("InvalidRequestException", 400),
             ("AccessDeniedException", 403),
@@ -96,22 +249,114 @@ mod tests {
         ] {
             assert!(!is_retryable(&service(code, status)), "{code}");
         }
-        assert!(is_retryable(&Error::Timeout {
+        let timeout = Error::Timeout {
             message: String::new(),
-            metadata: Default::default()
-        }));
+            metadata: Default::default(),
+        };
+        assert_eq!(FailureKind::of(&timeout), FailureKind::Timeout);
         assert!(!is_retryable(&Error::Validation(String::new())));
     }
 
     #[test]
-    fn backoff_follows_the_formula() {
-        assert_eq!(backoff(1, 1.0), Duration::from_secs(1));
-        assert_eq!(backoff(3, 0.5), Duration::from_secs(2));
-        assert_eq!(backoff(10, 1.0), Duration::from_secs(20), "capped at 20 s");
-        assert_eq!(backoff(40, 1.0), Duration::from_secs(20), "no overflow");
-        assert_eq!(backoff(2, 0.0), Duration::ZERO);
-        let samples: Vec<f64> = (0..100).map(|_| random_unit()).collect();
+    fn standard_backoff_follows_the_formula() {
+        let t = FailureKind::Transient;
+        assert_eq!(STANDARD.delay(t, 1, 1.0, None), Duration::from_secs(1));
+        assert_eq!(STANDARD.delay(t, 3, 0.5, None), Duration::from_secs(2));
+        assert_eq!(
+            STANDARD.delay(t, 10, 1.0, None),
+            Duration::from_secs(20),
+            "capped at 20 s"
+        );
+        assert_eq!(
+            STANDARD.delay(t, 40, 1.0, None),
+            Duration::from_secs(20),
+            "no overflow"
+        );
+        assert_eq!(STANDARD.delay(t, 2, 0.0, None), Duration::ZERO);
+        assert_eq!(
+            STANDARD.delay(t, 1, 1.0, Some("3000")),
+            Duration::from_secs(1),
+            "retry-after is a 2026 behaviour"
+        );
+        assert_eq!(
+            (
+                STANDARD.retry_cost(t),
+                STANDARD.retry_cost(FailureKind::Timeout)
+            ),
+            (5, 10)
+        );
+    }
+
+    #[test]
+    fn new_2026_behaviour() {
+        assert_eq!(
+            NEW.delay(FailureKind::Transient, 1, 1.0, None),
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            NEW.delay(FailureKind::Transient, 3, 1.0, None),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            NEW.delay(FailureKind::Throttling, 2, 1.0, None),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            (
+                NEW.retry_cost(FailureKind::Transient),
+                NEW.retry_cost(FailureKind::Throttling)
+            ),
+            (14, 5)
+        );
+        let t = FailureKind::Transient;
+        // retry-after within [t, t + 5 s], where t = 25 ms here.
+        assert_eq!(
+            NEW.delay(t, 1, 0.5, Some("1500")),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            NEW.delay(t, 1, 0.5, Some("10")),
+            Duration::from_millis(25),
+            "never shorter than the backoff"
+        );
+        assert_eq!(
+            NEW.delay(t, 1, 0.5, Some("60000")),
+            Duration::from_millis(5025),
+            "at most 5 s longer"
+        );
+        for ignored in ["-5", "soon", "", "1.5", "99999999999999999999999"] {
+            assert_eq!(
+                NEW.delay(t, 1, 0.5, Some(ignored)),
+                Duration::from_millis(25),
+                "{ignored:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn quota_drains_fails_fast_and_refills() {
+        let quota = RetryQuota::default();
+        let mut retries = 0;
+        while quota.try_acquire(5) {
+            retries += 1;
+        }
+        assert_eq!(retries, 100);
+        assert_eq!(quota.available(), 0);
+        quota.on_success(None);
+        assert_eq!(quota.available(), 1);
+        quota.on_success(Some(10));
+        assert_eq!(quota.available(), 11);
+        for _ in 0..1000 {
+            quota.on_success(None);
+        }
+        assert_eq!(quota.available(), QUOTA_CAPACITY);
+    }
+
+    #[test]
+    fn jitter_is_uniform_enough() {
+        let samples: Vec<f64> = (0..1000).map(|_| random_unit()).collect();
         assert!(samples.iter().all(|x| (0.0..1.0).contains(x)));
-        assert!(samples.iter().any(|x| *x != samples[0]), "jitter varies");
+        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+        assert!((0.4..0.6).contains(&mean), "mean {mean}");
     }
 }

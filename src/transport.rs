@@ -17,6 +17,12 @@ pub struct HttpResponse {
     pub status: u16,
     pub request_id: Option<String>,
     pub error_type: Option<String>,
+    /// `Date`, for clock-skew correction.
+    pub date: Option<String>,
+    /// True when an `Age` header says the response came from a cache (its Date is old).
+    pub cached: bool,
+    /// `x-amz-retry-after`, in milliseconds as text.
+    pub retry_after: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -32,6 +38,12 @@ impl HttpResponse {
 
 pub struct Transport {
     agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transport")
+    }
 }
 
 impl Transport {
@@ -79,6 +91,9 @@ impl Transport {
         };
         let request_id = header("x-amzn-requestid");
         let error_type = header("x-amzn-errortype");
+        let date = header("date");
+        let cached = response.headers().contains_key("age");
+        let retry_after = header("x-amz-retry-after");
         let body = match response
             .into_body()
             .with_config()
@@ -111,6 +126,9 @@ impl Transport {
             status,
             request_id,
             error_type,
+            date,
+            cached,
+            retry_after,
             body,
         })
     }
