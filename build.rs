@@ -8,7 +8,13 @@ use std::path::PathBuf;
 fn main() {
     let crate_dir =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    for watched in ["src/ffi.rs", "src/error.rs", "cbindgen.toml", "build.rs"] {
+    for watched in [
+        "src/ffi.rs",
+        "src/error.rs",
+        "src/log.rs",
+        "cbindgen.toml",
+        "build.rs",
+    ] {
         println!("cargo:rerun-if-changed={watched}");
     }
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))

@@ -5,13 +5,15 @@
 #![allow(non_camel_case_types)]
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::Arc;
 
 use crate::client::Client;
 use crate::config::ClientConfig;
 use crate::error::{Error, Status};
+use crate::log::{set_sink, LogLevel, LogSink};
 use crate::model::UpdateContactRequest;
 use crate::response::error_document;
 
@@ -27,6 +29,38 @@ pub struct connect_client {
 /// A status as the C caller passes it in: any int32_t, checked before use (the header
 /// spells it `connect_status`).
 type StatusArg = i32;
+
+/// A log level as the C caller passes it in: any int32_t, checked before use (the header
+/// spells it `connect_log_level`).
+type LogLevelArg = i32;
+
+/// Receives the library's diagnostic lines: `level` is a connect_log_level, `message` a
+/// NUL-terminated line valid only during the call, `user_data` what was given to
+/// connect_set_log_callback(). Called on the thread making the library call, possibly on
+/// several threads at once.
+pub type connect_log_callback = Option<
+    unsafe extern "C" fn(level: LogLevelArg, message: *const c_char, user_data: *mut c_void),
+>;
+
+/// A C callback as a log sink.
+struct CallbackSink {
+    callback: unsafe extern "C" fn(LogLevelArg, *const c_char, *mut c_void),
+    user_data: *mut c_void,
+}
+
+// SAFETY: connect_set_log_callback() documents that the callback and user_data must be
+// usable from any thread; the library only passes user_data back.
+unsafe impl Send for CallbackSink {}
+unsafe impl Sync for CallbackSink {}
+
+impl LogSink for CallbackSink {
+    fn log(&self, level: LogLevel, message: &str) {
+        let line = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
+        // SAFETY: a valid function pointer from the caller, a NUL-terminated line that lives
+        // through the call, and the caller's own user_data.
+        unsafe { (self.callback)(level as i32, line.as_ptr(), self.user_data) }
+    }
+}
 
 /// A failure on its way out of the boundary.
 struct Failure {
@@ -206,6 +240,45 @@ pub unsafe extern "C" fn connect_update_contact(
         let (client, text) = unsafe { (&(*client).client, utf8(request_json, "request_json")?) };
         let request = UpdateContactRequest::from_json(text)?;
         Ok(client.update_contact(&request)?.to_document())
+    })
+}
+
+/// Sends the library's diagnostic lines to `callback` (process-wide, for every client).
+///
+/// @param min_level  The most verbose level delivered: CONNECT_LOG_LEVEL_ERROR (failed calls)
+///                   up to CONNECT_LOG_LEVEL_DEBUG (one line per attempt with its status,
+///                   latency and retry decision).
+/// @param callback   NULL to stop delivering lines (the `CONNECT_CONTACT_LOG=debug` stderr
+///                   default applies again). Must be callable from any thread, must not call
+///                   connect_set_log_callback() itself, and should return quickly: calls wait
+///                   for it.
+/// @param user_data  Passed back to every callback invocation; may be NULL.
+/// @return CONNECT_STATUS_OK, INVALID_CONFIG (min_level is not a connect_log_level) or PANIC.
+///
+/// Lines never contain the secret key, the session token, the Authorization header, or a
+/// request's Name or Description. When this returns, the previous callback is no longer
+/// running and is never called again.
+#[no_mangle]
+pub unsafe extern "C" fn connect_set_log_callback(
+    min_level: LogLevelArg,
+    callback: connect_log_callback,
+    user_data: *mut c_void,
+) -> Status {
+    call(ptr::null_mut(), || {
+        let level = LogLevel::from_code(min_level).ok_or_else(|| {
+            Failure::local(
+                Status::InvalidConfig,
+                format!("min_level {min_level} is not a connect_log_level (1 to 4)"),
+            )
+        })?;
+        let sink = callback.map(|callback| {
+            Arc::new(CallbackSink {
+                callback,
+                user_data,
+            }) as Arc<dyn LogSink>
+        });
+        set_sink(level, sink);
+        Ok(String::new())
     })
 }
 

@@ -273,6 +273,48 @@ static void test_threads(connect_client *client) {
     CHECK(total == THREADS * CALLS_PER_THREAD, "8 threads share one client, every call succeeds");
 }
 
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[32768];
+
+static void collect_log(connect_log_level level, const char *message, void *user_data) {
+    pthread_mutex_lock(&log_lock);
+    if (level >= CONNECT_LOG_LEVEL_ERROR && strlen(log_text) + strlen(message) + 2 < sizeof log_text) {
+        strcat(log_text, message);
+        strcat(log_text, "\n");
+    }
+    (*(int *)user_data)++;
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void test_log_callback(void) {
+    static int lines;
+    int before;
+    connect_client *client = new_client(server_url, "\"max_attempts\":3,\"new_retries_2026\":true");
+    const char *request = "{\"InstanceId\":\"flaky-2\",\"ContactId\":\"c\",\"Name\":\"CANARY-NAME\","
+                          "\"Description\":\"CANARY-DESCRIPTION\"}";
+    CHECK(client != NULL, "client for logging");
+    if (client == NULL) return;
+    CHECK(connect_set_log_callback((connect_log_level)99, collect_log, &lines) == CONNECT_STATUS_INVALID_CONFIG,
+          "unknown log level refused");
+    CHECK(connect_set_log_callback(CONNECT_LOG_LEVEL_DEBUG, collect_log, &lines) == CONNECT_STATUS_OK, "callback set");
+    expect(client, request, CONNECT_STATUS_OK, "\"RetryAttempts\":1", "503 then 200, logged");
+    pthread_mutex_lock(&log_lock);
+    if (strstr(log_text, "retry 1 in") == NULL) printf("  log: %s\n", log_text);
+    CHECK(strstr(log_text, "POST /contacts/flaky-2/c attempt 1/3: CONNECT_STATUS_SERVICE_ERROR ServiceUnavailable "
+                           "(HTTP 503") != NULL,
+          "a line for the failed attempt");
+    CHECK(strstr(log_text, "retry 1 in") != NULL, "the retry decision is logged");
+    CHECK(strstr(log_text, "attempt 2/3: HTTP 200") != NULL, "a line for the successful attempt");
+    check_no_leak(log_text);
+    pthread_mutex_unlock(&log_lock);
+    CHECK(connect_set_log_callback(CONNECT_LOG_LEVEL_DEBUG, NULL, NULL) == CONNECT_STATUS_OK, "callback removed");
+    before = lines;
+    expect(client, "{\"InstanceId\":\"quiet\",\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_OK, NULL,
+           "call after removal");
+    CHECK(lines == before, "a removed callback is never called");
+    connect_client_free(client);
+}
+
 int main(int argc, char **argv) {
     connect_client *client;
     if (argc < 3) {
@@ -292,6 +334,7 @@ int main(int argc, char **argv) {
     }
     test_environment();
     test_transport_failures();
+    test_log_callback();
     connect_client_free(client);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

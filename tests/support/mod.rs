@@ -71,11 +71,12 @@ type Responder = dyn Fn(&Recorded, usize) -> Reply + Send + Sync;
 pub struct TestServer {
     pub port: u16,
     recorded: Arc<Mutex<Vec<Recorded>>>,
+    counter: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     accept_thread: Option<JoinHandle<()>>,
 }
 
-const MAX_CONNECTIONS: usize = 256;
+const MAX_CONNECTIONS: usize = 50_000;
 const MAX_REQUESTS_PER_CONNECTION: usize = 10_000;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
@@ -84,16 +85,32 @@ impl TestServer {
     pub fn start(
         responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
     ) -> TestServer {
+        Self::start_with(true, responder)
+    }
+
+    /// For soak tests: requests are counted, not kept.
+    pub fn start_unrecorded(
+        responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        Self::start_with(false, responder)
+    }
+
+    fn start_with(
+        record: bool,
+        responder: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().unwrap().port();
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let responder: Arc<Responder> = Arc::new(responder);
-        let (rec, stop2) = (recorded.clone(), stop.clone());
+        let counter = Arc::new(AtomicUsize::new(0));
+        let (rec, stop2, counter2) = (recorded.clone(), stop.clone(), counter.clone());
         let accept_thread = std::thread::spawn(move || {
-            let counter = Arc::new(AtomicUsize::new(0));
-            let mut workers = Vec::new();
+            let counter = counter2;
+            let mut workers: Vec<JoinHandle<()>> = Vec::new();
             for stream in listener.incoming().take(MAX_CONNECTIONS) {
+                workers.retain(|w| !w.is_finished());
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
@@ -105,7 +122,13 @@ impl TestServer {
                     stop2.clone(),
                 );
                 workers.push(std::thread::spawn(move || {
-                    serve(stream, &rec, &*responder, &counter, &stop)
+                    serve(
+                        stream,
+                        record.then_some(&*rec),
+                        &*responder,
+                        &counter,
+                        &stop,
+                    )
                 }));
             }
             for w in workers {
@@ -115,6 +138,7 @@ impl TestServer {
         TestServer {
             port,
             recorded,
+            counter,
             stop,
             accept_thread: Some(accept_thread),
         }
@@ -122,6 +146,11 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Requests served so far (recorded or not).
+    pub fn count(&self) -> usize {
+        self.counter.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -142,7 +171,7 @@ impl Drop for TestServer {
 
 fn serve(
     stream: TcpStream,
-    recorded: &Mutex<Vec<Recorded>>,
+    recorded: Option<&Mutex<Vec<Recorded>>>,
     responder: &Responder,
     counter: &AtomicUsize,
     stop: &AtomicBool,
@@ -162,7 +191,9 @@ fn serve(
             return;
         };
         let n = counter.fetch_add(1, Ordering::SeqCst);
-        recorded.lock().unwrap().push(request.clone());
+        if let Some(recorded) = recorded {
+            recorded.lock().unwrap().push(request.clone());
+        }
         match responder(&request, n) {
             Reply::Close => {
                 let _ = writer.shutdown(Shutdown::Both);
@@ -187,7 +218,8 @@ fn serve(
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+/// Reads one HTTP/1.1 request (head and Content-Length body); None at EOF or on garbage.
+pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -279,4 +311,71 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A server whose every connection is handed to `handler` (with the connection's sequence
+/// number) to misbehave as a test needs: stall, dribble, truncate, reset.
+pub struct RawServer {
+    pub port: u16,
+    stop: Arc<AtomicBool>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+impl RawServer {
+    pub fn start(handler: impl Fn(TcpStream, usize) + Send + Sync + 'static) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handler = Arc::new(handler);
+        let accept_thread = std::thread::spawn(move || {
+            let mut workers: Vec<JoinHandle<()>> = Vec::new();
+            for (n, stream) in listener.incoming().take(MAX_CONNECTIONS).enumerate() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let handler = handler.clone();
+                workers.retain(|w| !w.is_finished());
+                workers.push(std::thread::spawn(move || handler(stream, n)));
+            }
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        RawServer {
+            port,
+            stop,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes a complete response with a body.
+pub fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    write_response(stream, status, &headers, body)
 }
