@@ -811,7 +811,7 @@ fn soak_16_threads_5000_calls_each_through_mixed_faults() {
     );
     println!(
         "soak: {ok} successes, {failed} failures, {} requests on the wire",
-        server.requests().len()
+        server.count()
     );
 }
 
