@@ -54,7 +54,7 @@
 //!
 //! [`model`] request and JSON reading · [`validate`] the model's rules · [`protocol`]
 //! restJson1 paths and errors · [`signing`] SigV4 · [`transport`] HTTP · [`retry`] retry
-//! policy · [`config`] settings · [`credentials`] credentials and providers · [`client`] the client · [`response`] response documents ·
+//! policy · [`config`] settings · [`credentials`] credentials and providers · [`client`] the client · [`pool`] workers for asynchronous calls · [`response`] response documents ·
 //! [`error`] statuses and errors · [`ffi`] the C ABI (the only `unsafe` code).
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -65,6 +65,7 @@ pub mod credentials;
 pub mod error;
 pub mod ffi;
 pub mod model;
+pub mod pool;
 pub mod protocol;
 pub mod response;
 pub mod retry;

@@ -253,14 +253,25 @@ pub fn target_profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// The built shared library; fails clearly when cargo did not build it.
+/// The built shared library; fails clearly when cargo did not build it. Also makes sure
+/// the soname link (libconnect_contact.so.0) sits beside it, since programs linked against
+/// it look for that name at run time.
 pub fn cdylib_path() -> PathBuf {
-    let lib = target_profile_dir().join("libconnect_contact.so");
+    let dir = target_profile_dir();
+    let lib = dir.join("libconnect_contact.so");
     assert!(
         lib.exists(),
         "{} was not built; run `cargo build` first",
         lib.display()
     );
+    let soname = dir.join(format!(
+        "libconnect_contact.so.{}",
+        env!("CARGO_PKG_VERSION_MAJOR")
+    ));
+    if std::fs::symlink_metadata(&soname).is_err() {
+        // Tests run in parallel: another may have made it first, which is just as good.
+        let _ = std::os::unix::fs::symlink("libconnect_contact.so", &soname);
+    }
     lib
 }
 
