@@ -4,13 +4,14 @@
 mod support;
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use support::{cdylib_path, repo_root, scratch_dir, Recorded, Reply, TestServer};
+use support::{
+    cdylib_path, closing_counts, dead_url, repo_root, scratch_dir, Recorded, Reply, TestServer,
+};
 
 fn respond(request: &Recorded, n: usize, flaky_seen: &Mutex<HashMap<String, usize>>) -> Reply {
     let instance = request.path.split('/').nth(2).unwrap_or("").to_string();
@@ -76,16 +77,6 @@ fn compile_harness() -> PathBuf {
     out
 }
 
-/// A URL where nothing listens: bind an ephemeral port, then free it.
-fn dead_url() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("http://127.0.0.1:{port}")
-}
-
 fn run_harness(wrapper: &[&str]) -> (String, Vec<Recorded>) {
     let harness = compile_harness();
     let flaky = Mutex::new(HashMap::new());
@@ -118,19 +109,6 @@ fn run_harness(wrapper: &[&str]) -> (String, Vec<Recorded>) {
     );
     let requests = server.requests();
     (format!("{stdout}\n{stderr}"), requests)
-}
-
-fn closing_counts(output: &str) -> (u32, u32) {
-    let line = output
-        .lines()
-        .rev()
-        .find(|l| l.ends_with(" failed"))
-        .expect("closing line N passed, M failed");
-    let nums: Vec<u32> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    (nums[0], nums[1])
 }
 
 #[test]

@@ -285,3 +285,115 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Compiles `sources` with `compiler` and strict warnings (`-Wall -Wextra -Werror -pedantic`
+/// plus `flags`, e.g. `-std=c11`) against include/ and the built shared library; returns
+/// the program. Panics with the compiler's output on failure.
+pub fn build_program(compiler: &str, flags: &[&str], sources: &[PathBuf], name: &str) -> PathBuf {
+    let lib = cdylib_path();
+    let lib_dir = lib.parent().unwrap();
+    let out = scratch_dir(name).join(name);
+    let output = std::process::Command::new(compiler)
+        .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
+        .args(flags)
+        .arg("-I")
+        .arg(repo_root().join("include"))
+        .args(sources)
+        .arg("-o")
+        .arg(&out)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .args(["-lconnect_contact", "-lpthread"])
+        .output()
+        .expect("the compiler runs");
+    assert!(
+        output.status.success(),
+        "{compiler} {flags:?} {name}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// Runs `program args` (under `wrapper`, e.g. valgrind, when not empty) without any AWS_
+/// variable of the test's environment; returns stdout and stderr together and whether it
+/// exited with 0.
+pub fn run_program(wrapper: &[&str], program: &std::path::Path, args: &[String]) -> (String, bool) {
+    let mut command = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = std::process::Command::new(first);
+            c.args(rest).arg(program);
+            c
+        }
+        None => std::process::Command::new(program),
+    };
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command.args(args).output().expect("the program runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{text}");
+    (text, output.status.success())
+}
+
+/// valgrind with the options every C test uses: any error or definite leak fails the run.
+pub const VALGRIND: &[&str] = &[
+    "valgrind",
+    "--error-exitcode=99",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite",
+    "--show-leak-kinds=definite",
+];
+
+/// Fails clearly when valgrind is missing, and checks what valgrind printed.
+pub fn assert_valgrind_clean(output: &str) {
+    assert!(
+        output.contains("ERROR SUMMARY: 0 errors"),
+        "valgrind reports no errors"
+    );
+    assert!(
+        output.contains("definitely lost: 0 bytes")
+            || output.contains("All heap blocks were freed"),
+        "no definite leaks"
+    );
+}
+
+pub fn require_valgrind() {
+    let found = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "valgrind is required for this test (apt-get install valgrind)"
+    );
+}
+
+/// The numbers of the closing line "N passed, M failed" the test programs print.
+pub fn closing_counts(output: &str) -> (u32, u32) {
+    let line = output
+        .lines()
+        .rev()
+        .find(|l| l.ends_with(" failed"))
+        .expect("closing line N passed, M failed");
+    let nums: Vec<u32> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}
+
+/// A URL where nothing listens: bind an ephemeral port, then free it.
+pub fn dead_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
