@@ -4,30 +4,10 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::{
     assert_valgrind_clean, build_program, closing_counts, repo_root, require_valgrind, run_program,
-    Recorded, Reply, TestServer, VALGRIND,
+    standard_reply, TestServer, VALGRIND,
 };
-
-fn respond(request: &Recorded, n: usize) -> Reply {
-    let instance = request.path.split('/').nth(2).unwrap_or("");
-    let request_id = format!("req-{n}");
-    if let Some(rest) = instance.strip_prefix("error-") {
-        let (code, status) = rest.rsplit_once('-').unwrap();
-        return Reply::error(
-            status.parse().unwrap(),
-            code,
-            &format!("scripted message for {code}"),
-            &request_id,
-        );
-    }
-    match instance {
-        "slow" => Reply::Stall(Duration::from_secs(2)),
-        _ => Reply::ok(&request_id),
-    }
-}
 
 fn run(wrapper: &[&str], calls_per_thread: usize) -> String {
     let program = build_program(
@@ -36,7 +16,7 @@ fn run(wrapper: &[&str], calls_per_thread: usize) -> String {
         &[repo_root().join("tests/c/async.c")],
         "c-async",
     );
-    let server = TestServer::start(respond);
+    let server = TestServer::start(standard_reply);
     let (output, success) = run_program(
         wrapper,
         &program,

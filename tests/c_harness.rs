@@ -7,42 +7,31 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use support::{
-    cdylib_path, closing_counts, dead_url, repo_root, scratch_dir, Recorded, Reply, TestServer,
+    cdylib_path, closing_counts, dead_url, repo_root, scratch_dir, standard_reply, Recorded, Reply,
+    TestServer,
 };
 
 fn respond(request: &Recorded, n: usize, flaky_seen: &Mutex<HashMap<String, usize>>) -> Reply {
     let instance = request.path.split('/').nth(2).unwrap_or("").to_string();
-    let request_id = format!("req-{n}");
-    if let Some(rest) = instance.strip_prefix("error-") {
-        let (code, status) = rest.rsplit_once('-').unwrap();
-        return Reply::error(
-            status.parse().unwrap(),
-            code,
-            &format!("scripted message for {code}"),
-            &request_id,
-        );
-    }
     match instance.as_str() {
         "html-502" => Reply::Respond {
             status: 502,
             headers: vec![("content-type".into(), "text/html".into())],
             body: b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
         },
-        "slow" => Reply::Stall(Duration::from_secs(2)),
         i if i.starts_with("flaky-") => {
             let mut seen = flaky_seen.lock().unwrap();
             let count = seen.entry(i.to_string()).or_insert(0);
             *count += 1;
             if *count == 1 {
-                Reply::error(503, "ServiceUnavailable", "try again", &request_id)
+                Reply::error(503, "ServiceUnavailable", "try again", &format!("req-{n}"))
             } else {
-                Reply::ok(&request_id)
+                Reply::ok(&format!("req-{n}"))
             }
         }
-        _ => Reply::ok(&request_id),
+        _ => standard_reply(request, n),
     }
 }
 

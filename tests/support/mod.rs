@@ -397,3 +397,26 @@ pub fn dead_url() -> String {
         .port();
     format!("http://127.0.0.1:{port}")
 }
+
+/// The answers most tests script, by InstanceId (the second path segment):
+/// "error-<Code>-<status>" -> that error with message "scripted message for <Code>";
+/// "slow" -> stalls 2 s; anything else -> 200. Request ids are "req-<n>".
+pub fn standard_reply(request: &Recorded, n: usize) -> Reply {
+    let instance = request.path.split('/').nth(2).unwrap_or("");
+    let request_id = format!("req-{n}");
+    if let Some((code, status)) = instance
+        .strip_prefix("error-")
+        .and_then(|rest| rest.rsplit_once('-'))
+    {
+        return Reply::error(
+            status.parse().unwrap_or(400),
+            code,
+            &format!("scripted message for {code}"),
+            &request_id,
+        );
+    }
+    match instance {
+        "slow" => Reply::Stall(Duration::from_secs(2)),
+        _ => Reply::ok(&request_id),
+    }
+}
