@@ -21,6 +21,7 @@ fn run(wrapper: &[&str], calls_per_thread: usize) -> String {
         wrapper,
         &program,
         &[server.url(), calls_per_thread.to_string()],
+        &[],
     );
     assert!(success, "async test program failed:\n{output}");
     let (passed, failed) = closing_counts(&output);

@@ -12,7 +12,7 @@ fn build_and_run(std: &str) {
     ];
     let program = build_program("g++", &[std], &sources, &format!("cpp-wrapper{std}"));
     let server = TestServer::start(standard_reply);
-    let (output, success) = run_program(&[], &program, &[server.url()]);
+    let (output, success) = run_program(&[], &program, &[server.url()], &[]);
     assert!(success, "C++ wrapper test failed ({std}):\n{output}");
     let (passed, failed) = closing_counts(&output);
     assert_eq!(failed, 0);

@@ -314,10 +314,15 @@ pub fn build_program(compiler: &str, flags: &[&str], sources: &[PathBuf], name: 
     out
 }
 
-/// Runs `program args` (under `wrapper`, e.g. valgrind, when not empty) without any AWS_
-/// variable of the test's environment; returns stdout and stderr together and whether it
-/// exited with 0.
-pub fn run_program(wrapper: &[&str], program: &std::path::Path, args: &[String]) -> (String, bool) {
+/// Runs `program args` (under `wrapper`, e.g. valgrind, when not empty) with no AWS_
+/// variable of the test's environment but those in `env`; returns stdout and stderr together
+/// and whether it exited with 0.
+pub fn run_program(
+    wrapper: &[&str],
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> (String, bool) {
     let mut command = match wrapper.split_first() {
         Some((first, rest)) => {
             let mut c = std::process::Command::new(first);
@@ -331,7 +336,11 @@ pub fn run_program(wrapper: &[&str], program: &std::path::Path, args: &[String])
             command.env_remove(key);
         }
     }
-    let output = command.args(args).output().expect("the program runs");
+    let output = command
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the program runs");
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&output.stdout),
