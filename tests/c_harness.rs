@@ -4,13 +4,11 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Mutex;
 
 use support::{
-    cdylib_path, closing_counts, dead_url, repo_root, scratch_dir, standard_reply, Recorded, Reply,
-    TestServer,
+    assert_valgrind_clean, build_program, closing_counts, dead_url, repo_root, require_valgrind,
+    run_program, standard_reply, Recorded, Reply, TestServer, VALGRIND,
 };
 
 fn respond(request: &Recorded, n: usize, flaky_seen: &Mutex<HashMap<String, usize>>) -> Reply {
@@ -35,69 +33,19 @@ fn respond(request: &Recorded, n: usize, flaky_seen: &Mutex<HashMap<String, usiz
     }
 }
 
-fn compile_harness() -> PathBuf {
-    let lib = cdylib_path();
-    let lib_dir = lib.parent().unwrap();
-    let out = scratch_dir("c-harness").join("harness");
-    let status = Command::new("gcc")
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-g",
-            "-O1",
-            "-I",
-        ])
-        .arg(repo_root().join("include"))
-        .arg(repo_root().join("tests/c/harness.c"))
-        .arg("-o")
-        .arg(&out)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .args(["-lconnect_contact", "-lpthread"])
-        .status()
-        .expect("gcc runs");
-    assert!(
-        status.success(),
-        "the C harness compiles with -Wall -Wextra -Werror -pedantic"
-    );
-    out
-}
-
 fn run_harness(wrapper: &[&str]) -> (String, Vec<Recorded>) {
-    let harness = compile_harness();
+    let harness = build_program(
+        "gcc",
+        &["-std=c11"],
+        &[repo_root().join("tests/c/harness.c")],
+        "c-harness",
+    );
     let flaky = Mutex::new(HashMap::new());
     let server = TestServer::start(move |r, n| respond(r, n, &flaky));
-    let mut command = match wrapper.split_first() {
-        Some((program, args)) => {
-            let mut c = Command::new(program);
-            c.args(args).arg(&harness);
-            c
-        }
-        None => Command::new(&harness),
-    };
-    // The harness tests the environment itself; start it from a clean AWS environment.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") {
-            command.env_remove(key);
-        }
-    }
-    let output = command
-        .arg(server.url())
-        .arg(dead_url())
-        .output()
-        .expect("harness runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    println!("{stdout}\n{stderr}");
-    assert!(
-        output.status.success(),
-        "harness failed:\n{stdout}\n{stderr}"
-    );
-    let requests = server.requests();
-    (format!("{stdout}\n{stderr}"), requests)
+    // The harness tests the environment itself: run_program starts it without AWS_ variables.
+    let (output, success) = run_program(wrapper, &harness, &[server.url(), dead_url()], &[]);
+    assert!(success, "harness failed:\n{output}");
+    (output, server.requests())
 }
 
 #[test]
@@ -164,30 +112,9 @@ fn c_harness_passes_against_a_local_server() {
 
 #[test]
 fn c_harness_is_clean_under_valgrind() {
-    let found = Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "valgrind is required for this test (apt-get install valgrind)"
-    );
-    let (output, _) = run_harness(&[
-        "valgrind",
-        "--error-exitcode=99",
-        "--leak-check=full",
-        "--errors-for-leak-kinds=definite",
-        "--show-leak-kinds=definite",
-    ]);
+    require_valgrind();
+    let (output, _) = run_harness(VALGRIND);
     let (_, failed) = closing_counts(&output);
     assert_eq!(failed, 0);
-    assert!(
-        output.contains("ERROR SUMMARY: 0 errors"),
-        "valgrind reports no errors"
-    );
-    assert!(
-        output.contains("definitely lost: 0 bytes")
-            || output.contains("All heap blocks were freed"),
-        "no definite leaks"
-    );
+    assert_valgrind_clean(&output);
 }

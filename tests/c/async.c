@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "connect_contact.h"
+#include "check.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,18 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-static int passed, failed;
 static const char *server_url;
 
-#define CHECK(cond, what)                                                        \
-    do {                                                                         \
-        if (cond) {                                                              \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            printf("FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, what, #cond);    \
-        }                                                                        \
-    } while (0)
 
 static connect_client *new_client(const char *extra) {
     char config[1024];

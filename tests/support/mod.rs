@@ -293,6 +293,14 @@ pub fn build_program(compiler: &str, flags: &[&str], sources: &[PathBuf], name: 
     let lib = cdylib_path();
     let lib_dir = lib.parent().unwrap();
     let out = scratch_dir(name).join(name);
+    // Tests of one binary run in parallel and may build the same program: each compiles to
+    // its own file and renames it into place, so none overwrites a program another runs.
+    static BUILDS: AtomicUsize = AtomicUsize::new(0);
+    let building = out.with_extension(format!(
+        "build-{}-{}",
+        std::process::id(),
+        BUILDS.fetch_add(1, Ordering::SeqCst)
+    ));
     let output = std::process::Command::new(compiler)
         .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
         .args(flags)
@@ -300,7 +308,7 @@ pub fn build_program(compiler: &str, flags: &[&str], sources: &[PathBuf], name: 
         .arg(repo_root().join("include"))
         .args(sources)
         .arg("-o")
-        .arg(&out)
+        .arg(&building)
         .arg(format!("-L{}", lib_dir.display()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .args(["-lconnect_contact", "-lpthread"])
@@ -311,6 +319,7 @@ pub fn build_program(compiler: &str, flags: &[&str], sources: &[PathBuf], name: 
         "{compiler} {flags:?} {name}:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    std::fs::rename(&building, &out).expect("the program can be moved into place");
     out
 }
 
