@@ -232,24 +232,32 @@ static void hold_callback(connect_status status, const char *response_json, void
     bump(&h->done);
 }
 
+/* Occupies the client's single worker with a held call, then fills the queue with `n` calls
+ * reporting to `queued` (InstanceId `instance`). */
+static void hold_and_fill(connect_client *client, struct holder *h, int probe, struct outcome *queued, int n,
+                          const char *instance) {
+    char request[128];
+    int i;
+    memset(h, 0, sizeof *h);
+    memset(queued, 0, sizeof *queued * (size_t)n);
+    h->client = client;
+    h->probe_until_cancelled = probe;
+    CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"held\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                                       hold_callback, h) == CONNECT_STATUS_OK,
+          "held call accepted");
+    CHECK(wait_for(&h->entered, 1, 60), "worker busy in the callback");
+    snprintf(request, sizeof request, "{\"InstanceId\":\"%s\",\"ContactId\":\"c\",\"Name\":\"n\"}", instance);
+    for (i = 0; i < n; i++)
+        CHECK(connect_update_contact_async(client, request, record_callback, &queued[i]) == CONNECT_STATUS_OK, "queued");
+}
+
 static void test_queue_full(void) {
     struct holder h;
     struct outcome queued[2];
     connect_client *client = new_client("\"async_workers\":1,\"async_queue\":2");
-    int i;
     CHECK(client != NULL, "client created");
     if (client == NULL) return;
-    memset(&h, 0, sizeof h);
-    memset(queued, 0, sizeof queued);
-    h.client = client;
-    CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"held\",\"ContactId\":\"c\",\"Name\":\"n\"}",
-                                       hold_callback, &h) == CONNECT_STATUS_OK,
-          "held call accepted");
-    CHECK(wait_for(&h.entered, 1, 60), "worker busy in the callback");
-    for (i = 0; i < 2; i++)
-        CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"queued\",\"ContactId\":\"c\",\"Name\":\"n\"}",
-                                           record_callback, &queued[i]) == CONNECT_STATUS_OK,
-              "queued");
+    hold_and_fill(client, &h, 0, queued, 2, "queued");
     CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"n\"}",
                                        never_called, "full") == CONNECT_STATUS_QUEUE_FULL,
           "a full queue refuses at once");
@@ -269,18 +277,7 @@ static void test_free_cancels_queued_calls(void) {
     int i, cancelled = 0;
     CHECK(client != NULL, "client created");
     if (client == NULL) return;
-    memset(&h, 0, sizeof h);
-    memset(queued, 0, sizeof queued);
-    h.client = client;
-    h.probe_until_cancelled = 1;
-    CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"held\",\"ContactId\":\"c\",\"Name\":\"n\"}",
-                                       hold_callback, &h) == CONNECT_STATUS_OK,
-          "held call accepted");
-    CHECK(wait_for(&h.entered, 1, 60), "worker busy in the callback");
-    for (i = 0; i < 3; i++)
-        CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"n\"}",
-                                           record_callback, &queued[i]) == CONNECT_STATUS_OK,
-              "queued");
+    hold_and_fill(client, &h, 1, queued, 3, "must-not-arrive");
     /* The callback now probes until free begins; free waits for it and cancels the queue. */
     bump(&h.release);
     connect_client_free(client);
