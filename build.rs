@@ -17,6 +17,12 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={watched}");
     }
+    // The shared library is known by its major version, so a compatible upgrade replaces it in
+    // place and an incompatible one installs beside it (ELF platforms only).
+    if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libconnect_contact.so.{major}");
+    }
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable");
     let bindings = match cbindgen::generate_with_config(&crate_dir, config) {

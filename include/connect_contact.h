@@ -48,6 +48,16 @@ enum connect_status
    */
   CONNECT_STATUS_INVALID_CONFIG = 104,
   /**
+   * The client's queue of asynchronous calls is full; nothing was queued. Retry later, or
+   * raise the config key `async_queue`.
+   */
+  CONNECT_STATUS_QUEUE_FULL = 105,
+  /**
+   * The call was not sent because connect_client_free() had begun: either it was still
+   * queued when the client was freed, or it was submitted after.
+   */
+  CONNECT_STATUS_CANCELLED = 106,
+  /**
    * No region was configured.
    */
   CONNECT_STATUS_NO_REGION = 200,
@@ -59,6 +69,10 @@ enum connect_status
    * A configured credentials source failed.
    */
   CONNECT_STATUS_CREDENTIALS_PROVIDER = 202,
+  /**
+   * The operating system refused to start a worker thread for asynchronous calls.
+   */
+  CONNECT_STATUS_THREAD_START = 203,
   /**
    * DNS, connect, TLS or I/O failure.
    */
@@ -162,6 +176,26 @@ typedef int32_t connect_log_level;
 typedef struct connect_client connect_client;
 
 /**
+ * Receives the outcome of connect_update_contact_async().
+ *
+ * @param status         The status the blocking call would have returned, or
+ *                       CONNECT_STATUS_CANCELLED when the client was freed before the call
+ *                       started.
+ * @param response_json  The response document, as connect_update_contact() writes it; never
+ *                       NULL. Owned by the library and valid only until the callback returns:
+ *                       copy what you need, do not free it.
+ * @param user_data      What the caller passed to connect_update_contact_async().
+ *
+ * Runs on one of the client's worker threads. During the callback,
+ * connect_last_error_message() on that thread returns this call's message ("" on success).
+ * The callback must return (not longjmp, not throw a C++ exception); it may call any function
+ * of this library, including connect_update_contact_async() and connect_client_free().
+ */
+typedef void (*connect_update_callback)(connect_status status,
+                                        const char *response_json,
+                                        void *user_data);
+
+/**
  * Receives the library's diagnostic lines: `level` is a connect_log_level, `message` a
  * NUL-terminated line valid only during the call, `user_data` what was given to
  * connect_set_log_callback(). Called on the thread making the library call, possibly on
@@ -179,7 +213,9 @@ extern "C" {
  * @param config_json  NULL, `""` or `"{}"` to take everything from the environment, or a JSON
  *                     object with any of: region, endpoint_url, access_key_id,
  *                     secret_access_key, session_token, connect_timeout_ms, timeout_ms,
- *                     max_attempts, retry_mode ("standard"), client_validation, allow_http.
+ *                     max_attempts, retry_mode ("standard"), client_validation, allow_http,
+ *                     async_workers (1..=64, default 2), async_queue (1..=1048576,
+ *                     default 256).
  *                     Borrowed for the duration of the call.
  * @param client_out   Receives the new client on CONNECT_STATUS_OK only; the caller owns it
  *                     and releases it with connect_client_free().
@@ -194,7 +230,14 @@ connect_status connect_client_new(const char *config_json, connect_client **clie
 /**
  * Releases a client made by connect_client_new(). NULL is a no-op.
  *
- * The caller must make sure no other thread is still using the client.
+ * The caller must make sure no other thread is still using the client, except the client's
+ * own callbacks. With asynchronous calls outstanding it: stops accepting new ones (a callback
+ * that submits gets CONNECT_STATUS_CANCELLED back); lets calls already running finish and
+ * report normally (each bounded by timeout_ms); completes every call still queued with
+ * CONNECT_STATUS_CANCELLED (not sent); waits for the worker threads; then frees. So when it
+ * returns, every callback has returned. Called from one of this client's own callbacks, it
+ * does the same but cannot wait for that callback's worker, which ends once the callback
+ * returns.
  */
 void connect_client_free(connect_client *client);
 
@@ -226,6 +269,30 @@ connect_status connect_update_contact(const connect_client *client,
                                       char **response_json_out);
 
 /**
+ * Starts an UpdateContact and returns at once; the outcome goes to `callback`.
+ *
+ * @param client        A client from connect_client_new(). Borrowed; its worker threads
+ *                      (async_workers of them) start on the first asynchronous call.
+ * @param request_json  As for connect_update_contact(). Copied before this returns.
+ * @param callback      Called exactly once for every call this function accepts (returns
+ *                      CONNECT_STATUS_OK), on a worker thread: see connect_update_callback.
+ *                      Never called when this function returns anything else.
+ * @param user_data     Passed to the callback untouched; may be NULL. It and the callback
+ *                      must be usable from another thread.
+ * @return CONNECT_STATUS_OK (accepted: parse, validation and service errors arrive at the
+ *         callback); NULL_ARGUMENT (client, request_json or callback is NULL); INVALID_UTF8;
+ *         QUEUE_FULL (async_queue calls are already waiting; nothing was queued);
+ *         CANCELLED (connect_client_free() has begun); THREAD_START (no worker could be
+ *         started); or PANIC. Details: connect_last_error_message() on the calling thread.
+ *
+ * Thread safety: may be called concurrently on one client, and from inside a callback.
+ */
+connect_status connect_update_contact_async(const connect_client *client,
+                                            const char *request_json,
+                                            connect_update_callback callback,
+                                            void *user_data);
+
+/**
  * Sends the library's diagnostic lines to `callback` (process-wide, for every client).
  *
  * @param min_level  The most verbose level delivered: CONNECT_LOG_LEVEL_ERROR (failed calls)
@@ -255,8 +322,9 @@ void connect_string_free(char *s);
  * The message of this thread's last failed call, or "" after a success. Never NULL.
  *
  * The string belongs to the library and stays valid until this thread's next call to
- * connect_client_new() or connect_update_contact(). It never holds a secret, a session
- * token, or the Name or Description of a request.
+ * connect_client_new(), connect_update_contact() or connect_update_contact_async(). It never
+ * holds a secret, a session token, or the Name or Description of a request. Inside a
+ * connect_update_callback it is the message of the call being reported.
  */
 const char *connect_last_error_message(void);
 

@@ -27,6 +27,13 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Upper bound for `max_attempts`.
 pub const MAX_ATTEMPTS_LIMIT: u32 = 100;
+/// Default worker threads for asynchronous calls (started on the first one).
+pub const DEFAULT_ASYNC_WORKERS: usize = 2;
+/// Default number of asynchronous calls that may wait for a worker.
+pub const DEFAULT_ASYNC_QUEUE: usize = 256;
+/// Upper bounds for the two, so a typo cannot start thousands of threads or buffer millions.
+pub const MAX_ASYNC_WORKERS: usize = 64;
+pub const MAX_ASYNC_QUEUE: usize = 1 << 20;
 
 const KNOWN_KEYS: &[&str] = &[
     "region",
@@ -43,6 +50,8 @@ const KNOWN_KEYS: &[&str] = &[
     "attempt_timeout_ms",
     "client_validation",
     "allow_http",
+    "async_workers",
+    "async_queue",
 ];
 
 /// What the caller configures; anything left `None` comes from the environment or a default.
@@ -75,6 +84,10 @@ pub struct ClientConfig {
     pub client_validation: Option<bool>,
     /// `true` allows a plain `http://` endpoint on a non-loopback host. Default `false`.
     pub allow_http: Option<bool>,
+    /// Worker threads for asynchronous calls (default [`DEFAULT_ASYNC_WORKERS`]).
+    pub async_workers: Option<usize>,
+    /// Asynchronous calls that may wait for a worker (default [`DEFAULT_ASYNC_QUEUE`]).
+    pub async_queue: Option<usize>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -99,6 +112,8 @@ impl fmt::Debug for ClientConfig {
             .field("new_retries_2026", &self.new_retries_2026)
             .field("client_validation", &self.client_validation)
             .field("allow_http", &self.allow_http)
+            .field("async_workers", &self.async_workers)
+            .field("async_queue", &self.async_queue)
             .finish()
     }
 }
@@ -150,6 +165,10 @@ impl ClientConfig {
                 .map(|n| n as u32),
             client_validation: boolean(map, "client_validation")?,
             allow_http: boolean(map, "allow_http")?,
+            async_workers: integer(map, "async_workers", 1, MAX_ASYNC_WORKERS as u64)?
+                .map(|n| n as usize),
+            async_queue: integer(map, "async_queue", 1, MAX_ASYNC_QUEUE as u64)?
+                .map(|n| n as usize),
         })
     }
 
@@ -696,5 +715,24 @@ mod tests {
         env.push(("AWS_MAX_ATTEMPTS", "x"));
         let env: Vec<_> = env.into_iter().filter(|(_, v)| *v != "5").collect();
         assert!(resolve("{}", &env).is_err());
+    }
+
+    #[test]
+    fn async_pool_keys_are_checked() {
+        let c = ClientConfig::from_json(r#"{"async_workers":4,"async_queue":10}"#).unwrap();
+        assert_eq!((c.async_workers, c.async_queue), (Some(4), Some(10)));
+        let c = ClientConfig::from_json("{}").unwrap();
+        assert_eq!((c.async_workers, c.async_queue), (None, None));
+        for bad in [
+            r#"{"async_workers":0}"#,
+            r#"{"async_workers":65}"#,
+            r#"{"async_queue":0}"#,
+            r#"{"async_queue":1.5}"#,
+            r#"{"async_queue":"8"}"#,
+        ] {
+            let err = ClientConfig::from_json(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidConfig(_)), "{bad}: {err:?}");
+            assert!(err.to_string().contains("async_"), "{err}");
+        }
     }
 }

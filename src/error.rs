@@ -24,12 +24,20 @@ pub enum Status {
     Validation = 103,
     /// The client configuration is invalid.
     InvalidConfig = 104,
+    /// The client's queue of asynchronous calls is full; nothing was queued. Retry later, or
+    /// raise the config key `async_queue`.
+    QueueFull = 105,
+    /// The call was not sent because connect_client_free() had begun: either it was still
+    /// queued when the client was freed, or it was submitted after.
+    Cancelled = 106,
     /// No region was configured.
     NoRegion = 200,
     /// No credentials were found.
     NoCredentials = 201,
     /// A configured credentials source failed.
     CredentialsProvider = 202,
+    /// The operating system refused to start a worker thread for asynchronous calls.
+    ThreadStart = 203,
     /// DNS, connect, TLS or I/O failure.
     Transport = 300,
     /// A connect or call deadline expired.
@@ -60,16 +68,19 @@ pub enum Status {
 
 impl Status {
     /// Every status, in numeric order.
-    pub const ALL: [Status; 22] = [
+    pub const ALL: [Status; 25] = [
         Status::Ok,
         Status::NullArgument,
         Status::InvalidUtf8,
         Status::InvalidJson,
         Status::Validation,
         Status::InvalidConfig,
+        Status::QueueFull,
+        Status::Cancelled,
         Status::NoRegion,
         Status::NoCredentials,
         Status::CredentialsProvider,
+        Status::ThreadStart,
         Status::Transport,
         Status::Timeout,
         Status::InvalidResponse,
@@ -104,9 +115,12 @@ impl Status {
             Status::InvalidJson => c"CONNECT_STATUS_INVALID_JSON",
             Status::Validation => c"CONNECT_STATUS_VALIDATION",
             Status::InvalidConfig => c"CONNECT_STATUS_INVALID_CONFIG",
+            Status::QueueFull => c"CONNECT_STATUS_QUEUE_FULL",
+            Status::Cancelled => c"CONNECT_STATUS_CANCELLED",
             Status::NoRegion => c"CONNECT_STATUS_NO_REGION",
             Status::NoCredentials => c"CONNECT_STATUS_NO_CREDENTIALS",
             Status::CredentialsProvider => c"CONNECT_STATUS_CREDENTIALS_PROVIDER",
+            Status::ThreadStart => c"CONNECT_STATUS_THREAD_START",
             Status::Transport => c"CONNECT_STATUS_TRANSPORT",
             Status::Timeout => c"CONNECT_STATUS_TIMEOUT",
             Status::InvalidResponse => c"CONNECT_STATUS_INVALID_RESPONSE",
@@ -316,9 +330,12 @@ mod tests {
             (Status::InvalidJson, 102),
             (Status::Validation, 103),
             (Status::InvalidConfig, 104),
+            (Status::QueueFull, 105),
+            (Status::Cancelled, 106),
             (Status::NoRegion, 200),
             (Status::NoCredentials, 201),
             (Status::CredentialsProvider, 202),
+            (Status::ThreadStart, 203),
             (Status::Transport, 300),
             (Status::Timeout, 301),
             (Status::InvalidResponse, 302),

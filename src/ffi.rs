@@ -11,10 +11,11 @@ use std::ptr;
 use std::sync::Arc;
 
 use crate::client::Client;
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, DEFAULT_ASYNC_QUEUE, DEFAULT_ASYNC_WORKERS};
 use crate::error::{Error, Status};
 use crate::log::{set_sink, LogLevel, LogSink};
 use crate::model::UpdateContactRequest;
+use crate::pool::{Pool, Refused, Run};
 use crate::response::error_document;
 
 /// An Amazon Connect client: configuration, credentials, signing key material and a pool of
@@ -23,7 +24,10 @@ use crate::response::error_document;
 /// Thread safety: a `const connect_client *` may be used by any number of threads at once.
 #[derive(Debug)]
 pub struct connect_client {
-    client: Client,
+    // Shared with queued asynchronous calls, which may outlive a free started from a callback.
+    client: Arc<Client>,
+    // Started on the first asynchronous call; dropping it cancels, finishes and joins.
+    pool: Pool,
 }
 
 /// A status as the C caller passes it in: any int32_t, checked before use (the header
@@ -156,7 +160,9 @@ unsafe fn utf8<'a>(s: *const c_char, what: &str) -> Result<&'a str, Failure> {
 /// @param config_json  NULL, `""` or `"{}"` to take everything from the environment, or a JSON
 ///                     object with any of: region, endpoint_url, access_key_id,
 ///                     secret_access_key, session_token, connect_timeout_ms, timeout_ms,
-///                     max_attempts, retry_mode ("standard"), client_validation, allow_http.
+///                     max_attempts, retry_mode ("standard"), client_validation, allow_http,
+///                     async_workers (1..=64, default 2), async_queue (1..=1048576,
+///                     default 256).
 ///                     Borrowed for the duration of the call.
 /// @param client_out   Receives the new client on CONNECT_STATUS_OK only; the caller owns it
 ///                     and releases it with connect_client_free().
@@ -181,7 +187,11 @@ pub unsafe extern "C" fn connect_client_new(
             ClientConfig::from_json(unsafe { utf8(config_json, "config_json") }?)?
         };
         let client = Box::new(connect_client {
-            client: Client::new(&config)?,
+            client: Arc::new(Client::new(&config)?),
+            pool: Pool::new(
+                config.async_workers.unwrap_or(DEFAULT_ASYNC_WORKERS),
+                config.async_queue.unwrap_or(DEFAULT_ASYNC_QUEUE),
+            ),
         });
         // SAFETY: client_out is non-NULL and writable, per the contract above.
         unsafe { *client_out = Box::into_raw(client) };
@@ -191,7 +201,14 @@ pub unsafe extern "C" fn connect_client_new(
 
 /// Releases a client made by connect_client_new(). NULL is a no-op.
 ///
-/// The caller must make sure no other thread is still using the client.
+/// The caller must make sure no other thread is still using the client, except the client's
+/// own callbacks. With asynchronous calls outstanding it: stops accepting new ones (a callback
+/// that submits gets CONNECT_STATUS_CANCELLED back); lets calls already running finish and
+/// report normally (each bounded by timeout_ms); completes every call still queued with
+/// CONNECT_STATUS_CANCELLED (not sent); waits for the worker threads; then frees. So when it
+/// returns, every callback has returned. Called from one of this client's own callbacks, it
+/// does the same but cannot wait for that callback's worker, which ends once the callback
+/// returns.
 #[no_mangle]
 pub unsafe extern "C" fn connect_client_free(client: *mut connect_client) {
     guard((), || {
@@ -238,8 +255,130 @@ pub unsafe extern "C" fn connect_update_contact(
         }
         // SAFETY: both non-NULL; the caller promises a live client and a C string.
         let (client, text) = unsafe { (&(*client).client, utf8(request_json, "request_json")?) };
-        let request = UpdateContactRequest::from_json(text)?;
-        Ok(client.update_contact(&request)?.to_document())
+        update(client, text)
+    })
+}
+
+/// One UpdateContact from request JSON to response document: the sync and async paths share it.
+fn update(client: &Client, request_json: &str) -> Result<String, Failure> {
+    let request = UpdateContactRequest::from_json(request_json)?;
+    Ok(client.update_contact(&request)?.to_document())
+}
+
+/// Receives the outcome of connect_update_contact_async().
+///
+/// @param status         The status the blocking call would have returned, or
+///                       CONNECT_STATUS_CANCELLED when the client was freed before the call
+///                       started.
+/// @param response_json  The response document, as connect_update_contact() writes it; never
+///                       NULL. Owned by the library and valid only until the callback returns:
+///                       copy what you need, do not free it.
+/// @param user_data      What the caller passed to connect_update_contact_async().
+///
+/// Runs on one of the client's worker threads. During the callback,
+/// connect_last_error_message() on that thread returns this call's message ("" on success).
+/// The callback must return (not longjmp, not throw a C++ exception); it may call any function
+/// of this library, including connect_update_contact_async() and connect_client_free().
+pub type connect_update_callback = Option<
+    unsafe extern "C" fn(status: Status, response_json: *const c_char, user_data: *mut c_void),
+>;
+
+/// The caller's callback and its argument on their way to a worker thread.
+struct Callback {
+    function: unsafe extern "C" fn(Status, *const c_char, *mut c_void),
+    user_data: *mut c_void,
+}
+
+// SAFETY: the documented contract of connect_update_contact_async() is that the callback and
+// user_data may be used from a worker thread; the library never dereferences user_data.
+unsafe impl Send for Callback {}
+
+impl Callback {
+    /// Runs the call (or cancels it) and reports the outcome, exactly once.
+    fn complete(self, client: &Client, request_json: &str, run: Run) {
+        let mut document: *mut c_char = ptr::null_mut();
+        let status = call(&mut document, || match run {
+            Run::Execute => update(client, request_json),
+            Run::Cancel => Err(Failure::local(
+                Status::Cancelled,
+                "the client was freed before this call started; it was not sent",
+            )),
+        });
+        // `call` always writes a document here (only NULL_ARGUMENT skips it, and it cannot
+        // happen on this path); a panic in the caller's code around the callback is caught so
+        // the document is still freed and the worker lives on.
+        let function = self.function;
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: a function pointer the caller gave us, with the argument it gave us and a
+            // valid NUL-terminated document that lives until after the call.
+            unsafe { function(status, document, self.user_data) }
+        }));
+        // SAFETY: the document came from `call` and is freed once.
+        unsafe { connect_string_free(document) };
+    }
+}
+
+/// Starts an UpdateContact and returns at once; the outcome goes to `callback`.
+///
+/// @param client        A client from connect_client_new(). Borrowed; its worker threads
+///                      (async_workers of them) start on the first asynchronous call.
+/// @param request_json  As for connect_update_contact(). Copied before this returns.
+/// @param callback      Called exactly once for every call this function accepts (returns
+///                      CONNECT_STATUS_OK), on a worker thread: see connect_update_callback.
+///                      Never called when this function returns anything else.
+/// @param user_data     Passed to the callback untouched; may be NULL. It and the callback
+///                      must be usable from another thread.
+/// @return CONNECT_STATUS_OK (accepted: parse, validation and service errors arrive at the
+///         callback); NULL_ARGUMENT (client, request_json or callback is NULL); INVALID_UTF8;
+///         QUEUE_FULL (async_queue calls are already waiting; nothing was queued);
+///         CANCELLED (connect_client_free() has begun); THREAD_START (no worker could be
+///         started); or PANIC. Details: connect_last_error_message() on the calling thread.
+///
+/// Thread safety: may be called concurrently on one client, and from inside a callback.
+#[no_mangle]
+pub unsafe extern "C" fn connect_update_contact_async(
+    client: *const connect_client,
+    request_json: *const c_char,
+    callback: connect_update_callback,
+    user_data: *mut c_void,
+) -> Status {
+    call(ptr::null_mut(), || {
+        if client.is_null() {
+            return Err(Failure::null("client"));
+        }
+        if request_json.is_null() {
+            return Err(Failure::null("request_json"));
+        }
+        let Some(function) = callback else {
+            return Err(Failure::null("callback"));
+        };
+        // SAFETY: both non-NULL; the caller promises a live client and a C string.
+        let (client, text) = unsafe { (&*client, utf8(request_json, "request_json")?) };
+        let request_json = text.to_owned();
+        let callback = Callback {
+            function,
+            user_data,
+        };
+        let shared = Arc::clone(&client.client);
+        let job = Box::new(move |run| callback.complete(&shared, &request_json, run));
+        client.pool.submit(job).map_err(|refused| match refused {
+            Refused::Full { capacity } => Failure::local(
+                Status::QueueFull,
+                format!(
+                    "{capacity} asynchronous calls are already waiting (config key \"async_queue\"); \
+                     nothing was queued"
+                ),
+            ),
+            Refused::Closed => Failure::local(
+                Status::Cancelled,
+                "connect_client_free() has begun on this client; no new calls are accepted",
+            ),
+            Refused::Spawn(e) => Failure::local(
+                Status::ThreadStart,
+                format!("could not start a worker thread for asynchronous calls: {e}"),
+            ),
+        })?;
+        Ok(String::new())
     })
 }
 
@@ -296,8 +435,9 @@ pub unsafe extern "C" fn connect_string_free(s: *mut c_char) {
 /// The message of this thread's last failed call, or "" after a success. Never NULL.
 ///
 /// The string belongs to the library and stays valid until this thread's next call to
-/// connect_client_new() or connect_update_contact(). It never holds a secret, a session
-/// token, or the Name or Description of a request.
+/// connect_client_new(), connect_update_contact() or connect_update_contact_async(). It never
+/// holds a secret, a session token, or the Name or Description of a request. Inside a
+/// connect_update_callback it is the message of the call being reported.
 #[no_mangle]
 pub extern "C" fn connect_last_error_message() -> *const c_char {
     guard(c"".as_ptr(), || {
@@ -392,5 +532,51 @@ mod tests {
     fn messages_with_nul_bytes_survive() {
         set_last_error("a\0b");
         assert_eq!(last_error(), "a\u{FFFD}b");
+    }
+
+    unsafe extern "C" fn record(status: Status, document: *const c_char, user_data: *mut c_void) {
+        // SAFETY: user_data is the Sender the test passed; the document is valid for the call.
+        let tx =
+            unsafe { &*(user_data as *const std::sync::mpsc::Sender<(Status, String, String)>) };
+        let text = unsafe { CStr::from_ptr(document) }
+            .to_string_lossy()
+            .into_owned();
+        let _ = tx.send((status, text, last_error()));
+    }
+
+    #[test]
+    fn async_calls_report_once_through_the_callback() {
+        let mut client: *mut connect_client = ptr::null_mut();
+        let config = c"{\"region\":\"us-east-1\",\"endpoint_url\":\"http://127.0.0.1:9\",\"access_key_id\":\"a\",\"secret_access_key\":\"b\",\"async_workers\":1}";
+        assert_eq!(
+            unsafe { connect_client_new(config.as_ptr(), &mut client) },
+            Status::Ok
+        );
+        assert!(
+            !unsafe { &*client }.pool.started(),
+            "sync-only clients start no thread"
+        );
+        let (tx, rx) = std::sync::mpsc::channel::<(Status, String, String)>();
+        let user_data = &tx as *const _ as *mut c_void;
+        let submit = |json: &CStr, callback: connect_update_callback| unsafe {
+            connect_update_contact_async(client, json.as_ptr(), callback, user_data)
+        };
+        assert_eq!(submit(c"{", None), Status::NullArgument);
+        assert_eq!(last_error(), "callback is NULL");
+        assert!(!unsafe { &*client }.pool.started());
+        assert_eq!(submit(c"{", Some(record)), Status::Ok);
+        let (status, document, message) =
+            rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(status, Status::InvalidJson);
+        assert!(
+            document.contains("CONNECT_STATUS_INVALID_JSON"),
+            "{document}"
+        );
+        assert!(
+            !message.is_empty(),
+            "the worker's last error is this call's message"
+        );
+        unsafe { connect_client_free(client) };
+        assert!(rx.try_recv().is_err(), "exactly one callback");
     }
 }

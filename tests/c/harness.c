@@ -10,24 +10,14 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "connect_contact.h"
+#include "check.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
 static const char *server_url, *dead_url;
-
-#define CHECK(cond, what)                                                        \
-    do {                                                                         \
-        if (cond) {                                                              \
-            passed++;                                                            \
-        } else {                                                                 \
-            failed++;                                                            \
-            printf("FAIL %s:%d: %s [%s]\n", __FILE__, __LINE__, what, #cond);    \
-        }                                                                        \
-    } while (0)
 
 #define SECRET "CANARY-SECRET-KEY-4242"
 #define TOKEN "CANARY-SESSION-TOKEN-4242"

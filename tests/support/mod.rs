@@ -275,20 +275,27 @@ fn write_response(
     w.write_all(&bytes)
 }
 
+/// target/<profile>/, where cargo puts the cdylib, found from the test executable
+/// (target/<profile>/deps/<test>-<hash>).
+pub fn target_profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps layout")
+        .to_path_buf()
+}
+
 /// The cdylib of this build. A test executable is target/<profile>/deps/<test>-<hash>;
 /// `cargo test` builds the library (every crate-type) into that deps/ directory but copies it
 /// up to target/<profile>/ only when the library itself is a build target, so deps/ comes
 /// first and target/<profile>/ is the fallback.
 pub fn cdylib_path() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe
-        .parent()
-        .expect("the test executable lives in target/<profile>/deps");
+    let deps = target_profile_dir().join("deps");
     let candidates = [
         deps.join("libconnect_contact.so"),
-        deps.parent().unwrap().join("libconnect_contact.so"),
+        target_profile_dir().join("libconnect_contact.so"),
     ];
-    candidates
+    let lib = candidates
         .iter()
         .find(|p| p.is_file())
         .cloned()
@@ -299,7 +306,18 @@ pub fn cdylib_path() -> PathBuf {
                 candidates[0].display(),
                 candidates[1].display()
             )
-        })
+        });
+    // Programs linked against the library look for its soname (libconnect_contact.so.0) at
+    // run time; make sure the link sits beside it.
+    let soname = lib.with_file_name(format!(
+        "libconnect_contact.so.{}",
+        env!("CARGO_PKG_VERSION_MAJOR")
+    ));
+    if std::fs::symlink_metadata(&soname).is_err() {
+        // Tests run in parallel: another may have made it first, which is just as good.
+        let _ = std::os::unix::fs::symlink("libconnect_contact.so", &soname);
+    }
+    lib
 }
 
 pub fn repo_root() -> PathBuf {
@@ -378,4 +396,157 @@ pub fn respond(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     write_response(stream, status, &headers, body)
+}
+
+/// Compiles `sources` with `compiler` and strict warnings (`-Wall -Wextra -Werror -pedantic`
+/// plus `flags`, e.g. `-std=c11`) against include/ and the built shared library; returns
+/// the program. Panics with the compiler's output on failure.
+pub fn build_program(compiler: &str, flags: &[&str], sources: &[PathBuf], name: &str) -> PathBuf {
+    let lib = cdylib_path();
+    let lib_dir = lib.parent().unwrap();
+    let out = scratch_dir(name).join(name);
+    // Tests of one binary run in parallel and may build the same program: each compiles to
+    // its own file and renames it into place, so none overwrites a program another runs.
+    static BUILDS: AtomicUsize = AtomicUsize::new(0);
+    let building = out.with_extension(format!(
+        "build-{}-{}",
+        std::process::id(),
+        BUILDS.fetch_add(1, Ordering::SeqCst)
+    ));
+    let output = std::process::Command::new(compiler)
+        .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
+        .args(flags)
+        .arg("-I")
+        .arg(repo_root().join("include"))
+        .args(sources)
+        .arg("-o")
+        .arg(&building)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .args(["-lconnect_contact", "-lpthread"])
+        .output()
+        .expect("the compiler runs");
+    assert!(
+        output.status.success(),
+        "{compiler} {flags:?} {name}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::rename(&building, &out).expect("the program can be moved into place");
+    out
+}
+
+/// Runs `program args` (under `wrapper`, e.g. valgrind, when not empty) with no AWS_
+/// variable of the test's environment but those in `env`; returns stdout and stderr together
+/// and whether it exited with 0.
+pub fn run_program(
+    wrapper: &[&str],
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> (String, bool) {
+    let mut command = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = std::process::Command::new(first);
+            c.args(rest).arg(program);
+            c
+        }
+        None => std::process::Command::new(program),
+    };
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the program runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{text}");
+    (text, output.status.success())
+}
+
+/// valgrind with the options every C test uses: any error or definite leak fails the run.
+pub const VALGRIND: &[&str] = &[
+    "valgrind",
+    "--error-exitcode=99",
+    "--leak-check=full",
+    "--errors-for-leak-kinds=definite",
+    "--show-leak-kinds=definite",
+];
+
+/// Fails clearly when valgrind is missing, and checks what valgrind printed.
+pub fn assert_valgrind_clean(output: &str) {
+    assert!(
+        output.contains("ERROR SUMMARY: 0 errors"),
+        "valgrind reports no errors"
+    );
+    assert!(
+        output.contains("definitely lost: 0 bytes")
+            || output.contains("All heap blocks were freed"),
+        "no definite leaks"
+    );
+}
+
+pub fn require_valgrind() {
+    let found = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "valgrind is required for this test (apt-get install valgrind)"
+    );
+}
+
+/// The numbers of the closing line "N passed, M failed" the test programs print.
+pub fn closing_counts(output: &str) -> (u32, u32) {
+    let line = output
+        .lines()
+        .rev()
+        .find(|l| l.ends_with(" failed"))
+        .expect("closing line N passed, M failed");
+    let nums: Vec<u32> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}
+
+/// A URL where nothing listens: bind an ephemeral port, then free it.
+pub fn dead_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The answers most tests script, by InstanceId (the second path segment):
+/// "error-<Code>-<status>" -> that error with message "scripted message for <Code>";
+/// "slow" -> stalls 2 s; anything else -> 200. Request ids are "req-<n>".
+pub fn standard_reply(request: &Recorded, n: usize) -> Reply {
+    let instance = request.path.split('/').nth(2).unwrap_or("");
+    let request_id = format!("req-{n}");
+    if let Some((code, status)) = instance
+        .strip_prefix("error-")
+        .and_then(|rest| rest.rsplit_once('-'))
+    {
+        return Reply::error(
+            status.parse().unwrap_or(400),
+            code,
+            &format!("scripted message for {code}"),
+            &request_id,
+        );
+    }
+    match instance {
+        "slow" => Reply::Stall(Duration::from_secs(2)),
+        _ => Reply::ok(&request_id),
+    }
 }
