@@ -46,23 +46,28 @@ pub type connect_log_callback = Option<
     unsafe extern "C" fn(level: LogLevelArg, message: *const c_char, user_data: *mut c_void),
 >;
 
+/// A caller's `void *user_data`, handed back to its callback from whichever thread runs it.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+
+// SAFETY: connect_set_log_callback() and connect_update_contact_async() document that the
+// callback and user_data must be usable from any thread; the library never dereferences
+// user_data, it only passes it back.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
 /// A C callback as a log sink.
 struct CallbackSink {
     callback: unsafe extern "C" fn(LogLevelArg, *const c_char, *mut c_void),
-    user_data: *mut c_void,
+    user_data: UserData,
 }
-
-// SAFETY: connect_set_log_callback() documents that the callback and user_data must be
-// usable from any thread; the library only passes user_data back.
-unsafe impl Send for CallbackSink {}
-unsafe impl Sync for CallbackSink {}
 
 impl LogSink for CallbackSink {
     fn log(&self, level: LogLevel, message: &str) {
         let line = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
         // SAFETY: a valid function pointer from the caller, a NUL-terminated line that lives
         // through the call, and the caller's own user_data.
-        unsafe { (self.callback)(level as i32, line.as_ptr(), self.user_data) }
+        unsafe { (self.callback)(level as i32, line.as_ptr(), self.user_data.0) }
     }
 }
 
@@ -286,12 +291,8 @@ pub type connect_update_callback = Option<
 /// The caller's callback and its argument on their way to a worker thread.
 struct Callback {
     function: unsafe extern "C" fn(Status, *const c_char, *mut c_void),
-    user_data: *mut c_void,
+    user_data: UserData,
 }
-
-// SAFETY: the documented contract of connect_update_contact_async() is that the callback and
-// user_data may be used from a worker thread; the library never dereferences user_data.
-unsafe impl Send for Callback {}
 
 impl Callback {
     /// Runs the call (or cancels it) and reports the outcome, exactly once.
@@ -311,7 +312,7 @@ impl Callback {
         let _ = catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: a function pointer the caller gave us, with the argument it gave us and a
             // valid NUL-terminated document that lives until after the call.
-            unsafe { function(status, document, self.user_data) }
+            unsafe { function(status, document, self.user_data.0) }
         }));
         // SAFETY: the document came from `call` and is freed once.
         unsafe { connect_string_free(document) };
@@ -357,7 +358,7 @@ pub unsafe extern "C" fn connect_update_contact_async(
         let request_json = text.to_owned();
         let callback = Callback {
             function,
-            user_data,
+            user_data: UserData(user_data),
         };
         let shared = Arc::clone(&client.client);
         let job = Box::new(move |run| callback.complete(&shared, &request_json, run));
@@ -413,7 +414,7 @@ pub unsafe extern "C" fn connect_set_log_callback(
         let sink = callback.map(|callback| {
             Arc::new(CallbackSink {
                 callback,
-                user_data,
+                user_data: UserData(user_data),
             }) as Arc<dyn LogSink>
         });
         set_sink(level, sink);

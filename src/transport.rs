@@ -11,6 +11,9 @@ use crate::error::{Error, ResponseMetadata};
 /// anything larger is not the service.
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
+/// Idle connections kept for reuse (all to the one endpoint).
+const MAX_IDLE_CONNECTIONS: usize = 64;
+
 /// What one HTTP exchange returned.
 #[derive(Debug)]
 pub struct HttpResponse {
@@ -60,6 +63,10 @@ impl Transport {
             .timeout_connect(Some(settings.connect_timeout))
             .user_agent(concat!("connect-contact/", env!("CARGO_PKG_VERSION")))
             .accept(ureq::config::AutoHeaderValue::None)
+            // ureq keeps 3 idle connections per host by default; a client shared by many
+            // threads (or async workers) would otherwise reconnect on most calls.
+            .max_idle_connections(MAX_IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
             .build();
         Transport {
             agent: config.into(),
