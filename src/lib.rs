@@ -62,9 +62,11 @@
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod endpoint;
 pub mod error;
 pub mod ffi;
 pub mod model;
+pub mod profile;
 pub mod protocol;
 pub mod response;
 pub mod retry;

@@ -104,6 +104,11 @@ fn run_harness(wrapper: &[&str]) -> (String, Vec<Recorded>) {
             command.env_remove(key);
         }
     }
+    // ...and without the machine's profile files or a probe of the metadata service.
+    command
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     let output = command
         .arg(server.url())
         .arg(dead_url())
