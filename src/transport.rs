@@ -80,11 +80,7 @@ impl Transport {
         body: &[u8],
         timeout: Duration,
     ) -> Result<HttpResponse, Error> {
-        let limits = Limits {
-            timeout,
-            connect_timeout: None,
-            read_timeout: None,
-        };
+        let limits = Limits::total(timeout);
         self.send("POST", url, headers, Some(body), limits)
     }
 
@@ -220,6 +216,15 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Only a bound on the whole exchange; connect as the transport says.
+    pub fn total(timeout: Duration) -> Self {
+        Limits {
+            timeout,
+            connect_timeout: None,
+            read_timeout: None,
+        }
+    }
+
     fn apply<S: ureq::AsSendBody>(
         self,
         config: ureq::config::ConfigBuilder<ureq::typestate::HttpCrateScope<S>>,
@@ -291,7 +296,7 @@ impl fmt::Debug for Network {
 
 impl Network {
     /// A proxy URL (`http://[user:password@]host:port`) with `no_proxy` (comma-separated, as
-    /// in `NO_PROXY`) plus [`ALWAYS_DIRECT`]. `source` names the setting for messages, which
+    /// in `NO_PROXY`) plus the always-direct hosts (loopback, metadata and container addresses). `source` names the setting for messages, which
     /// never echo the URL (it may hold a password).
     pub fn proxy(url: &str, no_proxy: Option<&str>, source: &str) -> Result<Proxy, Error> {
         let bad = |why: &str| Error::InvalidConfig(format!("{source}: the proxy URL {why}"));

@@ -83,11 +83,7 @@ impl ProvideCredentials for Sso {
             query_encode(&self.account_id),
             query_encode(&self.role_name)
         );
-        let limits = Limits {
-            timeout: self.timeout,
-            connect_timeout: None,
-            read_timeout: None,
-        };
+        let limits = Limits::total(self.timeout);
         let response = self
             .transport
             .send(

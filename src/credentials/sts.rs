@@ -136,11 +136,7 @@ impl StsClient {
         };
         let mut headers = vec![CONTENT_TYPE];
         headers.extend(signed.iter().map(|(k, v)| (*k, v.as_str())));
-        let limits = Limits {
-            timeout: self.timeout,
-            connect_timeout: None,
-            read_timeout: None,
-        };
+        let limits = Limits::total(self.timeout);
         let response = self
             .transport
             .send("POST", &url, &headers, Some(body.as_bytes()), limits)
