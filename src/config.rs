@@ -12,9 +12,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::credentials::chain::{default_chain, Context};
-use crate::credentials::sts::StsClient;
 use crate::credentials::ProvideCredentials;
-use crate::endpoint::{check_custom, default_endpoint, partition_of};
+use crate::endpoint::{check_custom, default_endpoint};
 use crate::error::Error;
 use crate::model::parse_json_document;
 use crate::profile::{ProfileSet, Section};
@@ -314,20 +313,14 @@ impl ClientConfig {
         )?;
         let timeout = check_timeout(self.timeout, DEFAULT_TIMEOUT, "timeout_ms")?;
 
-        let sts_endpoint = match env.endpoint_override("STS")? {
-            Some(url) => url,
-            None => format!("https://sts.{region}.{}", partition_of(&region).dns_suffix),
-        };
         let ctx = Context {
             env: &env,
             files: &files,
             profile: &profile_name,
-            sts: StsClient {
-                endpoint: sts_endpoint,
-                region: region.clone(),
-                transport: Arc::new(Transport::with_network(&network, connect_timeout)),
-                timeout,
-            },
+            region: &region,
+            transport: Arc::new(Transport::with_network(&network, connect_timeout)),
+            timeout,
+            allow_http,
         };
         let credentials = default_chain(self, &ctx)?;
         Ok(Settings {
@@ -433,7 +426,11 @@ impl Env<'_> {
 
     /// `AWS_ENDPOINT_URL_{SERVICE}`, else `AWS_ENDPOINT_URL`, checked like the Connect
     /// endpoint (https, or http to loopback).
-    pub fn endpoint_override(&self, service: &str) -> Result<Option<String>, Error> {
+    pub fn endpoint_override(
+        &self,
+        service: &str,
+        allow_http: bool,
+    ) -> Result<Option<String>, Error> {
         let specific = format!("AWS_ENDPOINT_URL_{service}");
         let found = self
             .var(&specific)
@@ -445,7 +442,7 @@ impl Env<'_> {
         match found {
             None => Ok(None),
             Some((url, source)) => {
-                let parsed = EndpointUrl::parse(&url, &source, false)?;
+                let parsed = EndpointUrl::parse(&url, &source, allow_http)?;
                 Ok(Some(parsed.url_for(&parsed.base_path)))
             }
         }
@@ -915,6 +912,19 @@ mod tests {
                 home.path()
             )
         );
+    }
+
+    #[test]
+    fn unused_sts_override_cannot_fail_a_client() {
+        let env = [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://plain.example"),
+            KEYS[0],
+            KEYS[1],
+        ];
+        let s = resolve(r#"{"endpoint_url":"https://x.example"}"#, &env).unwrap();
+        assert_eq!(s.endpoint.host, "x.example");
+        assert!(resolve(r#"{"allow_http":true}"#, &env).is_ok());
     }
 
     #[test]

@@ -296,8 +296,9 @@ impl fmt::Debug for Network {
 
 impl Network {
     /// A proxy URL (`http://[user:password@]host:port`) with `no_proxy` (comma-separated, as
-    /// in `NO_PROXY`) plus the always-direct hosts (loopback, metadata and container addresses). `source` names the setting for messages, which
-    /// never echo the URL (it may hold a password).
+    /// in `NO_PROXY`) plus the always-direct hosts (loopback, metadata and container
+    /// addresses). `source` names the setting for messages, which never echo the URL (it may
+    /// hold a password).
     pub fn proxy(url: &str, no_proxy: Option<&str>, source: &str) -> Result<Proxy, Error> {
         let bad = |why: &str| Error::InvalidConfig(format!("{source}: the proxy URL {why}"));
         let url = if url.contains("://") {

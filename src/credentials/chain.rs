@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::cache::Cached;
 use super::container::{Authorization, Container, Redacted};
@@ -15,8 +16,10 @@ use super::profile::for_profile;
 use super::sts::{default_session_name, StsClient, WebIdentity};
 use super::{Credentials, ProvideCredentials, StaticCredentials};
 use crate::config::{ClientConfig, Env};
+use crate::endpoint::partition_of;
 use crate::error::Error;
 use crate::profile::ProfileSet;
+use crate::transport::Transport;
 
 /// What building providers needs, resolved once per client.
 #[derive(Debug)]
@@ -24,8 +27,34 @@ pub struct Context<'a> {
     pub env: &'a Env<'a>,
     pub files: &'a ProfileSet,
     pub profile: &'a str,
-    /// STS endpoint, region, transport and timeout (SSO shares the transport and timeout).
-    pub sts: StsClient,
+    pub region: &'a str,
+    /// The client's transport (proxy, CA bundle) for every credential call.
+    pub transport: Arc<Transport>,
+    /// Bound on one STS or SSO exchange: the client's call deadline.
+    pub timeout: Duration,
+    /// Whether endpoint overrides may use plain http to a non-loopback host.
+    pub allow_http: bool,
+}
+
+impl Context<'_> {
+    /// STS at `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`, else the region's endpoint.
+    /// Resolved only when a role needs it, so an unused override cannot fail a client.
+    pub fn sts(&self) -> Result<StsClient, Error> {
+        let endpoint = match self.env.endpoint_override("STS", self.allow_http)? {
+            Some(url) => url,
+            None => format!(
+                "https://sts.{}.{}",
+                self.region,
+                partition_of(self.region).dns_suffix
+            ),
+        };
+        Ok(StsClient {
+            endpoint,
+            region: self.region.to_owned(),
+            transport: self.transport.clone(),
+            timeout: self.timeout,
+        })
+    }
 }
 
 /// The chain for `config`: a provider, or NO_CREDENTIALS listing what was tried when no
@@ -72,7 +101,7 @@ pub fn default_chain(
     ) {
         (Some(role_arn), Some(token_file)) => {
             return Ok(Arc::new(Cached::new(WebIdentity {
-                sts: ctx.sts.clone(),
+                sts: ctx.sts()?,
                 token_file: ctx.env.expand_home(&token_file),
                 role_arn,
                 session_name: ctx
@@ -147,7 +176,7 @@ pub fn container(ctx: &Context<'_>) -> Result<Option<Arc<dyn ProvideCredentials>
         relative.as_deref(),
         full.as_deref(),
         authorization,
-        ctx.sts.transport.clone(),
+        ctx.transport.clone(),
     )?;
     Ok(Some(Arc::new(Cached::new(provider))))
 }
@@ -173,7 +202,7 @@ pub fn imds(ctx: &Context<'_>, tried_before: &str) -> Arc<dyn ProvideCredentials
         });
     Arc::new(Cached::new(Imds::new(
         &endpoint,
-        ctx.sts.transport.clone(),
+        ctx.transport.clone(),
         tried_before,
     )))
 }

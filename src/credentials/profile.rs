@@ -50,7 +50,7 @@ fn build(
             .unwrap_or_else(default_session_name);
         if let Some(token_file) = p.get("web_identity_token_file") {
             return Ok(Some(Arc::new(Cached::new(WebIdentity {
-                sts: ctx.sts.clone(),
+                sts: ctx.sts()?,
                 token_file: ctx.env.expand_home(token_file),
                 role_arn: role_arn.to_owned(),
                 session_name,
@@ -92,7 +92,7 @@ fn build(
             ),
         };
         return Ok(Some(Arc::new(Cached::new(AssumeRole {
-            sts: ctx.sts.clone(),
+            sts: ctx.sts()?,
             source,
             role_arn: role_arn.to_owned(),
             session_name,
@@ -196,7 +196,7 @@ fn sso_provider(
     let home = ctx.env.home().ok_or_else(|| {
         bad("SSO reads the token cache under ~/.aws/sso/cache, but HOME is not set".into())
     })?;
-    let endpoint = match ctx.env.endpoint_override("SSO")? {
+    let endpoint = match ctx.env.endpoint_override("SSO", ctx.allow_http)? {
         Some(url) => url,
         None => format!(
             "https://portal.sso.{region}.{}",
@@ -208,8 +208,8 @@ fn sso_provider(
         account_id: need(p, "sso_account_id", origin)?,
         role_name: need(p, "sso_role_name", origin)?,
         endpoint,
-        transport: ctx.sts.transport.clone(),
-        timeout: ctx.sts.timeout,
+        transport: ctx.transport.clone(),
+        timeout: ctx.timeout,
         origin: origin.to_owned(),
         login_hint,
     })))
