@@ -5,15 +5,20 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::credentials::{Credentials, ProvideCredentials, StaticCredentials};
+use crate::credentials::chain::{default_chain, Context};
+use crate::credentials::ProvideCredentials;
+use crate::endpoint::{check_custom, default_endpoint};
 use crate::error::Error;
 use crate::model::parse_json_document;
+use crate::profile::{ProfileSet, Section};
 use crate::retry::{RetryMode, RetryPolicy};
+use crate::transport::{Network, Transport};
 
 /// Default time allowed to open a connection (TCP and TLS handshakes).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -52,6 +57,10 @@ const KNOWN_KEYS: &[&str] = &[
     "allow_http",
     "async_workers",
     "async_queue",
+    "use_fips_endpoint",
+    "use_dualstack_endpoint",
+    "ca_bundle",
+    "proxy",
 ];
 
 /// What the caller configures; anything left `None` comes from the environment or a default.
@@ -88,6 +97,16 @@ pub struct ClientConfig {
     pub async_workers: Option<usize>,
     /// Asynchronous calls that may wait for a worker (default [`DEFAULT_ASYNC_QUEUE`]).
     pub async_queue: Option<usize>,
+    /// Shared profile (else `AWS_PROFILE`, else `default`).
+    pub profile: Option<String>,
+    /// FIPS endpoint (else `AWS_USE_FIPS_ENDPOINT`, else the profile's `use_fips_endpoint`).
+    pub use_fips_endpoint: Option<bool>,
+    /// Dual-stack endpoint (else `AWS_USE_DUALSTACK_ENDPOINT`, else the profile's key).
+    pub use_dualstack_endpoint: Option<bool>,
+    /// PEM file of trust roots (else `AWS_CA_BUNDLE`, else the profile's `ca_bundle`).
+    pub ca_bundle: Option<String>,
+    /// Proxy URL (else `HTTPS_PROXY`, else `HTTP_PROXY`); `NO_PROXY` applies either way.
+    pub proxy: Option<String>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -114,6 +133,12 @@ impl fmt::Debug for ClientConfig {
             .field("allow_http", &self.allow_http)
             .field("async_workers", &self.async_workers)
             .field("async_queue", &self.async_queue)
+            .field("profile", &self.profile)
+            .field("use_fips_endpoint", &self.use_fips_endpoint)
+            .field("use_dualstack_endpoint", &self.use_dualstack_endpoint)
+            .field("ca_bundle", &self.ca_bundle)
+            // A proxy URL can carry a password.
+            .field("proxy", &self.proxy.as_ref().map(|_| "** set **"))
             .finish()
     }
 }
@@ -142,12 +167,6 @@ impl ClientConfig {
                 KNOWN_KEYS.join(", ")
             )));
         }
-        if map.contains_key("profile") {
-            // Shared profiles arrive with the full configuration work.
-            return Err(Error::InvalidConfig(
-                "config key \"profile\" is not supported yet".into(),
-            ));
-        }
         Ok(ClientConfig {
             region: string(map, "region")?,
             endpoint_url: string(map, "endpoint_url")?,
@@ -169,6 +188,11 @@ impl ClientConfig {
                 .map(|n| n as usize),
             async_queue: integer(map, "async_queue", 1, MAX_ASYNC_QUEUE as u64)?
                 .map(|n| n as usize),
+            profile: string(map, "profile")?,
+            use_fips_endpoint: boolean(map, "use_fips_endpoint")?,
+            use_dualstack_endpoint: boolean(map, "use_dualstack_endpoint")?,
+            ca_bundle: string(map, "ca_bundle")?,
+            proxy: string(map, "proxy")?,
         })
     }
 
@@ -177,102 +201,183 @@ impl ClientConfig {
         self.resolve_with(&|name| std::env::var(name).ok())
     }
 
-    /// Resolves this config against `env` (a lookup by variable name), for tests and embedders.
+    /// Resolves this config against `env` (a lookup by variable name), for tests and
+    /// embedders. Everything from outside comes through `env`, `HOME` included, so the
+    /// profile files are found from it too.
     pub fn resolve_with(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        // An empty variable counts as unset, as in the AWS SDKs.
-        let env = |name: &str| env(name).filter(|v| !v.is_empty());
-        let region = match self.region.clone().map(|r| (r, "config key \"region\"")).or_else(|| {
-            env("AWS_REGION")
-                .map(|r| (r, "AWS_REGION"))
-                .or_else(|| env("AWS_DEFAULT_REGION").map(|r| (r, "AWS_DEFAULT_REGION")))
-        }) {
-            Some((region, source)) => check_region(region, source)?,
-            None => {
-                return Err(Error::NoRegion(
-                    "no region: set config key \"region\" or the environment variable AWS_REGION (or AWS_DEFAULT_REGION)"
-                        .into(),
-                ))
+        let env = Env { lookup: env };
+        let (profile_name, profile_source) = match (&self.profile, env.var("AWS_PROFILE")) {
+            (Some(p), _) => (p.clone(), Some("config key \"profile\"")),
+            (None, Some(p)) => (p, Some("AWS_PROFILE")),
+            (None, None) => ("default".to_owned(), None),
+        };
+        let files = ProfileSet::load(
+            env.file("AWS_CONFIG_FILE", ".aws/config").as_deref(),
+            env.file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials")
+                .as_deref(),
+        )?;
+        let empty = Section::default();
+        let profile = match (files.profile(&profile_name), profile_source) {
+            (Some(p), _) => p,
+            (None, None) => &empty,
+            (None, Some(source)) => {
+                return Err(Error::InvalidConfig(format!(
+                    "profile \"{profile_name}\" (from {source}) is not in {}",
+                    files.describe_files()
+                )))
             }
         };
+        let in_profile = |key: &str| format!("profile \"{profile_name}\" key \"{key}\"");
+
+        let region = match self
+            .region
+            .clone()
+            .map(|r| (r, "config key \"region\"".to_owned()))
+            .or_else(|| env.var("AWS_REGION").map(|r| (r, "AWS_REGION".into())))
+            .or_else(|| env.var("AWS_DEFAULT_REGION").map(|r| (r, "AWS_DEFAULT_REGION".into())))
+            .or_else(|| profile.get("region").map(|r| (r.to_owned(), in_profile("region"))))
+        {
+            Some((region, source)) => check_region(region, &source)?,
+            None => {
+                return Err(Error::NoRegion(format!(
+                    "no region: set config key \"region\", the environment variable AWS_REGION (or AWS_DEFAULT_REGION), \
+                     or \"region\" in profile \"{profile_name}\""
+                )))
+            }
+        };
+
         let allow_http = self.allow_http.unwrap_or(false);
-        let endpoint = match self
+        let flag =
+            |key: &str, config: Option<bool>, var: &str| -> Result<Option<(bool, String)>, Error> {
+                if let Some(v) = config {
+                    return Ok(Some((v, format!("config key \"{key}\""))));
+                }
+                if let Some(v) = env.flag(var)? {
+                    return Ok(Some((v, var.to_owned())));
+                }
+                match profile.get(key) {
+                    None => Ok(None),
+                    Some(v) => parse_flag(v, &in_profile(key)).map(|v| Some((v, in_profile(key)))),
+                }
+            };
+        let fips = flag(
+            "use_fips_endpoint",
+            self.use_fips_endpoint,
+            "AWS_USE_FIPS_ENDPOINT",
+        )?;
+        let dual = flag(
+            "use_dualstack_endpoint",
+            self.use_dualstack_endpoint,
+            "AWS_USE_DUALSTACK_ENDPOINT",
+        )?;
+        let on =
+            |f: &Option<(bool, String)>| f.as_ref().filter(|(v, _)| *v).map(|(_, s)| s.clone());
+        let (fips_on, dual_on) = (on(&fips), on(&dual));
+        let services = profile
+            .get("services")
+            .and_then(|name| files.services(name))
+            .and_then(|s| s.property("connect"))
+            .and_then(|p| p.sub.get("endpoint_url"))
+            .filter(|u| !u.is_empty());
+        let custom = self
             .endpoint_url
             .clone()
-            .map(|u| (u, "config key \"endpoint_url\""))
+            .map(|u| (u, "config key \"endpoint_url\"".to_owned()))
             .or_else(|| {
-                env("AWS_ENDPOINT_URL_CONNECT")
-                    .map(|u| (u, "AWS_ENDPOINT_URL_CONNECT"))
-                    .or_else(|| env("AWS_ENDPOINT_URL").map(|u| (u, "AWS_ENDPOINT_URL")))
-            }) {
-            Some((url, source)) => EndpointUrl::parse(&url, source, allow_http)?,
-            None => EndpointUrl::parse(&default_endpoint(&region), "the default endpoint", false)?,
-        };
-        let credentials = match (&self.access_key_id, &self.secret_access_key) {
-            (Some(id), Some(secret)) => Credentials::new(id, secret, self.session_token.as_deref(), None, "config")?,
-            (None, None) if self.session_token.is_none() => match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-                (Some(id), Some(secret)) => {
-                    Credentials::new(&id, &secret, env("AWS_SESSION_TOKEN").as_deref(), None, "environment")?
-                }
-                (Some(_), None) => {
-                    return Err(Error::NoCredentials(
-                        "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
-                    ))
-                }
-                (None, Some(_)) => {
-                    return Err(Error::NoCredentials(
-                        "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".into(),
-                    ))
-                }
-                (None, None) => {
-                    return Err(Error::NoCredentials(
-                        "no credentials: tried config keys \"access_key_id\"/\"secret_access_key\" and the environment \
-                         variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-                            .into(),
-                    ))
-                }
-            },
-            _ => {
-                return Err(Error::InvalidConfig(
-                    "config keys \"access_key_id\" and \"secret_access_key\" must be given together \
-                     (\"session_token\" only with both)"
-                        .into(),
-                ))
+                env.var("AWS_ENDPOINT_URL_CONNECT")
+                    .map(|u| (u, "AWS_ENDPOINT_URL_CONNECT".into()))
+            })
+            .or_else(|| {
+                env.var("AWS_ENDPOINT_URL")
+                    .map(|u| (u, "AWS_ENDPOINT_URL".into()))
+            })
+            .or_else(|| {
+                services.map(|u| {
+                    (
+                        u.clone(),
+                        format!("profile \"{profile_name}\" services section \"connect\""),
+                    )
+                })
+            })
+            .or_else(|| {
+                profile
+                    .get("endpoint_url")
+                    .map(|u| (u.to_owned(), in_profile("endpoint_url")))
+            });
+        let endpoint = match custom {
+            Some((url, source)) => {
+                check_custom(&source, fips_on.as_deref(), dual_on.as_deref())?;
+                EndpointUrl::parse(&url, &source, allow_http)?
             }
+            None => EndpointUrl::parse(
+                &default_endpoint(&region, fips_on.is_some(), dual_on.is_some())?,
+                "the default endpoint",
+                false,
+            )?,
         };
+
+        let network = self.network(&env, profile, &in_profile)?;
         let max_attempts = match self.max_attempts {
             Some(n) => check_attempts(u64::from(n), "config key \"max_attempts\"")?,
-            None => match env("AWS_MAX_ATTEMPTS") {
-                Some(v) => check_attempts(
+            None => match env
+                .var("AWS_MAX_ATTEMPTS")
+                .map(|v| (v, "AWS_MAX_ATTEMPTS".to_owned()))
+                .or_else(|| {
+                    profile
+                        .get("max_attempts")
+                        .map(|v| (v.to_owned(), in_profile("max_attempts")))
+                }) {
+                Some((v, source)) => check_attempts(
                     v.trim().parse().map_err(|_| {
-                        Error::InvalidConfig(format!(
-                            "AWS_MAX_ATTEMPTS: \"{v}\" is not a whole number"
-                        ))
+                        Error::InvalidConfig(format!("{source}: \"{v}\" is not a whole number"))
                     })?,
-                    "AWS_MAX_ATTEMPTS",
+                    &source,
                 )?,
                 None => DEFAULT_MAX_ATTEMPTS,
             },
         };
+        let connect_timeout = check_timeout(
+            self.connect_timeout,
+            DEFAULT_CONNECT_TIMEOUT,
+            "connect_timeout_ms",
+        )?;
+        let timeout = check_timeout(self.timeout, DEFAULT_TIMEOUT, "timeout_ms")?;
+
+        let ctx = Context {
+            env: &env,
+            files: &files,
+            profile: &profile_name,
+            region: &region,
+            transport: Arc::new(Transport::with_network(&network, connect_timeout)),
+            timeout,
+            allow_http,
+        };
+        let credentials = default_chain(self, &ctx)?;
         let retry_mode = match self.retry_mode {
             Some(mode) => mode,
-            None => env("AWS_RETRY_MODE").map_or(Ok(RetryMode::Standard), |m| {
-                parse_retry_mode(&m, "AWS_RETRY_MODE")
-            })?,
+            None => match env
+                .var("AWS_RETRY_MODE")
+                .map(|v| (v, "AWS_RETRY_MODE".to_owned()))
+                .or_else(|| {
+                    profile
+                        .get("retry_mode")
+                        .map(|v| (v.to_owned(), in_profile("retry_mode")))
+                }) {
+                Some((mode, source)) => parse_retry_mode(&mode, &source)?,
+                None => RetryMode::Standard,
+            },
         };
         let new_2026 = match self.new_retries_2026 {
             Some(on) => on,
-            None => env("AWS_NEW_RETRIES_2026").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            None => env
+                .var("AWS_NEW_RETRIES_2026")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         };
-        let timeout = check_timeout(self.timeout, DEFAULT_TIMEOUT, "timeout_ms")?;
         Ok(Settings {
             region,
             endpoint,
-            credentials: Arc::new(StaticCredentials::new(credentials)),
-            connect_timeout: check_timeout(
-                self.connect_timeout,
-                DEFAULT_CONNECT_TIMEOUT,
-                "connect_timeout_ms",
-            )?,
+            credentials,
+            connect_timeout,
             timeout,
             attempt_timeout: check_timeout(
                 self.attempt_timeout,
@@ -285,10 +390,135 @@ impl ClientConfig {
                 max_attempts,
                 new_2026,
             },
-            clock_skew_correction: !env("AWS_DISABLE_CLOCK_SKEW_CORRECTION")
+            clock_skew_correction: !env
+                .var("AWS_DISABLE_CLOCK_SKEW_CORRECTION")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             client_validation: self.client_validation.unwrap_or(true),
+            network,
         })
+    }
+
+    /// Proxy and CA bundle.
+    fn network(
+        &self,
+        env: &Env<'_>,
+        profile: &Section,
+        in_profile: &dyn Fn(&str) -> String,
+    ) -> Result<Network, Error> {
+        let mut network = Network::default();
+        let proxy = self
+            .proxy
+            .clone()
+            .map(|p| (p, "config key \"proxy\""))
+            .or_else(|| {
+                ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+                    .into_iter()
+                    .find_map(|name| env.var(name).map(|p| (p, name)))
+            });
+        if let Some((url, source)) = proxy {
+            let no_proxy = env.var("NO_PROXY").or_else(|| env.var("no_proxy"));
+            network.proxy = Some(Network::proxy(&url, no_proxy.as_deref(), source)?);
+            network.proxy_source = Some(source.to_owned());
+        }
+        let bundle = self
+            .ca_bundle
+            .clone()
+            .map(|b| (b, "config key \"ca_bundle\"".to_owned()))
+            .or_else(|| {
+                env.var("AWS_CA_BUNDLE")
+                    .map(|b| (b, "AWS_CA_BUNDLE".into()))
+            })
+            .or_else(|| {
+                profile
+                    .get("ca_bundle")
+                    .map(|b| (b.to_owned(), in_profile("ca_bundle")))
+            });
+        if let Some((path, source)) = bundle {
+            let path = env.expand_home(&path);
+            network.root_certs = Some(Arc::new(Network::read_ca_bundle(&path, &source)?));
+            network.ca_bundle_source = Some(format!("{} ({source})", path.display()));
+        }
+        Ok(network)
+    }
+}
+
+/// The process environment as resolution sees it: a lookup by name, so tests and embedders
+/// substitute their own (`HOME` included) without touching the process.
+pub struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl fmt::Debug for Env<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Env")
+    }
+}
+
+impl Env<'_> {
+    /// A variable; empty counts as unset, as in the AWS SDKs.
+    pub fn var(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.is_empty())
+    }
+
+    /// A `true`/`false` variable (any case); anything else is an error naming it.
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, Error> {
+        self.var(name).map(|v| parse_flag(&v, name)).transpose()
+    }
+
+    pub fn home(&self) -> Option<PathBuf> {
+        self.var("HOME")
+            .or_else(|| self.var("USERPROFILE"))
+            .map(PathBuf::from)
+    }
+
+    /// `~/x` → `$HOME/x`; other paths unchanged.
+    pub fn expand_home(&self, path: &str) -> PathBuf {
+        match (path.strip_prefix("~/"), self.home()) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => PathBuf::from(path),
+        }
+    }
+
+    /// The file named by `var`, else `$HOME/{default}`; `None` without either.
+    fn file(&self, var: &str, default: &str) -> Option<PathBuf> {
+        match self.var(var) {
+            Some(path) => Some(self.expand_home(&path)),
+            None => self.home().map(|h| h.join(default)),
+        }
+    }
+
+    /// `AWS_ENDPOINT_URL_{SERVICE}`, else `AWS_ENDPOINT_URL`, checked like the Connect
+    /// endpoint (https, or http to loopback).
+    pub fn endpoint_override(
+        &self,
+        service: &str,
+        allow_http: bool,
+    ) -> Result<Option<String>, Error> {
+        let specific = format!("AWS_ENDPOINT_URL_{service}");
+        let found = self
+            .var(&specific)
+            .map(|u| (u, specific.clone()))
+            .or_else(|| {
+                self.var("AWS_ENDPOINT_URL")
+                    .map(|u| (u, "AWS_ENDPOINT_URL".into()))
+            });
+        match found {
+            None => Ok(None),
+            Some((url, source)) => {
+                let parsed = EndpointUrl::parse(&url, &source, allow_http)?;
+                Ok(Some(parsed.url_for(&parsed.base_path)))
+            }
+        }
+    }
+}
+
+fn parse_flag(value: &str, source: &str) -> Result<bool, Error> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Error::InvalidConfig(format!(
+            "{source}: \"{value}\" is not true or false"
+        ))),
     }
 }
 
@@ -305,6 +535,8 @@ pub struct Settings {
     /// Off with `AWS_DISABLE_CLOCK_SKEW_CORRECTION=true`.
     pub clock_skew_correction: bool,
     pub client_validation: bool,
+    /// Proxy and trust roots.
+    pub network: Network,
 }
 
 /// A parsed endpoint: `scheme://authority` plus an optional base path (no trailing `/`).
@@ -363,17 +595,6 @@ impl EndpointUrl {
 fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-fn default_endpoint(region: &str) -> String {
-    // The China partition has its own DNS suffix; the full partition table comes with the
-    // endpoint rules (FIPS, dual-stack, GovCloud, ISO).
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    format!("https://connect.{region}.{suffix}")
 }
 
 /// `^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$`: a region is a DNS label, so it can go into
@@ -471,12 +692,40 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// Resolves against `vars` only: no HOME (so no profile files) unless given, and IMDS
+    /// off unless a test turns it on.
     fn resolve(json: &str, vars: &[(&str, &str)]) -> Result<Settings, Error> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        ClientConfig::from_json(json)?.resolve_with(&|k| vars.get(k).cloned())
+        let mut all: HashMap<String, String> =
+            HashMap::from([("AWS_EC2_METADATA_DISABLED".into(), "true".into())]);
+        all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ClientConfig::from_json(json)?.resolve_with(&|k| all.get(k).cloned())
+    }
+
+    /// A temporary HOME with `~/.aws/config` and `~/.aws/credentials`.
+    struct Home(std::path::PathBuf);
+
+    impl Home {
+        fn new(tag: &str, config: &str, credentials: &str) -> Home {
+            let dir = std::env::temp_dir().join(format!(
+                "cc-config-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::create_dir_all(dir.join(".aws")).unwrap();
+            std::fs::write(dir.join(".aws/config"), config).unwrap();
+            std::fs::write(dir.join(".aws/credentials"), credentials).unwrap();
+            Home(dir)
+        }
+
+        fn path(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for Home {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     const KEYS: [(&str, &str); 2] = [
@@ -629,10 +878,14 @@ mod tests {
         let base = [("AWS_REGION", "us-east-1"), KEYS[0], KEYS[1]];
         let err = resolve(r#"{"regoin":"x"}"#, &base).unwrap_err();
         assert!(err.to_string().contains("\"regoin\" is not known"), "{err}");
-        assert!(resolve(r#"{"profile":"p"}"#, &base)
-            .unwrap_err()
-            .to_string()
-            .contains("not supported yet"));
+        let err = resolve(r#"{"profile":"p"}"#, &base).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidConfig(_))
+                && err
+                    .to_string()
+                    .contains("profile \"p\" (from config key \"profile\") is not in"),
+            "{err}"
+        );
         assert_eq!(
             resolve(r#"{"retry_mode":"adaptive"}"#, &base)
                 .unwrap()
@@ -734,5 +987,228 @@ mod tests {
             assert!(matches!(err, Error::InvalidConfig(_)), "{bad}: {err:?}");
             assert!(err.to_string().contains("async_"), "{err}");
         }
+    }
+
+    #[test]
+    fn profile_gives_region_keys_endpoint_and_attempts() {
+        let home = Home::new(
+            "profile",
+            "[default]\nregion = eu-central-1\n[profile dev]\nregion = ap-south-1\nservices = local\nmax_attempts = 7\n\
+             [services local]\nconnect =\n  endpoint_url = http://127.0.0.1:7777\n\
+             [profile ep]\nregion = us-west-2\nendpoint_url = https://profile.example\n",
+            "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = S\n\
+             [dev]\naws_access_key_id = AKIDDEV\naws_secret_access_key = S\naws_session_token = T\n\
+             [ep]\naws_access_key_id = AKIDEP\naws_secret_access_key = S\n",
+        );
+        let h = ("HOME", home.path());
+        let s = resolve("{}", &[h]).unwrap();
+        assert_eq!(s.region, "eu-central-1");
+        assert_eq!(
+            s.credentials.provide().unwrap().access_key_id(),
+            "AKIDDEFAULT"
+        );
+        // The Python binding's profile_name arrives as config key "profile".
+        let s = resolve(r#"{"profile":"dev"}"#, &[h, ("AWS_PROFILE", "ep")]).unwrap();
+        assert_eq!(s.region, "ap-south-1");
+        assert_eq!(s.retry.max_attempts, 7);
+        assert_eq!(s.endpoint.authority, "127.0.0.1:7777");
+        let c = s.credentials.provide().unwrap();
+        assert_eq!(
+            (c.access_key_id(), c.session_token()),
+            ("AKIDDEV", Some("T"))
+        );
+        let s = resolve("{}", &[h, ("AWS_PROFILE", "ep")]).unwrap();
+        assert_eq!(s.endpoint.host, "profile.example");
+        assert_eq!(s.credentials.provide().unwrap().access_key_id(), "AKIDEP");
+        // Environment beats the profile: region, endpoint, keys.
+        let s = resolve(
+            "{}",
+            &[
+                h,
+                ("AWS_PROFILE", "dev"),
+                ("AWS_DEFAULT_REGION", "sa-east-1"),
+                ("AWS_ENDPOINT_URL", "https://env.example"),
+                KEYS[0],
+                KEYS[1],
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.region, "sa-east-1");
+        assert_eq!(s.endpoint.host, "env.example");
+        assert_eq!(s.credentials.provide().unwrap().access_key_id(), "AKID");
+        // The file variables beat HOME.
+        let other = Home::new("other", "[default]\nregion = ca-central-1\n", "");
+        let cfg = format!("{}/.aws/config", other.path());
+        let s = resolve("{}", &[h, ("AWS_CONFIG_FILE", &cfg), KEYS[0], KEYS[1]]).unwrap();
+        assert_eq!(s.region, "ca-central-1");
+        assert_eq!(
+            resolve("{}", &[("AWS_PROFILE", "nope"), h]).unwrap_err().to_string(),
+            format!(
+                "profile \"nope\" (from AWS_PROFILE) is not in {0}/.aws/config and {0}/.aws/credentials",
+                home.path()
+            )
+        );
+    }
+
+    #[test]
+    fn unused_sts_override_cannot_fail_a_client() {
+        let env = [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://plain.example"),
+            KEYS[0],
+            KEYS[1],
+        ];
+        let s = resolve(r#"{"endpoint_url":"https://x.example"}"#, &env).unwrap();
+        assert_eq!(s.endpoint.host, "x.example");
+        assert!(resolve(r#"{"allow_http":true}"#, &env).is_ok());
+    }
+
+    #[test]
+    fn malformed_profile_file_names_file_and_line() {
+        let home = Home::new("bad", "[default]\nregion = x\nthis line is wrong\n", "");
+        let err = resolve("{}", &[("HOME", home.path())]).unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}/.aws/config:3: expected \"key = value\", a [section] or a comment",
+                home.path()
+            )
+        );
+        let home = Home::new("half", "", "[default]\naws_access_key_id = A\n");
+        let err = resolve(r#"{"region":"us-east-1"}"#, &[("HOME", home.path())]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("has aws_access_key_id but no aws_secret_access_key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fips_and_dualstack_from_config_env_and_profile() {
+        let home = Home::new(
+            "flags",
+            "[default]\nuse_fips_endpoint = true\n[profile bad]\nuse_dualstack_endpoint = maybe\n",
+            "",
+        );
+        let base = [("AWS_REGION", "us-east-1"), KEYS[0], KEYS[1]];
+        let url = |json: &str, extra: &[(&str, &str)]| {
+            let mut env = base.to_vec();
+            env.extend_from_slice(extra);
+            resolve(json, &env).map(|s| s.endpoint.url_for(""))
+        };
+        assert_eq!(
+            url("{}", &[]).unwrap(),
+            "https://connect.us-east-1.amazonaws.com"
+        );
+        let h = ("HOME", home.path());
+        assert_eq!(
+            url("{}", &[h]).unwrap(),
+            "https://connect-fips.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            url(
+                "{}",
+                &[
+                    h,
+                    ("AWS_USE_FIPS_ENDPOINT", "false"),
+                    ("AWS_USE_DUALSTACK_ENDPOINT", "TRUE")
+                ]
+            )
+            .unwrap(),
+            "https://connect.us-east-1.api.aws"
+        );
+        assert_eq!(
+            url(
+                r#"{"use_fips_endpoint":true,"use_dualstack_endpoint":true}"#,
+                &[]
+            )
+            .unwrap(),
+            "https://connect-fips.us-east-1.api.aws"
+        );
+        let err = url("{}", &[h, ("AWS_ENDPOINT_URL", "https://x.example")]).unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)));
+        assert!(err.to_string().contains("FIPS and custom endpoint are not supported (endpoint from AWS_ENDPOINT_URL, FIPS from profile \"default\" key \"use_fips_endpoint\")"), "{err}");
+        let err = url(
+            r#"{"use_dualstack_endpoint":true,"endpoint_url":"https://x.example"}"#,
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("Dualstack and custom endpoint"),
+            "{err}"
+        );
+        assert!(url(
+            r#"{"use_fips_endpoint":false,"endpoint_url":"https://x.example"}"#,
+            &[]
+        )
+        .is_ok());
+        let err = url("{}", &[("AWS_USE_FIPS_ENDPOINT", "yes")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("AWS_USE_FIPS_ENDPOINT: \"yes\" is not true or false"),
+            "{err}"
+        );
+        let err = url("{}", &[h, ("AWS_PROFILE", "bad")]).unwrap_err();
+        assert!(err.to_string().contains("use_dualstack_endpoint"), "{err}");
+        assert!(url(r#"{"use_fips_endpoint":"true"}"#, &[]).is_err());
+    }
+
+    #[test]
+    fn proxy_and_ca_bundle_settings() {
+        let base = [("AWS_REGION", "us-east-1"), KEYS[0], KEYS[1]];
+        let with = |json: &str, extra: &[(&str, &str)]| {
+            let mut env = base.to_vec();
+            env.extend_from_slice(extra);
+            resolve(json, &env)
+        };
+        let s = with(
+            "{}",
+            &[("HTTPS_PROXY", "http://user:CANARY@proxy.example:3128")],
+        )
+        .unwrap();
+        let p = s.network.proxy.as_ref().unwrap();
+        assert_eq!((p.host(), p.port()), ("proxy.example", 3128));
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("proxy.example:3128 from HTTPS_PROXY") && !shown.contains("CANARY"),
+            "{shown}"
+        );
+        let s = with(
+            r#"{"proxy":"proxy2.example:8080"}"#,
+            &[("HTTP_PROXY", "http://p.example:1")],
+        )
+        .unwrap();
+        assert_eq!(s.network.proxy.as_ref().unwrap().host(), "proxy2.example");
+        assert!(!format!(
+            "{:?}",
+            ClientConfig {
+                proxy: Some("http://u:CANARY@h".into()),
+                ..Default::default()
+            }
+        )
+        .contains("CANARY"));
+        let err = with(r#"{"proxy":"ftp://u:CANARY@h:1"}"#, &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("config key \"proxy\"")
+                && !err.to_string().contains("CANARY"),
+            "{err}"
+        );
+        assert!(with("{}", &[]).unwrap().network.proxy.is_none());
+
+        let err = with(r#"{"ca_bundle":"/nonexistent/ca.pem"}"#, &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("config key \"ca_bundle\": CA bundle /nonexistent/ca.pem cannot be read"),
+            "{err}"
+        );
+        let home = Home::new("ca", "", "");
+        let pem = format!("{}/ca.pem", home.path());
+        std::fs::write(&pem, "not a certificate\n").unwrap();
+        let err = with("{}", &[("AWS_CA_BUNDLE", &pem)]).unwrap_err();
+        assert!(
+            err.to_string().contains("holds no PEM certificate"),
+            "{err}"
+        );
     }
 }

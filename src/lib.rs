@@ -33,11 +33,12 @@
 //!
 //! ## Configuration
 //!
-//! [`ClientConfig`] (or the config JSON) with the environment behind it, as every AWS SDK:
-//! region from `region`, `AWS_REGION`, `AWS_DEFAULT_REGION` (never a silent default);
-//! endpoint from `endpoint_url`, `AWS_ENDPOINT_URL_CONNECT`, `AWS_ENDPOINT_URL`, else
-//! `https://connect.{region}.amazonaws.com`; credentials from the config keys or
-//! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`.
+//! [`ClientConfig`] (or the config JSON) with the environment and the shared profile files
+//! behind it, as every AWS SDK: region from `region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, the
+//! profile (never a silent default); endpoint from `endpoint_url`, `AWS_ENDPOINT_URL_CONNECT`,
+//! `AWS_ENDPOINT_URL`, the profile, else the endpoint rules ([`endpoint`]: partitions, FIPS,
+//! dual-stack); credentials from the default chain ([`credentials::chain`]): config keys,
+//! environment, profile ([`profile`] reads the files), web identity, container, EC2 metadata.
 //!
 //! ## What is checked before sending
 //!
@@ -56,8 +57,9 @@
 //! [`model`] request and JSON reading · [`validate`] the model's rules · [`protocol`]
 //! restJson1 paths and errors · [`signing`] SigV4 · [`transport`] HTTP · [`retry`] retry
 //! policy · [`rate_limit`] adaptive mode · [`log`] diagnostics · [`config`] settings ·
-//! [`credentials`] credentials and providers · [`client`] the client · [`pool`] workers for
-//! asynchronous calls · [`response`] response documents ·
+//! [`profile`] shared config files · [`endpoint`] endpoint rules · [`credentials`] credentials
+//! and providers · [`client`] the client · [`pool`] workers for asynchronous calls ·
+//! [`response`] response documents ·
 //! [`error`] statuses and errors · [`ffi`] the C ABI (the only `unsafe` code).
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -65,11 +67,13 @@
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod endpoint;
 pub mod error;
 pub mod ffi;
 pub mod log;
 pub mod model;
 pub mod pool;
+pub mod profile;
 pub mod protocol;
 pub mod rate_limit;
 pub mod response;

@@ -1,4 +1,4 @@
-//! SigV4 for service `connect`, with aws-sigv4.
+//! SigV4 with aws-sigv4: service `connect` for the client, `sts` for AssumeRole.
 #![forbid(unsafe_code)]
 
 use std::time::SystemTime;
@@ -12,15 +12,23 @@ use crate::error::Error;
 /// The signing name of Amazon Connect.
 pub const SERVICE: &str = "connect";
 
-/// Signs requests for one region; built once per client.
+/// Signs requests for one region and service; built once per client.
 pub struct Signer {
     region: String,
+    service: &'static str,
 }
 
 impl Signer {
+    /// A signer for Amazon Connect.
     pub fn new(region: &str) -> Self {
+        Signer::for_service(region, SERVICE)
+    }
+
+    /// A signer for another service's signing name (`sts`).
+    pub fn for_service(region: &str, service: &'static str) -> Self {
         Signer {
             region: region.to_owned(),
+            service,
         }
     }
 
@@ -40,7 +48,7 @@ impl Signer {
         let params = v4::SigningParams::builder()
             .identity(credentials.signing_identity())
             .region(&self.region)
-            .name(SERVICE)
+            .name(self.service)
             .time(time)
             .settings(SigningSettings::default())
             .build()
@@ -68,6 +76,7 @@ impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
             .field("region", &self.region)
+            .field("service", &self.service)
             .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,14 @@
 //! HTTP/1.1 over ureq: one pooled agent per client, bounded in time and size.
 #![forbid(unsafe_code)]
 
+use std::fmt;
 use std::io;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::{Proxy, ProxyProtocol};
 
 use crate::config::Settings;
 use crate::error::{Error, ResponseMetadata};
@@ -51,16 +57,27 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     pub fn new(settings: &Settings) -> Self {
+        Transport::with_network(&settings.network, settings.connect_timeout)
+    }
+
+    /// A transport with the client's proxy and trust roots; credential providers (STS, SSO,
+    /// IMDS, containers) use one of these too, never a second HTTP stack.
+    pub fn with_network(network: &Network, connect_timeout: Duration) -> Self {
+        let mut tls = TlsConfig::builder();
+        if let Some(roots) = &network.root_certs {
+            tls = tls.root_certs(RootCerts::Specific(roots.clone()));
+        }
         let config = ureq::Agent::config_builder()
             // AWS error documents come with 4xx/5xx statuses; we read them ourselves.
             .http_status_as_error(false)
             // A redirect from the service is never expected; following one would send a
             // signed request to a host we did not configure.
             .max_redirects(0)
-            // Proxies arrive with the full configuration work; until then the environment's
-            // proxy variables must not silently reroute signed requests.
-            .proxy(None)
-            .timeout_connect(Some(settings.connect_timeout))
+            // Only the proxy resolved by the configuration, never ureq's own reading of the
+            // environment, so NO_PROXY and the loopback rule apply as documented.
+            .proxy(network.proxy.clone())
+            .tls_config(tls.build())
+            .timeout_connect(Some(connect_timeout))
             .user_agent(concat!("connect-contact/", env!("CARGO_PKG_VERSION")))
             .accept(ureq::config::AutoHeaderValue::None)
             // ureq keeps 3 idle connections per host by default; a client shared by many
@@ -82,12 +99,41 @@ impl Transport {
         body: &[u8],
         timeout: Duration,
     ) -> Result<HttpResponse, Error> {
-        let mut request = self.agent.post(url);
+        let limits = Limits::total(timeout);
+        self.send("POST", url, headers, Some(body), limits)
+    }
+
+    /// Sends any request: `body` `None` sends none (GET). `limits.timeout` bounds the whole
+    /// exchange; `limits.connect_timeout` overrides the client's connect timeout (IMDS
+    /// wants 1 s whatever the client's is).
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+        limits: Limits,
+    ) -> Result<HttpResponse, Error> {
+        let mut builder = ureq::http::Request::builder().method(method).uri(url);
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            builder = builder.header(*name, *value);
         }
-        let request = request.config().timeout_global(Some(timeout)).build();
-        let response = request.send(body).map_err(|e| map_error(e, url))?;
+        let invalid = |e: ureq::http::Error| {
+            Error::InvalidConfig(format!("bad request to {}: {e}", host_of(url)))
+        };
+        let response = match body {
+            Some(body) => {
+                let request = builder.body(body).map_err(invalid)?;
+                let request = limits.apply(self.agent.configure_request(request)).build();
+                self.agent.run(request)
+            }
+            None => {
+                let request = builder.body(()).map_err(invalid)?;
+                let request = limits.apply(self.agent.configure_request(request)).build();
+                self.agent.run(request)
+            }
+        }
+        .map_err(|e| map_error(e, url))?;
         let status = response.status().as_u16();
         let header = |name: &str| {
             response
@@ -144,11 +190,7 @@ impl Transport {
 /// ureq's errors as our statuses. Messages name the host, never headers (they hold the
 /// signature and the session token).
 fn map_error(error: ureq::Error, url: &str) -> Error {
-    let host = url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or(url);
+    let host = host_of(url);
     let transport = |message: String| Error::Transport {
         message,
         metadata: ResponseMetadata::default(),
@@ -175,5 +217,172 @@ fn map_error(error: ureq::Error, url: &str) -> Error {
         ureq::Error::Tls(why) => transport(format!("TLS failure with {host}: {why}")),
         ureq::Error::Protocol(e) => transport(format!("malformed HTTP exchange with {host}: {e}")),
         other => transport(format!("HTTP failure with {host}: {other}")),
+    }
+}
+
+/// `host:port` of a URL, for messages: never the path or query (they can hold tokens).
+fn host_of(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .map(|authority| authority.rsplit('@').next().unwrap_or(authority))
+        .unwrap_or(url)
+}
+
+/// Time limits of one exchange.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The whole exchange, body included.
+    pub timeout: Duration,
+    /// Overrides the transport's connect timeout when set.
+    pub connect_timeout: Option<Duration>,
+    /// Bounds the wait for the response head when set.
+    pub read_timeout: Option<Duration>,
+}
+
+impl Limits {
+    /// Only a bound on the whole exchange; connect as the transport says.
+    pub fn total(timeout: Duration) -> Self {
+        Limits {
+            timeout,
+            connect_timeout: None,
+            read_timeout: None,
+        }
+    }
+
+    fn apply<S: ureq::AsSendBody>(
+        self,
+        config: ureq::config::ConfigBuilder<ureq::typestate::HttpCrateScope<S>>,
+    ) -> ureq::config::ConfigBuilder<ureq::typestate::HttpCrateScope<S>> {
+        let config = config.timeout_global(Some(self.timeout));
+        let config = match self.connect_timeout {
+            Some(c) => config.timeout_connect(Some(c)),
+            None => config,
+        };
+        match self.read_timeout {
+            Some(r) => config.timeout_recv_response(Some(r)),
+            None => config,
+        }
+    }
+}
+
+/// Hosts never sent through a proxy: loopback (test servers, local helpers) and the
+/// link-local metadata and container credential addresses.
+const ALWAYS_DIRECT: &[&str] = &[
+    "localhost",
+    "127.0.0.1",
+    "::1",
+    "[::1]",
+    "169.254.169.254",
+    "169.254.170.2",
+    "169.254.170.23",
+    "[fd00:ec2::254]",
+    "[fd00:ec2::23]",
+];
+
+/// Proxy and trust roots, resolved once per client.
+#[derive(Clone, Default)]
+pub struct Network {
+    pub proxy: Option<Proxy>,
+    /// Where the proxy came from, for `Debug` (never its user information).
+    pub proxy_source: Option<String>,
+    /// Trust roots from a CA bundle; `None` means the built-in Mozilla roots.
+    pub root_certs: Option<Arc<Vec<Certificate<'static>>>>,
+    pub ca_bundle_source: Option<String>,
+}
+
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Network")
+            .field(
+                "proxy",
+                &self.proxy.as_ref().map(|p| {
+                    format!(
+                        "{}:{} from {}",
+                        p.host(),
+                        p.port(),
+                        self.proxy_source.as_deref().unwrap_or("?")
+                    )
+                }),
+            )
+            .field(
+                "root_certs",
+                &self.root_certs.as_ref().map(|r| {
+                    format!(
+                        "{} from {}",
+                        r.len(),
+                        self.ca_bundle_source.as_deref().unwrap_or("?")
+                    )
+                }),
+            )
+            .finish()
+    }
+}
+
+impl Network {
+    /// A proxy URL (`http://[user:password@]host:port`) with `no_proxy` (comma-separated, as
+    /// in `NO_PROXY`) plus the always-direct hosts (loopback, metadata and container
+    /// addresses). `source` names the setting for messages, which never echo the URL (it may
+    /// hold a password).
+    pub fn proxy(url: &str, no_proxy: Option<&str>, source: &str) -> Result<Proxy, Error> {
+        let bad = |why: &str| Error::InvalidConfig(format!("{source}: the proxy URL {why}"));
+        let url = if url.contains("://") {
+            url.to_owned()
+        } else {
+            format!("http://{url}")
+        };
+        let parsed =
+            Proxy::new(&url).map_err(|_| bad("is not valid (expected http://host:port)"))?;
+        if !matches!(
+            parsed.protocol(),
+            ProxyProtocol::Http | ProxyProtocol::Https
+        ) {
+            return Err(bad("must use http:// or https://"));
+        }
+        let mut builder = Proxy::builder(parsed.protocol())
+            .host(parsed.host())
+            .port(parsed.port());
+        if let Some(user) = parsed.username() {
+            builder = builder.username(user);
+        }
+        if let Some(password) = parsed.password() {
+            builder = builder.password(password);
+        }
+        let extra = no_proxy.unwrap_or("");
+        for entry in ALWAYS_DIRECT
+            .iter()
+            .copied()
+            .chain(extra.split(',').map(str::trim).filter(|e| !e.is_empty()))
+        {
+            builder = builder.no_proxy(entry);
+        }
+        builder.build().map_err(|_| bad("is not valid"))
+    }
+
+    /// Reads the PEM certificates of a CA bundle; the bundle replaces the built-in roots, as
+    /// `AWS_CA_BUNDLE` does for the AWS CLI. Verification itself is never switched off.
+    pub fn read_ca_bundle(path: &Path, source: &str) -> Result<Vec<Certificate<'static>>, Error> {
+        let shown = path.display();
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::InvalidConfig(format!("{source}: CA bundle {shown} cannot be read: {e}"))
+        })?;
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(c)) => certs.push(c),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Error::InvalidConfig(format!(
+                        "{source}: CA bundle {shown} is not valid PEM: {e}"
+                    )))
+                }
+            }
+        }
+        if certs.is_empty() {
+            return Err(Error::InvalidConfig(format!(
+                "{source}: CA bundle {shown} holds no PEM certificate"
+            )));
+        }
+        Ok(certs)
     }
 }

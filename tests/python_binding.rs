@@ -41,6 +41,10 @@ fn python_binding_unittests_pass() {
         .env("CONNECT_CONTACT_LIB", built_library())
         .env("PYTHONPATH", root.join("bindings/python"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        // Hermetic: no profile files of this machine, no metadata-service probe.
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .expect("python3 runs (it must be on PATH)");
     // unittest reports on stderr; keep both for the failure message.

@@ -457,6 +457,12 @@ pub fn run_program(
             command.env_remove(key);
         }
     }
+    // ...and without the machine's profile files or a probe of the metadata service: tests
+    // never send traffic beyond 127.0.0.1.
+    command
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     let output = command
         .args(args)
         .envs(env.iter().copied())

@@ -227,7 +227,14 @@ class LocalFailureTest(unittest.TestCase):
         self.assertEqual(ctx.exception.response["ResponseMetadata"]["RetryAttempts"], 0)
 
     def test_no_region_and_no_credentials(self) -> None:
-        cleared = {k: "" for k in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        # Every source of the credential chain is emptied, and the metadata service (the last
+        # source) is switched off so nothing is probed beyond this machine.
+        unset = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
+                 "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        cleared = {k: "" for k in unset}
+        cleared.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+                       AWS_EC2_METADATA_DISABLED="true")
         with mock.patch.dict(os.environ, cleared):
             with self.assertRaises(connect_contact.NoRegionError) as ctx:
                 connect_contact.Client(aws_access_key_id="a", aws_secret_access_key="b")

@@ -4,11 +4,27 @@
 //! and refreshes (instance roles, SSO, assumed roles) slots in without touching the call
 //! path. Providers hand out `Arc<Credentials>`: cheap to clone, with the signing identity
 //! built once.
+//!
+//! One provider per file: [`cache`] (refresh windows), [`process`] (`credential_process`),
+//! [`sts`] (AssumeRole, web identity), [`sso`], [`container`], [`imds`]; [`profile`] builds
+//! a profile's provider and [`chain`] the default chain.
 #![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod chain;
+pub mod container;
+pub mod imds;
+pub mod process;
+pub mod profile;
+pub mod sso;
+pub mod sts;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+use aws_smithy_types::date_time::{DateTime, Format};
+use serde_json::Value;
 
 use aws_credential_types::Credentials as SigningCredentials;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -139,6 +155,69 @@ impl ProvideCredentials for StaticCredentials {
     }
 }
 
+/// Builds credentials a provider fetched: bad values are the provider's failure, named by
+/// `source`, never shown.
+pub(crate) fn fetched(
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<&str>,
+    expiry: Option<SystemTime>,
+    source: &str,
+) -> Result<Credentials, Error> {
+    Credentials::new(
+        access_key_id,
+        secret_access_key,
+        session_token,
+        expiry,
+        source,
+    )
+    .map_err(|e| match e {
+        Error::InvalidConfig(m) => Error::CredentialsProvider(m),
+        other => other,
+    })
+}
+
+/// An RFC 3339 time such as `2026-01-02T03:04:05Z`.
+pub(crate) fn parse_time(text: &str) -> Option<SystemTime> {
+    DateTime::from_str(text.trim(), Format::DateTime)
+        .ok()
+        .and_then(|t| SystemTime::try_from(t).ok())
+}
+
+/// Reads the JSON credential document that `credential_process`, containers and IMDS all
+/// answer: `AccessKeyId`, `SecretAccessKey`, `Token` or `SessionToken`, `Expiration`.
+/// Messages name the member, never the document (it holds the secret).
+pub(crate) fn from_json_document(body: &[u8], source: &str) -> Result<Credentials, Error> {
+    let bad = |why: String| Error::CredentialsProvider(format!("{source}: {why}"));
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| bad("the answer is not a JSON document".into()))?;
+    let Value::Object(map) = value else {
+        return Err(bad("the answer is not a JSON object".into()));
+    };
+    let text = |key: &str| -> Result<Option<&str>, Error> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(bad(format!("\"{key}\" is not a string"))),
+        }
+    };
+    let id = text("AccessKeyId")?.ok_or_else(|| bad("\"AccessKeyId\" is missing".into()))?;
+    let secret =
+        text("SecretAccessKey")?.ok_or_else(|| bad("\"SecretAccessKey\" is missing".into()))?;
+    let token = match text("SessionToken")? {
+        Some(t) => Some(t),
+        None => text("Token")?,
+    };
+    let expiry = match text("Expiration")? {
+        None => None,
+        Some(e) => Some(
+            parse_time(e)
+                .ok_or_else(|| bad(format!("\"Expiration\" {e:?} is not an RFC 3339 time")))?,
+        ),
+    };
+    fetched(id, secret, token, expiry, source)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +239,38 @@ mod tests {
                 .session_token(),
             None
         );
+    }
+
+    #[test]
+    fn json_documents_are_read_and_errors_hide_values() {
+        let c = from_json_document(
+            br#"{"AccessKeyId":"A","SecretAccessKey":"S","Token":"T","Expiration":"2030-01-01T00:00:00Z"}"#,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(c.session_token(), Some("T"));
+        assert_eq!(c.expiry(), parse_time("2030-01-01T00:00:00Z"));
+        for (doc, why) in [
+            (&br#"CANARY"#[..], "not a JSON document"),
+            (br#"["CANARY"]"#, "not a JSON object"),
+            (br#"{"SecretAccessKey":"CANARY"}"#, "AccessKeyId"),
+            (
+                br#"{"AccessKeyId":"A","SecretAccessKey":7}"#,
+                "not a string",
+            ),
+            (
+                br#"{"AccessKeyId":"A","SecretAccessKey":"CANARY X"}"#,
+                "secret access key",
+            ),
+            (
+                br#"{"AccessKeyId":"A","SecretAccessKey":"CANARY","Expiration":"soon"}"#,
+                "RFC 3339",
+            ),
+        ] {
+            let e = from_json_document(doc, "src").unwrap_err();
+            assert!(matches!(e, Error::CredentialsProvider(_)), "{e:?}");
+            let m = e.to_string();
+            assert!(m.contains(why) && !m.contains("CANARY"), "{m}");
+        }
     }
 }

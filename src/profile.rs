@@ -1,0 +1,332 @@
+//! The shared config and credentials files (`~/.aws/config`, `~/.aws/credentials`).
+//!
+//! Hand-written rather than an INI crate: these files are INI with AWS rules no general
+//! INI reader has — `[profile x]` in one file but `[x]` in the other, `[sso-session x]` and
+//! `[services x]` sections, indented sub-properties (`connect =` then `  endpoint_url = ...`),
+//! comments only when preceded by whitespace inside values — and errors must name the file
+//! and line. The grammar is the one botocore and aws-sdk-rust read.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// Which of the two files some text came from; they name profiles differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Config,
+    Credentials,
+}
+
+/// One property: a value, or (when the value is empty) indented sub-properties.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Property {
+    pub value: String,
+    pub sub: BTreeMap<String, String>,
+}
+
+/// The properties of one section. `Debug` shows keys only: values can be secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Section {
+    pub properties: BTreeMap<String, Property>,
+}
+
+impl Section {
+    /// A property's value; empty values count as unset, as in the SDKs.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.properties
+            .get(key)
+            .map(|p| p.value.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn property(&self, key: &str) -> Option<&Property> {
+        self.properties.get(key)
+    }
+}
+
+impl std::fmt::Debug for Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.properties.keys()).finish()
+    }
+}
+
+/// Every profile, sso-session and services section of both files, merged.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileSet {
+    profiles: BTreeMap<String, Section>,
+    sso_sessions: BTreeMap<String, Section>,
+    services: BTreeMap<String, Section>,
+    /// The files read (existing or not), for messages.
+    files: Vec<PathBuf>,
+}
+
+impl ProfileSet {
+    /// Reads both files. A missing file is an empty one; an unreadable or malformed one is
+    /// [`Error::InvalidConfig`] naming the file (and line).
+    pub fn load(config: Option<&Path>, credentials: Option<&Path>) -> Result<Self, Error> {
+        let mut set = ProfileSet::default();
+        // The credentials file is read last: its keys win over the config file's.
+        for (path, kind) in [
+            (config, FileKind::Config),
+            (credentials, FileKind::Credentials),
+        ] {
+            let Some(path) = path else { continue };
+            set.files.push(path.to_owned());
+            let text = match std::fs::read(path) {
+                Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+                    Error::InvalidConfig(format!("{}: not UTF-8 text", path.display()))
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(Error::InvalidConfig(format!(
+                        "{}: cannot be read: {e}",
+                        path.display()
+                    )))
+                }
+            };
+            set.add(&text, &path.display().to_string(), kind)?;
+        }
+        Ok(set)
+    }
+
+    /// Adds the sections of one file's text; `name` is used in error messages.
+    pub fn add(&mut self, text: &str, name: &str, kind: FileKind) -> Result<(), Error> {
+        for (header, section) in parse(text, name)? {
+            let (map, key) = match (kind, header.split_once(char::is_whitespace)) {
+                (FileKind::Config, Some(("profile", n))) => (&mut self.profiles, n.trim()),
+                (FileKind::Config, Some(("sso-session", n))) => (&mut self.sso_sessions, n.trim()),
+                (FileKind::Config, Some(("services", n))) => (&mut self.services, n.trim()),
+                (FileKind::Config, None) if header == "default" => (&mut self.profiles, "default"),
+                // Like botocore and aws-sdk-rust: other headers in the config file
+                // (`[foo]` without `profile`) are not profiles.
+                (FileKind::Config, _) => continue,
+                (FileKind::Credentials, _) => (&mut self.profiles, header.as_str()),
+            };
+            let entry = map.entry(key.to_owned()).or_default();
+            entry.properties.extend(section.properties);
+        }
+        Ok(())
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&Section> {
+        self.profiles.get(name)
+    }
+
+    pub fn sso_session(&self, name: &str) -> Option<&Section> {
+        self.sso_sessions.get(name)
+    }
+
+    pub fn services(&self, name: &str) -> Option<&Section> {
+        self.services.get(name)
+    }
+
+    /// "~/.aws/config and ~/.aws/credentials", for messages.
+    pub fn describe_files(&self) -> String {
+        if self.files.is_empty() {
+            return "no profile files (HOME is not set)".into();
+        }
+        self.files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+}
+
+/// Parses one file into (header, section) pairs in order. Errors name `file:line`.
+pub fn parse(text: &str, file: &str) -> Result<Vec<(String, Section)>, Error> {
+    let mut sections: Vec<(String, Section)> = Vec::new();
+    // The property a continuation line belongs to: (section index, key).
+    let mut last_property: Option<String> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line_no = index + 1;
+        let bad = |why: &str| Error::InvalidConfig(format!("{file}:{line_no}: {why}"));
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        let indented = raw.starts_with([' ', '\t']);
+        if indented && !trimmed.starts_with('[') {
+            let Some((_, section)) = sections.last_mut() else {
+                return Err(bad("indented line outside any section"));
+            };
+            let Some(key) = &last_property else {
+                return Err(bad("indented line without a property above it"));
+            };
+            let property = section
+                .properties
+                .get_mut(key)
+                .expect("last property exists");
+            if property.value.is_empty() {
+                let (k, v) = split_property(trimmed)
+                    .ok_or_else(|| bad("expected \"key = value\" in a sub-section"))?;
+                property.sub.insert(k, v);
+            } else {
+                // A continuation of a value, joined as botocore does.
+                property.value.push('\n');
+                property.value.push_str(trimmed);
+            }
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix('[') {
+            let Some(end) = rest.find(']') else {
+                return Err(bad("section header without a closing ']'"));
+            };
+            let after = rest[end + 1..].trim();
+            if !(after.is_empty() || after.starts_with('#') || after.starts_with(';')) {
+                return Err(bad("unexpected text after a section header"));
+            }
+            let header: Vec<&str> = rest[..end].split_whitespace().collect();
+            if header.is_empty() {
+                return Err(bad("empty section name"));
+            }
+            sections.push((header.join(" "), Section::default()));
+            last_property = None;
+            continue;
+        }
+        let Some((_, section)) = sections.last_mut() else {
+            return Err(bad("property before the first [section]"));
+        };
+        let (key, value) = split_property(trimmed)
+            .ok_or_else(|| bad("expected \"key = value\", a [section] or a comment"))?;
+        section.properties.insert(
+            key.clone(),
+            Property {
+                value,
+                sub: BTreeMap::new(),
+            },
+        );
+        last_property = Some(key);
+    }
+    Ok(sections)
+}
+
+/// `key = value # comment` → (key, value). A comment in a value needs whitespace before it,
+/// so `#` and `;` inside secrets and URLs survive.
+fn split_property(line: &str) -> Option<(String, String)> {
+    let (key, value) = line.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return None;
+    }
+    let mut value = value;
+    let bytes = value.as_bytes();
+    for i in 1..bytes.len() {
+        if (bytes[i] == b'#' || bytes[i] == b';') && bytes[i - 1].is_ascii_whitespace() {
+            value = &value[..i];
+            break;
+        }
+    }
+    Some((key.to_owned(), value.trim().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(config: &str, credentials: &str) -> ProfileSet {
+        let mut s = ProfileSet::default();
+        s.add(config, "config", FileKind::Config).unwrap();
+        s.add(credentials, "credentials", FileKind::Credentials)
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn profiles_sessions_services_and_comments() {
+        let s = set(
+            "# comment\n; another\n[default]\nregion = us-west-2 # trailing\n\
+             [profile dev]\nregion=eu-west-1\nsso_session = corp\nservices = local\n\
+             [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://x/start#frag\n\
+             [services local]\nconnect =\n  endpoint_url = http://127.0.0.1:9\n  other = x\n\
+             [stray]\nregion = nowhere\n",
+            "[dev]\naws_access_key_id = AKID\naws_secret_access_key = se#cret;x\n[profile odd]\nk = v\n",
+        );
+        assert_eq!(
+            s.profile("default").unwrap().get("region"),
+            Some("us-west-2")
+        );
+        let dev = s.profile("dev").unwrap();
+        assert_eq!(dev.get("region"), Some("eu-west-1"));
+        assert_eq!(dev.get("aws_secret_access_key"), Some("se#cret;x"));
+        assert_eq!(
+            s.sso_session("corp").unwrap().get("sso_start_url"),
+            Some("https://x/start#frag")
+        );
+        let connect = s.services("local").unwrap().property("connect").unwrap();
+        assert_eq!(
+            connect.sub.get("endpoint_url").map(String::as_str),
+            Some("http://127.0.0.1:9")
+        );
+        assert!(
+            s.profile("stray").is_none(),
+            "[stray] in config is no profile"
+        );
+        assert!(
+            s.profile("profile odd").is_some(),
+            "credentials file takes names as they are"
+        );
+        assert!(!format!("{dev:?}").contains("se#cret"));
+    }
+
+    #[test]
+    fn credentials_file_wins_and_values_continue() {
+        let s = set(
+            "[profile a]\nregion = r1\naws_access_key_id = FROMCONFIG\nnote = one\n  two\n",
+            "[a]\naws_access_key_id = FROMCREDS\n",
+        );
+        let a = s.profile("a").unwrap();
+        assert_eq!(a.get("aws_access_key_id"), Some("FROMCREDS"));
+        assert_eq!(a.get("region"), Some("r1"));
+        assert_eq!(a.get("note"), Some("one\ntwo"));
+        assert_eq!(Section::default().get("x"), None);
+    }
+
+    #[test]
+    fn malformed_lines_name_file_and_line() {
+        for (text, line, why) in [
+            ("region = x\n", 1, "before the first"),
+            ("[default]\nregion = x\nnonsense\n", 3, "expected"),
+            ("[default\n", 1, "closing"),
+            ("[]\n", 1, "empty section"),
+            ("\n\n  indented = x\n", 3, "outside any section"),
+            ("[default]\n  x = y\n", 2, "without a property"),
+            ("[default]\nk =\n  no equals here\n", 3, "sub-section"),
+            ("[default] junk\n", 1, "after a section header"),
+            ("[default]\n= v\n", 2, "expected"),
+        ] {
+            let err = parse(text, "/tmp/cfg").unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("/tmp/cfg:{line}: ")),
+                "{text:?}: {err}"
+            );
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn load_reads_files_and_tolerates_missing_ones() {
+        let dir = std::env::temp_dir().join(format!("cc-profile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("config");
+        std::fs::write(&config, "[default]\nregion = ap-south-1\n").unwrap();
+        let s = ProfileSet::load(Some(&config), Some(&dir.join("missing"))).unwrap();
+        assert_eq!(
+            s.profile("default").unwrap().get("region"),
+            Some("ap-south-1")
+        );
+        assert!(s.describe_files().contains("missing"));
+        std::fs::write(&config, "[default]\n???\n").unwrap();
+        let err = ProfileSet::load(Some(&config), None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("{}:2:", config.display())),
+            "{err}"
+        );
+        let err = ProfileSet::load(Some(&dir), None).unwrap_err();
+        assert!(err.to_string().contains("cannot be read"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
