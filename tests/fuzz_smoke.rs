@@ -16,9 +16,18 @@ const TARGETS: [&str; 3] = ["request_json", "config_json", "error_response"];
 
 #[test]
 fn fuzz_targets_run_clean() {
-    let available = Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
-    assert!(available, "cargo-fuzz is required for this test: cargo install cargo-fuzz --locked");
-    let seconds: u64 = std::env::var("CONNECT_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+    let available = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        available,
+        "cargo-fuzz is required for this test: cargo install cargo-fuzz --locked"
+    );
+    let seconds: u64 = std::env::var("CONNECT_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
     let fuzz_dir = repo_root().join("fuzz");
     for target in TARGETS {
         // New inputs go to a scratch corpus; the committed seeds stay as they are.
@@ -28,7 +37,12 @@ fn fuzz_targets_run_clean() {
             .args(["fuzz", "run", "-s", "none", target])
             .arg(&work)
             .arg(fuzz_dir.join("corpus").join(target))
-            .args(["--", &format!("-max_total_time={seconds}"), "-rss_limit_mb=2048", "-timeout=10"])
+            .args([
+                "--",
+                &format!("-max_total_time={seconds}"),
+                "-rss_limit_mb=2048",
+                "-timeout=10",
+            ])
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .output()
             .expect("cargo fuzz runs");
@@ -40,7 +54,10 @@ fn fuzz_targets_run_clean() {
              fuzz/corpus/{target}/ as a regression case once fixed):\n{}",
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
-        let runs = log.lines().find_map(|l| l.strip_prefix("Done ")).unwrap_or("?");
+        let runs = log
+            .lines()
+            .find_map(|l| l.strip_prefix("Done "))
+            .unwrap_or("?");
         println!("fuzz {target}: {runs}");
     }
 }

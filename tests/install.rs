@@ -8,10 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{
-    cdylib_path, repo_root, run_program, scratch_dir, standard_reply, target_profile_dir,
-    TestServer,
-};
+use support::{cdylib_path, repo_root, run_program, scratch_dir, standard_reply, TestServer};
 
 /// Runs a tool; panics with its output when it fails, else returns its stdout.
 fn tool(command: &mut Command) -> String {
@@ -64,14 +61,16 @@ fn shared_library_has_a_soname_and_exports_only_connect_symbols() {
 
 fn install(prefix: &Path) {
     let _ = std::fs::remove_dir_all(prefix);
-    cdylib_path();
+    // The libraries this test run built (the .so and .a sit together, in deps/ after a bare
+    // `cargo test`).
+    let built = cdylib_path();
     tool(
         Command::new("sh")
             .arg(repo_root().join("scripts/install.sh"))
             .arg("--prefix")
             .arg(prefix)
             .arg("--from")
-            .arg(target_profile_dir()),
+            .arg(built.parent().unwrap()),
     );
     let lib = prefix.join("lib");
     let version = env!("CARGO_PKG_VERSION");
