@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use support::{
     assert_valgrind_clean, build_program, closing_counts, dead_url, repo_root, require_valgrind,
-    run_program, standard_reply, Recorded, Reply, TestServer, VALGRIND,
+    run_program, standard_reply, RawServer, Recorded, Reply, TestServer, VALGRIND,
 };
 
 fn respond(request: &Recorded, n: usize, flaky_seen: &Mutex<HashMap<String, usize>>) -> Reply {
@@ -42,8 +42,16 @@ fn run_harness(wrapper: &[&str]) -> (String, Vec<Recorded>) {
     );
     let flaky = Mutex::new(HashMap::new());
     let server = TestServer::start(move |r, n| respond(r, n, &flaky));
+    // Accepts and closes at once, without reading: a client still writing its body gets a
+    // reset (EPIPE), which must not raise SIGPIPE in the C process.
+    let closing = RawServer::start(|stream, _| drop(stream));
     // The harness tests the environment itself: run_program starts it without AWS_ variables.
-    let (output, success) = run_program(wrapper, &harness, &[server.url(), dead_url()], &[]);
+    let (output, success) = run_program(
+        wrapper,
+        &harness,
+        &[server.url(), dead_url(), closing.url()],
+        &[],
+    );
     assert!(success, "harness failed:\n{output}");
     (output, server.requests())
 }

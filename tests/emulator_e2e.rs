@@ -204,3 +204,44 @@ fn quickstart_example_runs() {
         assert!(stdout.contains(stored), "{stored} read back: {stdout}");
     }
 }
+
+/// A client clock ten minutes slow: with correction off the emulator refuses the stale
+/// X-Amz-Date (403, as the service); with it on, the client learns the offset from `Date`.
+#[test]
+fn stale_signing_clock_is_refused_then_corrected() {
+    let emulator = emulator(true);
+    let config = ClientConfig {
+        region: Some(DEFAULT_REGION.into()),
+        endpoint_url: Some(emulator.endpoint_url()),
+        access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
+        secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
+        ..Default::default()
+    };
+    let ten_minutes_slow = -10 * 60 * 1000;
+    let settings = config
+        .resolve_with(&|k| (k == "AWS_DISABLE_CLOCK_SKEW_CORRECTION").then(|| "true".into()))
+        .unwrap();
+    let uncorrected = Client::with_settings(settings);
+    uncorrected.set_clock_offset(ten_minutes_slow);
+    let err = uncorrected
+        .update_contact(&named("i", "c", "n"))
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Status::ServiceError, "InvalidSignatureException")
+    );
+    assert_eq!(err.metadata().unwrap().http_status, Some(403));
+
+    let corrected = Client::with_settings(config.resolve_with(&|_| None).unwrap());
+    corrected.set_clock_offset(ten_minutes_slow);
+    let output = corrected
+        .update_contact(&named("i", "c", "corrected"))
+        .unwrap();
+    assert_eq!(output.metadata.retry_attempts, 1);
+    assert!(
+        corrected.clock_offset().abs() < 5000,
+        "offset back near zero: {}",
+        corrected.clock_offset()
+    );
+    assert_eq!(emulator.contact("i", "c").unwrap()["Name"], "corrected");
+}

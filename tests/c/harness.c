@@ -6,6 +6,7 @@
  *   "slow" -> stalls; "flaky-<n>" -> 503 the first time, then 200; anything else -> 200.
  *   "must-not-arrive" is used by refused requests; the Rust side checks none arrived.
  * argv[2]: a URL where nothing listens.
+ * argv[3]: a URL whose server closes every connection without reading it.
  * Prints one line per failed check and a closing line "N passed, M failed".
  */
 #define _POSIX_C_SOURCE 200809L
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *server_url, *dead_url;
+static const char *server_url, *dead_url, *closing_url;
 
 #define SECRET "CANARY-SECRET-KEY-4242"
 #define TOKEN "CANARY-SESSION-TOKEN-4242"
@@ -276,6 +277,29 @@ static void collect_log(connect_log_level level, const char *message, void *user
     pthread_mutex_unlock(&log_lock);
 }
 
+/* The server resets the connection while a 1 MiB body is still being written. With SIGPIPE at
+ * its default disposition (this process never changes it), a library that wrote with plain
+ * write() would kill the process here; the call must instead end in TRANSPORT, after retries. */
+static void test_reset_while_writing(void) {
+    size_t size = 1024 * 1024, prefix;
+    char *json = malloc(size + 128);
+    connect_client *client = new_client(closing_url, "\"max_attempts\":2,\"client_validation\":false,"
+                                                     "\"new_retries_2026\":true");
+    CHECK(json != NULL && client != NULL, "setup for the reset test");
+    if (json == NULL || client == NULL) {
+        free(json);
+        connect_client_free(client);
+        return;
+    }
+    strcpy(json, "{\"InstanceId\":\"reset\",\"ContactId\":\"c\",\"Description\":\"");
+    prefix = strlen(json);
+    memset(json + prefix, 'x', size);
+    strcpy(json + prefix + size, "\"}");
+    expect(client, json, CONNECT_STATUS_TRANSPORT, "\"RetryAttempts\":1", "reset while writing the body");
+    free(json);
+    connect_client_free(client);
+}
+
 static void test_log_callback(void) {
     static int lines;
     int before;
@@ -307,12 +331,13 @@ static void test_log_callback(void) {
 
 int main(int argc, char **argv) {
     connect_client *client;
-    if (argc < 3) {
+    if (argc < 4) {
         fprintf(stderr, "usage: %s SERVER_URL DEAD_URL\n", argv[0]);
         return 2;
     }
     server_url = argv[1];
     dead_url = argv[2];
+    closing_url = argv[3];
     client = new_client(server_url, "\"max_attempts\":1");
     CHECK(client != NULL, "client created");
     if (client != NULL) {
@@ -324,6 +349,7 @@ int main(int argc, char **argv) {
     }
     test_environment();
     test_transport_failures();
+    test_reset_while_writing();
     test_log_callback();
     connect_client_free(client);
     printf("%d passed, %d failed\n", passed, failed);
