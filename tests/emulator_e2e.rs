@@ -17,16 +17,19 @@ fn emulator(auto_create: bool) -> Emulator {
     .unwrap()
 }
 
-fn client(emulator: &Emulator, secret: &str, max_attempts: u32) -> Client {
-    Client::new(&ClientConfig {
+fn config(emulator: &Emulator, secret: &str, max_attempts: u32) -> ClientConfig {
+    ClientConfig {
         region: Some(DEFAULT_REGION.into()),
         endpoint_url: Some(emulator.endpoint_url()),
         access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
         secret_access_key: Some(secret.into()),
         max_attempts: Some(max_attempts),
         ..Default::default()
-    })
-    .unwrap()
+    }
+}
+
+fn client(emulator: &Emulator, secret: &str, max_attempts: u32) -> Client {
+    Client::new(&config(emulator, secret, max_attempts)).unwrap()
 }
 
 fn named(instance: &str, contact: &str, name: &str) -> UpdateContactRequest {
@@ -210,13 +213,7 @@ fn quickstart_example_runs() {
 #[test]
 fn stale_signing_clock_is_refused_then_corrected() {
     let emulator = emulator(true);
-    let config = ClientConfig {
-        region: Some(DEFAULT_REGION.into()),
-        endpoint_url: Some(emulator.endpoint_url()),
-        access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
-        secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
-        ..Default::default()
-    };
+    let config = config(&emulator, DEFAULT_SECRET_ACCESS_KEY, 3);
     let ten_minutes_slow = -10 * 60 * 1000;
     let settings = config
         .resolve_with(&|k| (k == "AWS_DISABLE_CLOCK_SKEW_CORRECTION").then(|| "true".into()))
