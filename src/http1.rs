@@ -102,6 +102,8 @@ impl Direct {
         if host.is_empty() {
             return None;
         }
+        // Sent as the Host header, which is signed without a default port (as aws-sigv4 does).
+        let authority = authority.strip_suffix(":80").unwrap_or(authority);
         Some(Direct {
             authority: authority.to_owned(),
             host: host.to_owned(),
@@ -116,6 +118,7 @@ impl Direct {
     /// The path and query of `url` when it points at this pool's endpoint.
     pub fn path_of<'u>(&self, url: &'u str) -> Option<&'u str> {
         let rest = url.strip_prefix("http://")?.strip_prefix(&self.authority)?;
+        let rest = rest.strip_prefix(":80").unwrap_or(rest);
         (rest.starts_with('/')).then_some(rest)
     }
 
@@ -719,6 +722,9 @@ mod tests {
         let b = d("http://[::1]:9/base").unwrap();
         assert_eq!((b.host.as_str(), b.port), ("::1", 9));
         assert_eq!(d("http://example.com").unwrap().port, 80);
+        let c = d("http://localhost:80").unwrap();
+        assert_eq!((c.authority.as_str(), c.port), ("localhost", 80));
+        assert_eq!(c.path_of("http://localhost:80/x"), Some("/x"));
         assert!(d("https://example.com").is_none());
         assert!(d("http://user:pw@example.com").is_none());
     }
