@@ -120,8 +120,11 @@ def main():
     competitor = None
     if not a.skip_competitor:
         manifest = os.path.join(BENCH, "competitor", "Cargo.toml")
-        sh(["cargo", "build", "--release", "--manifest-path", manifest])
-        competitor = os.path.join(target_dir(manifest), "release", "connect-bench-competitor")
+        # Always its own target directory: a shared CARGO_TARGET_DIR would rebuild the SDK
+        # (about 6 minutes) whenever the library's own builds move.
+        own = {k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"}
+        sh(["cargo", "build", "--release", "--manifest-path", manifest], env=own)
+        competitor = os.path.join(BENCH, "competitor", "target", "release", "connect-bench-competitor")
     lib_dir = os.path.join(root_target, "release")
     lib = os.path.join(lib_dir, "libconnect_contact.so")
     tmp = tempfile.mkdtemp(prefix="connect-bench-")
