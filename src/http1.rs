@@ -433,9 +433,7 @@ impl Direct {
                     }
                 }
                 // Need more: move what is pending to the front, then read.
-                conn.buf.copy_within(start..filled, 0);
-                filled -= start;
-                start = 0;
+                compact(&mut conn.buf, &mut start, &mut filled);
                 let room = limit + 4096;
                 let n = self
                     .fill(conn, filled, room, deadline, Some(&metadata))
@@ -450,10 +448,8 @@ impl Direct {
                 return Err(Failure::Error(too_large()));
             }
             while filled - start < length {
-                if filled == conn.buf.len() && start > 0 {
-                    conn.buf.copy_within(start..filled, 0);
-                    filled -= start;
-                    start = 0;
+                if filled == conn.buf.len() {
+                    compact(&mut conn.buf, &mut start, &mut filled);
                 }
                 let n = self
                     .fill(conn, filled, length + 1, deadline, Some(&metadata))
@@ -471,10 +467,8 @@ impl Direct {
                 if filled - start > limit {
                     return Err(Failure::Error(too_large()));
                 }
-                if filled == conn.buf.len() && start > 0 {
-                    conn.buf.copy_within(start..filled, 0);
-                    filled -= start;
-                    start = 0;
+                if filled == conn.buf.len() {
+                    compact(&mut conn.buf, &mut start, &mut filled);
                 }
                 let n = self
                     .fill(conn, filled, limit + 4096, deadline, Some(&metadata))
@@ -659,6 +653,13 @@ fn next_chunk(pending: &[u8]) -> Chunk {
             return Chunk::Last { end: at };
         }
     }
+}
+
+/// Moves the unconsumed `buf[start..filled]` to the front, making room to read into.
+fn compact(buf: &mut [u8], start: &mut usize, filled: &mut usize) {
+    buf.copy_within(*start..*filled, 0);
+    *filled -= *start;
+    *start = 0;
 }
 
 fn forbidden(text: &str) -> bool {
