@@ -190,7 +190,7 @@ impl Signer {
         }
         canonical.push_str("\n\n");
         for (name, value) in &signed {
-            let _ = write!(canonical, "{name}:{value}\n");
+            let _ = writeln!(canonical, "{name}:{value}");
         }
         canonical.push('\n');
         canonical.push_str(&names);
