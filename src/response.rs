@@ -1,6 +1,8 @@
 //! The response document handed to C and Python callers, shaped as boto3 users know it.
 #![forbid(unsafe_code)]
 
+use std::io::Write as _;
+
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ResponseMetadata};
@@ -13,8 +15,23 @@ pub struct UpdateContactOutput {
 
 impl UpdateContactOutput {
     /// `{"ResponseMetadata": {"RequestId": …, "HTTPStatusCode": 200, "RetryAttempts": 0}}`
+    /// Written directly (one allocation, every call takes this path) in serde_json's own
+    /// output for the `json!` form: keys in its sorted order, strings escaped by serde_json.
     pub fn to_document(&self) -> String {
-        json!({ "ResponseMetadata": metadata_json(&self.metadata) }).to_string()
+        let m = &self.metadata;
+        let mut out = Vec::with_capacity(96);
+        out.extend_from_slice(b"{\"ResponseMetadata\":{");
+        if let Some(status) = m.http_status {
+            let _ = write!(out, "\"HTTPStatusCode\":{status},");
+        }
+        if let Some(id) = &m.request_id {
+            out.extend_from_slice(b"\"RequestId\":");
+            // Writing a &str into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, id.as_str());
+            out.push(b',');
+        }
+        let _ = write!(out, "\"RetryAttempts\":{}}}}}", m.retry_attempts);
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
@@ -52,6 +69,21 @@ fn metadata_json(m: &ResponseMetadata) -> Value {
 mod tests {
     use super::*;
     use crate::error::ServiceError;
+
+    #[test]
+    fn the_written_success_document_is_what_serde_json_writes() {
+        for request_id in [None, Some(""), Some("r-1"), Some("q\"\\\n\u{1}é😀</")] {
+            for http_status in [None, Some(200), Some(204)] {
+                let metadata = ResponseMetadata {
+                    request_id: request_id.map(str::to_owned),
+                    http_status,
+                    retry_attempts: 3,
+                };
+                let expected = json!({ "ResponseMetadata": metadata_json(&metadata) }).to_string();
+                assert_eq!(UpdateContactOutput { metadata }.to_document(), expected);
+            }
+        }
+    }
 
     #[test]
     fn documents_have_the_boto3_shape() {

@@ -12,6 +12,7 @@ use ureq::{Proxy, ProxyProtocol};
 
 use crate::config::Settings;
 use crate::error::{Error, ResponseMetadata};
+use crate::http1::Direct;
 
 /// Largest response body read. UpdateContact answers `{}` and errors are a line of JSON;
 /// anything larger is not the service.
@@ -47,7 +48,12 @@ impl HttpResponse {
 
 pub struct Transport {
     agent: ureq::Agent,
+    /// The hot path to the client's own plain-HTTP endpoint when no proxy is configured
+    /// (see http1.rs for why); everything else goes through `agent`.
+    direct: Option<Direct>,
 }
+
+const USER_AGENT: &str = concat!("connect-contact/", env!("CARGO_PKG_VERSION"));
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,7 +63,16 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     pub fn new(settings: &Settings) -> Self {
-        Transport::with_network(&settings.network, settings.connect_timeout)
+        let mut transport = Transport::with_network(&settings.network, settings.connect_timeout);
+        if settings.network.proxy.is_none() {
+            transport.direct = Direct::for_endpoint(
+                &settings.endpoint.url_for(""),
+                settings.connect_timeout,
+                USER_AGENT,
+                MAX_IDLE_CONNECTIONS,
+            );
+        }
+        transport
     }
 
     /// A transport with the client's proxy and trust roots; credential providers (STS, SSO,
@@ -78,7 +93,7 @@ impl Transport {
             .proxy(network.proxy.clone())
             .tls_config(tls.build())
             .timeout_connect(Some(connect_timeout))
-            .user_agent(concat!("connect-contact/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .accept(ureq::config::AutoHeaderValue::None)
             // ureq keeps 3 idle connections per host by default; a client shared by many
             // threads (or async workers) would otherwise reconnect on most calls.
@@ -87,6 +102,7 @@ impl Transport {
             .build();
         Transport {
             agent: config.into(),
+            direct: None,
         }
     }
 
@@ -99,6 +115,11 @@ impl Transport {
         body: &[u8],
         timeout: Duration,
     ) -> Result<HttpResponse, Error> {
+        if let Some(direct) = &self.direct {
+            if let Some(path) = direct.path_of(url) {
+                return direct.post(path, headers, body, timeout);
+            }
+        }
         let limits = Limits::total(timeout);
         self.send("POST", url, headers, Some(body), limits)
     }

@@ -1,0 +1,770 @@
+//! The hot path: keep-alive HTTP/1.1 POSTs to the client's own endpoint over plain TCP, in two
+//! syscalls per warm call (one write of head and body, one read). ureq 3 spends about 13 and a
+//! thread per call here (a resolver thread, two liveness probes, separate writes, timeouts set
+//! on every call; see the README's Performance section), so UpdateContact takes this path when
+//! no proxy is configured; ureq keeps proxies, TLS and the credential providers.
+//!
+//! Behaviour kept from the ureq path: deadlines on connect, write and read (socket timeouts
+//! derived from the deadline, re-checked after every read so a dribbling server cannot stretch
+//! it); bounded head and body; Content-Length, chunked and read-to-close bodies; no redirects
+//! (a 3xx is just a response); a pooled connection the server closed while idle is replaced
+//! silently, once (probed after 100 ms idle, or refused on the first write).
+#![forbid(unsafe_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ResponseMetadata};
+use crate::transport::{HttpResponse, MAX_RESPONSE_BYTES};
+
+/// Largest response head read (ureq's limit too).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Headers parsed in a response head; more is not the service.
+const MAX_HEADERS: usize = 64;
+/// A pooled connection idle this long is probed before use (the server may have closed it),
+/// as ureq probes every one. Back-to-back calls skip the probe's 3 syscalls: a server that
+/// closes a keep-alive connection within 100 ms of answering on it is the race every pooling
+/// client has, and the retry policy covers it (the request may have been read, so it is not
+/// resent silently).
+const PROBE_AFTER: Duration = Duration::from_millis(100);
+/// A pooled connection idle this long is dropped unused (servers close idle ones near 60 s).
+const MAX_IDLE_AGE: Duration = Duration::from_secs(15);
+/// Read buffer of a new connection; grows up to MAX_HEAD_BYTES for a large head.
+const INITIAL_BUFFER: usize = 4096;
+
+/// Keep-alive connections to one `http://host:port`.
+pub struct Direct {
+    /// `host:port` as written in the endpoint URL: the Host header, and what `post` matches.
+    authority: String,
+    /// The host without brackets, for resolving and messages.
+    host: String,
+    port: u16,
+    connect_timeout: Duration,
+    user_agent: &'static str,
+    idle: Mutex<Vec<Conn>>,
+    max_idle: usize,
+}
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direct")
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    /// Read buffer, kept across calls: `buf[..filled]` holds bytes not yet consumed.
+    buf: Vec<u8>,
+    /// The request is assembled here so head and body leave in one write.
+    out: Vec<u8>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    idle_since: Instant,
+}
+
+/// Why an exchange failed: `Stale` (a reused connection refused the first byte of the request,
+/// so the server cannot have seen it) is retried once on a new connection.
+enum Failure {
+    Stale(io::Error),
+    Error(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl Direct {
+    /// A pool for `url`'s scheme-less authority when it is `http://host[:port]`; None for any
+    /// other URL (https and anything unusual take the ureq path).
+    pub fn for_endpoint(
+        url: &str,
+        connect_timeout: Duration,
+        user_agent: &'static str,
+        max_idle: usize,
+    ) -> Option<Direct> {
+        let rest = url.strip_prefix("http://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        if authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !p.contains(']') => (h, p.parse().ok()?),
+            _ => (authority, 80),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return None;
+        }
+        // Sent as the Host header, which is signed without a default port (as aws-sigv4 does).
+        let authority = authority.strip_suffix(":80").unwrap_or(authority);
+        Some(Direct {
+            authority: authority.to_owned(),
+            host: host.to_owned(),
+            port,
+            connect_timeout,
+            user_agent,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        })
+    }
+
+    /// The path and query of `url` when it points at this pool's endpoint.
+    pub fn path_of<'u>(&self, url: &'u str) -> Option<&'u str> {
+        let rest = url.strip_prefix("http://")?.strip_prefix(&self.authority)?;
+        let rest = rest.strip_prefix(":80").unwrap_or(rest);
+        (rest.starts_with('/')).then_some(rest)
+    }
+
+    /// POSTs `body` to `path` with `headers` (Host, User-Agent and Content-Length are added),
+    /// giving up at `timeout` from now.
+    pub fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<HttpResponse, Error> {
+        let deadline = Instant::now() + timeout;
+        if let Some((name, _)) = headers.iter().find(|(n, v)| forbidden(n) || forbidden(v)) {
+            let what = if forbidden(name) { "name" } else { "value" };
+            return Err(Error::InvalidConfig(format!(
+                "bad request to {}: header {what} with a line break or NUL",
+                self.authority
+            )));
+        }
+        if let Some(mut conn) = self.take_idle() {
+            match self.exchange(&mut conn, path, headers, body, deadline) {
+                Ok(done) => return Ok(self.finish(conn, done)),
+                Err(Failure::Error(e)) => return Err(e),
+                Err(Failure::Stale(_)) => {} // closed while idle: one new connection, silently
+            }
+        }
+        let mut conn = self.connect(deadline)?;
+        match self.exchange(&mut conn, path, headers, body, deadline) {
+            Ok(done) => Ok(self.finish(conn, done)),
+            Err(Failure::Error(e)) => Err(e),
+            Err(Failure::Stale(e)) => Err(self.io_error(&e, None)),
+        }
+    }
+
+    fn finish(&self, mut conn: Conn, (response, reusable): (HttpResponse, bool)) -> HttpResponse {
+        if reusable {
+            conn.idle_since = Instant::now();
+            if let Ok(mut idle) = self.idle.lock() {
+                if idle.len() < self.max_idle {
+                    idle.push(conn);
+                }
+            }
+        }
+        response
+    }
+
+    /// The most recently used idle connection still worth using.
+    fn take_idle(&self) -> Option<Conn> {
+        loop {
+            let conn = self.idle.lock().ok()?.pop()?;
+            let idle_for = conn.idle_since.elapsed();
+            if idle_for >= MAX_IDLE_AGE {
+                continue;
+            }
+            if idle_for < PROBE_AFTER || still_open(&conn.stream) {
+                return Some(conn);
+            }
+        }
+    }
+
+    fn connect(&self, deadline: Instant) -> Result<Conn, Error> {
+        let limit = |d: Instant| {
+            self.connect_timeout
+                .min(d.saturating_duration_since(Instant::now()))
+        };
+        let timed_out = || Error::Timeout {
+            message: format!("timed out talking to {} (connect)", self.authority),
+            metadata: ResponseMetadata::default(),
+        };
+        let addresses = self.resolve(limit(deadline))?;
+        let mut last = None;
+        for address in addresses {
+            let budget = limit(deadline);
+            if budget.is_zero() {
+                return Err(timed_out());
+            }
+            match TcpStream::connect_timeout(&address, budget) {
+                Ok(stream) => {
+                    // Head and body go in one write; Nagle would only delay the reply.
+                    stream.set_nodelay(true).ok();
+                    return Ok(Conn {
+                        stream,
+                        buf: vec![0; INITIAL_BUFFER],
+                        out: Vec::with_capacity(2048),
+                        read_timeout: None,
+                        write_timeout: None,
+                        idle_since: Instant::now(),
+                    });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        match last {
+            Some(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                Err(timed_out())
+            }
+            _ => Err(Error::Transport {
+                message: format!("could not connect to {}", self.authority),
+                metadata: ResponseMetadata::default(),
+            }),
+        }
+    }
+
+    /// The endpoint's addresses: an IP literal as is, a name through the system resolver on a
+    /// helper thread so a hung resolver cannot outlast `budget` (new connections only).
+    fn resolve(&self, budget: Duration) -> Result<Vec<SocketAddr>, Error> {
+        if let Ok(ip) = self.host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        let not_found = || Error::Transport {
+            message: format!("could not resolve host {}", self.authority),
+            metadata: ResponseMetadata::default(),
+        };
+        let (tx, rx) = mpsc::channel();
+        let target = (self.host.clone(), self.port);
+        std::thread::Builder::new()
+            .name("connect-contact-dns".into())
+            .spawn(move || {
+                let _ = tx.send(target.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+            })
+            .map_err(|_| not_found())?;
+        match rx.recv_timeout(budget) {
+            Ok(Ok(addresses)) if !addresses.is_empty() => Ok(addresses),
+            Ok(_) => Err(not_found()),
+            Err(_) => Err(Error::Timeout {
+                message: format!("timed out talking to {} (resolve)", self.authority),
+                metadata: ResponseMetadata::default(),
+            }),
+        }
+    }
+
+    fn exchange(
+        &self,
+        conn: &mut Conn,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<(HttpResponse, bool), Failure> {
+        let out = &mut conn.out;
+        out.clear();
+        for piece in [
+            "POST ",
+            path,
+            " HTTP/1.1\r\nhost: ",
+            &self.authority,
+            "\r\nuser-agent: ",
+            self.user_agent,
+            "\r\n",
+        ] {
+            out.extend_from_slice(piece.as_bytes());
+        }
+        for (name, value) in headers {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        write!(out, "content-length: {}\r\n\r\n", body.len()).ok();
+        out.extend_from_slice(body);
+        self.write_all(conn, deadline)?;
+        self.read_response(conn, deadline)
+    }
+
+    fn write_all(&self, conn: &mut Conn, deadline: Instant) -> Result<(), Failure> {
+        let mut written = 0;
+        while written < conn.out.len() {
+            shrink_timeout(&mut conn.write_timeout, deadline, |t| {
+                conn.stream.set_write_timeout(Some(t))
+            })
+            .map_err(|_| self.timeout("sending the request", None))?;
+            match conn.stream.write(&conn.out[written..]) {
+                Ok(0) => return Err(Failure::Stale(io::ErrorKind::WriteZero.into())),
+                Ok(n) => written += n,
+                Err(e) if retry_io(&e) => {}
+                // A peer that closed while the connection sat idle shows up as a broken pipe
+                // or a reset on the first write.
+                Err(e) if written == 0 => return Err(Failure::Stale(e)),
+                Err(e) => return Err(Failure::Error(self.io_error(&e, None))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads more into `conn.buf[filled..]`, growing it up to `limit`; Ok(0) at end of stream.
+    fn fill(
+        &self,
+        conn: &mut Conn,
+        filled: usize,
+        limit: usize,
+        deadline: Instant,
+        context: Option<&ResponseMetadata>,
+    ) -> Result<usize, Error> {
+        if filled == conn.buf.len() {
+            let grown = (conn.buf.len() * 2).min(limit).max(filled + 1);
+            conn.buf.resize(grown, 0);
+        }
+        loop {
+            shrink_timeout(&mut conn.read_timeout, deadline, |t| {
+                conn.stream.set_read_timeout(Some(t))
+            })
+            .map_err(|_| self.timeout("waiting for the response", context))?;
+            match conn.stream.read(&mut conn.buf[filled..]) {
+                Ok(n) => return Ok(n),
+                Err(e) if retry_io(&e) => {}
+                Err(e) => return Err(self.io_error(&e, context)),
+            }
+        }
+    }
+
+    fn read_response(
+        &self,
+        conn: &mut Conn,
+        deadline: Instant,
+    ) -> Result<(HttpResponse, bool), Failure> {
+        let mut filled = 0;
+        // The head (skipping any 1xx interim responses).
+        let (head_len, head) = loop {
+            let mut parsed = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut parsed);
+            match response.parse(&conn.buf[..filled]) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let head = Head::read(&response);
+                    if (100..200).contains(&head.status) && head.status != 101 {
+                        conn.buf.copy_within(len..filled, 0);
+                        filled -= len;
+                        continue;
+                    }
+                    break (len, head);
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => {
+                    return Err(Failure::Error(self.malformed(&format!("{e}"), None)));
+                }
+            }
+            if filled >= MAX_HEAD_BYTES {
+                return Err(Failure::Error(
+                    self.malformed("the response head is larger than 65536 bytes", None),
+                ));
+            }
+            match self.fill(conn, filled, MAX_HEAD_BYTES, deadline, None) {
+                Ok(0) => {
+                    return Err(Failure::Error(self.malformed(
+                        "the connection closed before the response head ended",
+                        None,
+                    )))
+                }
+                Ok(n) => filled += n,
+                Err(e) => return Err(Failure::Error(e)),
+            }
+        };
+        let metadata = ResponseMetadata {
+            request_id: head.request_id.clone(),
+            http_status: Some(head.status),
+            retry_attempts: 0,
+        };
+        let too_large = || Error::InvalidResponse {
+            message: format!(
+                "HTTP {} response body is larger than {MAX_RESPONSE_BYTES} bytes",
+                head.status
+            ),
+            metadata: metadata.clone(),
+        };
+        let limit = MAX_RESPONSE_BYTES as usize;
+        let mut body = Vec::new();
+        let mut start = head_len;
+        let reusable;
+        if head.status == 204 || head.status == 304 {
+            reusable = filled == head_len;
+        } else if head.chunked {
+            // Decode in place: `start..filled` are undecoded bytes.
+            loop {
+                let pending = &conn.buf[start..filled];
+                match next_chunk(pending) {
+                    Chunk::Data { skip, len } => {
+                        if body.len() + len > limit {
+                            return Err(Failure::Error(too_large()));
+                        }
+                        if pending.len() >= skip + len + 2 {
+                            body.extend_from_slice(&pending[skip..skip + len]);
+                            if &pending[skip + len..skip + len + 2] != b"\r\n" {
+                                return Err(Failure::Error(self.malformed(
+                                    "a chunk does not end with CRLF",
+                                    Some(&metadata),
+                                )));
+                            }
+                            start += skip + len + 2;
+                            continue;
+                        }
+                    }
+                    Chunk::Last { end } => {
+                        reusable = start + end == filled;
+                        break;
+                    }
+                    Chunk::Incomplete => {
+                        if pending.len() > 1024 && !pending.contains(&b'\n') {
+                            return Err(Failure::Error(
+                                self.malformed("a chunk size line is too long", Some(&metadata)),
+                            ));
+                        }
+                    }
+                    Chunk::Malformed => {
+                        return Err(Failure::Error(
+                            self.malformed("a chunk size is not hexadecimal", Some(&metadata)),
+                        ))
+                    }
+                }
+                // Need more: move what is pending to the front, then read.
+                compact(&mut conn.buf, &mut start, &mut filled);
+                let room = limit + 4096;
+                let n = self
+                    .fill(conn, filled, room, deadline, Some(&metadata))
+                    .map_err(Failure::Error)?;
+                if n == 0 {
+                    return Err(Failure::Error(self.truncated(&metadata)));
+                }
+                filled += n;
+            }
+        } else if let Some(length) = head.content_length {
+            if length > limit {
+                return Err(Failure::Error(too_large()));
+            }
+            while filled - start < length {
+                if filled == conn.buf.len() {
+                    compact(&mut conn.buf, &mut start, &mut filled);
+                }
+                let n = self
+                    .fill(conn, filled, length + 1, deadline, Some(&metadata))
+                    .map_err(Failure::Error)?;
+                if n == 0 {
+                    return Err(Failure::Error(self.truncated(&metadata)));
+                }
+                filled += n;
+            }
+            body.extend_from_slice(&conn.buf[start..start + length]);
+            reusable = filled == start + length;
+        } else {
+            // Delimited by the end of the connection.
+            loop {
+                if filled - start > limit {
+                    return Err(Failure::Error(too_large()));
+                }
+                if filled == conn.buf.len() {
+                    compact(&mut conn.buf, &mut start, &mut filled);
+                }
+                let n = self
+                    .fill(conn, filled, limit + 4096, deadline, Some(&metadata))
+                    .map_err(Failure::Error)?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            body.extend_from_slice(&conn.buf[start..filled]);
+            reusable = false;
+        }
+        let keep = reusable && head.keep_alive;
+        // A connection that grew for a large head or body goes back to its usual size.
+        if conn.buf.len() > INITIAL_BUFFER * 4 {
+            conn.buf.truncate(INITIAL_BUFFER);
+            conn.buf.shrink_to_fit();
+        }
+        Ok((
+            HttpResponse {
+                status: head.status,
+                request_id: head.request_id,
+                error_type: head.error_type,
+                date: head.date,
+                cached: head.cached,
+                retry_after: head.retry_after,
+                body,
+            },
+            keep,
+        ))
+    }
+
+    fn timeout(&self, doing: &str, context: Option<&ResponseMetadata>) -> Error {
+        Error::Timeout {
+            message: format!("timed out talking to {} ({doing})", self.authority),
+            metadata: context.cloned().unwrap_or_default(),
+        }
+    }
+
+    fn io_error(&self, e: &io::Error, context: Option<&ResponseMetadata>) -> Error {
+        Error::Transport {
+            message: format!("I/O error talking to {}: {e}", self.authority),
+            metadata: context.cloned().unwrap_or_default(),
+        }
+    }
+
+    fn malformed(&self, why: &str, context: Option<&ResponseMetadata>) -> Error {
+        Error::Transport {
+            message: format!("malformed HTTP exchange with {}: {why}", self.authority),
+            metadata: context.cloned().unwrap_or_default(),
+        }
+    }
+
+    fn truncated(&self, context: &ResponseMetadata) -> Error {
+        self.malformed(
+            "the connection closed before the response body ended",
+            Some(context),
+        )
+    }
+}
+
+/// What the client needs from a response head.
+struct Head {
+    status: u16,
+    keep_alive: bool,
+    chunked: bool,
+    content_length: Option<usize>,
+    request_id: Option<String>,
+    error_type: Option<String>,
+    date: Option<String>,
+    cached: bool,
+    retry_after: Option<String>,
+}
+
+impl Head {
+    fn read(response: &httparse::Response<'_, '_>) -> Head {
+        let mut head = Head {
+            status: response.code.unwrap_or(0),
+            // HTTP/1.0 closes unless it says otherwise; we never ask it to.
+            keep_alive: response.version == Some(1),
+            chunked: false,
+            content_length: None,
+            request_id: None,
+            error_type: None,
+            date: None,
+            cached: false,
+            retry_after: None,
+        };
+        let mut bad_length = false;
+        for header in response.headers.iter() {
+            let Ok(value) = std::str::from_utf8(header.value) else {
+                continue;
+            };
+            let name = header.name;
+            let text = || Some(value.trim().to_owned());
+            if name.eq_ignore_ascii_case("content-length") {
+                match value.trim().parse::<usize>() {
+                    Ok(n) if head.content_length.map_or(true, |m| m == n) => {
+                        head.content_length = Some(n)
+                    }
+                    _ => bad_length = true,
+                }
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                head.chunked = value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            } else if name.eq_ignore_ascii_case("connection") {
+                if value
+                    .split(',')
+                    .any(|v| v.trim().eq_ignore_ascii_case("close"))
+                {
+                    head.keep_alive = false;
+                }
+            } else if name.eq_ignore_ascii_case("x-amzn-requestid") {
+                head.request_id = text();
+            } else if name.eq_ignore_ascii_case("x-amzn-errortype") {
+                head.error_type = text();
+            } else if name.eq_ignore_ascii_case("date") {
+                head.date = text();
+            } else if name.eq_ignore_ascii_case("age") {
+                head.cached = true;
+            } else if name.eq_ignore_ascii_case("x-amz-retry-after") {
+                head.retry_after = text();
+            }
+        }
+        if head.chunked {
+            // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
+            head.content_length = None;
+        } else if bad_length {
+            // Conflicting or unreadable lengths: read to the end and never reuse.
+            head.content_length = None;
+            head.keep_alive = false;
+        }
+        head
+    }
+}
+
+enum Chunk {
+    /// A chunk of `len` bytes whose data starts `skip` bytes in.
+    Data {
+        skip: usize,
+        len: usize,
+    },
+    /// The last chunk and trailers end `end` bytes in.
+    Last {
+        end: usize,
+    },
+    Incomplete,
+    Malformed,
+}
+
+/// Reads one chunk-size line (and, for the last chunk, the trailers) from `pending`.
+fn next_chunk(pending: &[u8]) -> Chunk {
+    let Some(line_end) = pending.iter().position(|&b| b == b'\n') else {
+        return Chunk::Incomplete;
+    };
+    let line = &pending[..line_end];
+    let size = line.split(|&b| b == b';').next().unwrap_or_default();
+    let size = std::str::from_utf8(size).unwrap_or("").trim();
+    let Ok(len) = usize::from_str_radix(size, 16) else {
+        return Chunk::Malformed;
+    };
+    if size.len() > 15 {
+        return Chunk::Malformed;
+    }
+    if len > 0 {
+        return Chunk::Data {
+            skip: line_end + 1,
+            len,
+        };
+    }
+    // Trailers: lines up to an empty one.
+    let mut at = line_end + 1;
+    loop {
+        let Some(n) = pending[at..].iter().position(|&b| b == b'\n') else {
+            return Chunk::Incomplete;
+        };
+        let line = &pending[at..at + n];
+        at += n + 1;
+        if line.is_empty() || line == b"\r" {
+            return Chunk::Last { end: at };
+        }
+    }
+}
+
+/// Moves the unconsumed `buf[start..filled]` to the front, making room to read into.
+fn compact(buf: &mut [u8], start: &mut usize, filled: &mut usize) {
+    buf.copy_within(*start..*filled, 0);
+    *filled -= *start;
+    *start = 0;
+}
+
+fn forbidden(text: &str) -> bool {
+    text.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+/// Interrupted, or a socket timeout that fired before the deadline (the loop re-checks it).
+fn retry_io(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Makes sure the socket timeout `current` does not outlast `deadline`, setting it only when
+/// it must shrink, and then to 7/8 of the time left: back-to-back calls with the same
+/// deadline thus set no timeout at all, and one that fires early just loops. Err once the
+/// deadline is (within a millisecond) reached.
+fn shrink_timeout(
+    current: &mut Option<Duration>,
+    deadline: Instant,
+    set: impl FnOnce(Duration) -> io::Result<()>,
+) -> Result<(), ()> {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if remaining < Duration::from_millis(1) {
+        return Err(());
+    }
+    if !matches!(*current, Some(c) if c <= remaining) {
+        let t = (remaining * 7 / 8).max(Duration::from_millis(1));
+        set(t).map_err(|_| ())?;
+        *current = Some(t);
+    }
+    Ok(())
+}
+
+/// A non-blocking peek: an idle connection that reads end-of-stream, data or an error is gone.
+fn still_open(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let open = matches!(stream.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).is_ok() && open
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_that_take_the_direct_path() {
+        let d = |u| Direct::for_endpoint(u, Duration::from_secs(1), "ua", 4);
+        let a = d("http://127.0.0.1:8080").unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 8080));
+        assert_eq!(
+            a.path_of("http://127.0.0.1:8080/contacts/a/b"),
+            Some("/contacts/a/b")
+        );
+        assert_eq!(a.path_of("http://127.0.0.1:80801/contacts"), None);
+        assert_eq!(a.path_of("https://127.0.0.1:8080/contacts"), None);
+        let b = d("http://[::1]:9/base").unwrap();
+        assert_eq!((b.host.as_str(), b.port), ("::1", 9));
+        assert_eq!(d("http://example.com").unwrap().port, 80);
+        let c = d("http://localhost:80").unwrap();
+        assert_eq!((c.authority.as_str(), c.port), ("localhost", 80));
+        assert_eq!(c.path_of("http://localhost:80/x"), Some("/x"));
+        assert!(d("https://example.com").is_none());
+        assert!(d("http://user:pw@example.com").is_none());
+    }
+
+    #[test]
+    fn chunks_are_read_with_extensions_and_trailers() {
+        assert!(matches!(
+            next_chunk(b"1a;x=y\r\n"),
+            Chunk::Data { skip: 8, len: 26 }
+        ));
+        assert!(matches!(next_chunk(b"0\r\n\r\n"), Chunk::Last { end: 5 }));
+        assert!(matches!(
+            next_chunk(b"0\r\nx: y\r\n\r\n"),
+            Chunk::Last { end: 11 }
+        ));
+        assert!(matches!(next_chunk(b"0\r\nx: y\r\n"), Chunk::Incomplete));
+        assert!(matches!(next_chunk(b"zz\r\n"), Chunk::Malformed));
+        assert!(matches!(
+            next_chunk(b"10000000000000000\r\n"),
+            Chunk::Malformed
+        ));
+        assert!(matches!(next_chunk(b"1"), Chunk::Incomplete));
+    }
+
+    #[test]
+    fn socket_timeouts_only_shrink_and_never_pass_the_deadline() {
+        let mut current = None;
+        let mut sets = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for _ in 0..100 {
+            shrink_timeout(&mut current, deadline, |t| {
+                assert!(t <= Duration::from_secs(10));
+                sets += 1;
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert_eq!(sets, 1, "back-to-back calls set the timeout once");
+        let past = Instant::now();
+        assert!(shrink_timeout(&mut current, past, |_| Ok(())).is_err());
+    }
+}
