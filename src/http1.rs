@@ -1,8 +1,9 @@
-//! The hot path: keep-alive HTTP/1.1 POSTs to the client's own endpoint over plain TCP, in two
-//! syscalls per warm call (one write of head and body, one read). ureq 3 spends about 13 and a
-//! thread per call here (a resolver thread, two liveness probes, separate writes, timeouts set
-//! on every call; see the README's Performance section), so UpdateContact takes this path when
-//! no proxy is configured; ureq keeps proxies, TLS and the credential providers.
+//! The hot path: keep-alive HTTP/1.1 POSTs to the client's own endpoint, over TLS (rustls, the
+//! client's trust roots) or plain TCP, in two syscalls per warm call (one write of head and
+//! body, one read). ureq 3 spends about 13 and a thread per call here (a resolver thread, two
+//! liveness probes, separate writes, timeouts set on every call; see the README's Performance
+//! section), so UpdateContact takes this path whenever no proxy is configured; ureq keeps
+//! proxies and the credential providers.
 //!
 //! Behaviour kept from the ureq path: deadlines on connect, write and read (socket timeouts
 //! derived from the deadline, re-checked after every read so a dribbling server cannot stretch
@@ -14,8 +15,11 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::error::{Error, ResponseMetadata};
 use crate::transport::{HttpResponse, MAX_RESPONSE_BYTES};
@@ -35,8 +39,12 @@ const MAX_IDLE_AGE: Duration = Duration::from_secs(15);
 /// Read buffer of a new connection; grows up to MAX_HEAD_BYTES for a large head.
 const INITIAL_BUFFER: usize = 4096;
 
-/// Keep-alive connections to one `http://host:port`.
+/// Keep-alive connections to one `http://host:port` or `https://host:port`.
 pub struct Direct {
+    /// `http://` or `https://`.
+    scheme: &'static str,
+    /// For https: the client's TLS settings and the name the certificate must carry.
+    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
     /// `host:port` as written in the endpoint URL: the Host header, and what `post` matches.
     authority: String,
     /// The host without brackets, for resolving and messages.
@@ -56,8 +64,54 @@ impl std::fmt::Debug for Direct {
     }
 }
 
+/// A connection's byte stream: TLS records over TCP, or TCP itself.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    /// The socket, for timeouts and the idle probe.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => &tls.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.read(buf),
+            // A peer that closes without close_notify ends the stream as TCP would; bodies
+            // with a length are still checked for truncation by the reader.
+            Stream::Tls(tls) => match tls.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => tcp.write(buf),
+            Stream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(tcp) => tcp.flush(),
+            Stream::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     /// Read buffer, kept across calls: `buf[..filled]` holds bytes not yet consumed.
     buf: Vec<u8>,
     /// The request is assembled here so head and body leave in one write.
@@ -81,30 +135,42 @@ impl From<Error> for Failure {
 }
 
 impl Direct {
-    /// A pool for `url`'s scheme-less authority when it is `http://host[:port]`; None for any
-    /// other URL (https and anything unusual take the ureq path).
+    /// A pool for `url` when it is `http://host[:port]`, or `https://host[:port]` and `tls`
+    /// gives the client's TLS settings; None for anything else (it takes the ureq path).
     pub fn for_endpoint(
         url: &str,
         connect_timeout: Duration,
         user_agent: &'static str,
         max_idle: usize,
+        tls: Option<Arc<ClientConfig>>,
     ) -> Option<Direct> {
-        let rest = url.strip_prefix("http://")?;
+        let (scheme, rest, default_port, tls) = match (url.strip_prefix("https://"), tls) {
+            (Some(rest), Some(config)) => ("https://", rest, 443, Some(config)),
+            (Some(_), None) => return None,
+            (None, _) => ("http://", url.strip_prefix("http://")?, 80, None),
+        };
         let authority = rest.split(['/', '?', '#']).next()?;
         if authority.is_empty() || authority.contains('@') {
             return None;
         }
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !p.contains(']') => (h, p.parse().ok()?),
-            _ => (authority, 80),
+            _ => (authority, default_port),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
             return None;
         }
+        let tls = match tls {
+            Some(config) => Some((config, ServerName::try_from(host.to_owned()).ok()?)),
+            None => None,
+        };
         // Sent as the Host header, which is signed without a default port (as aws-sigv4 does).
-        let authority = authority.strip_suffix(":80").unwrap_or(authority);
+        let default_suffix = if default_port == 443 { ":443" } else { ":80" };
+        let authority = authority.strip_suffix(default_suffix).unwrap_or(authority);
         Some(Direct {
+            scheme,
+            tls,
             authority: authority.to_owned(),
             host: host.to_owned(),
             port,
@@ -117,8 +183,11 @@ impl Direct {
 
     /// The path and query of `url` when it points at this pool's endpoint.
     pub fn path_of<'u>(&self, url: &'u str) -> Option<&'u str> {
-        let rest = url.strip_prefix("http://")?.strip_prefix(&self.authority)?;
-        let rest = rest.strip_prefix(":80").unwrap_or(rest);
+        let rest = url
+            .strip_prefix(self.scheme)?
+            .strip_prefix(&self.authority)?;
+        let default_suffix = if self.tls.is_some() { ":443" } else { ":80" };
+        let rest = rest.strip_prefix(default_suffix).unwrap_or(rest);
         (rest.starts_with('/')).then_some(rest)
     }
 
@@ -174,7 +243,7 @@ impl Direct {
             if idle_for >= MAX_IDLE_AGE {
                 continue;
             }
-            if idle_for < PROBE_AFTER || still_open(&conn.stream) {
+            if idle_for < PROBE_AFTER || still_open(conn.stream.tcp()) {
                 return Some(conn);
             }
         }
@@ -197,15 +266,19 @@ impl Direct {
                 return Err(timed_out());
             }
             match TcpStream::connect_timeout(&address, budget) {
-                Ok(stream) => {
+                Ok(tcp) => {
                     // Head and body go in one write; Nagle would only delay the reply.
-                    stream.set_nodelay(true).ok();
+                    tcp.set_nodelay(true).ok();
+                    let (stream, timeout) = match &self.tls {
+                        None => (Stream::Plain(tcp), None),
+                        Some(tls) => self.handshake(tcp, tls, limit(deadline))?,
+                    };
                     return Ok(Conn {
                         stream,
                         buf: vec![0; INITIAL_BUFFER],
                         out: Vec::with_capacity(2048),
-                        read_timeout: None,
-                        write_timeout: None,
+                        read_timeout: timeout,
+                        write_timeout: timeout,
                         idle_since: Instant::now(),
                     });
                 }
@@ -226,6 +299,47 @@ impl Direct {
                 metadata: ResponseMetadata::default(),
             }),
         }
+    }
+
+    /// The TLS handshake, within `budget` (what is left of the connect timeout and the
+    /// deadline); returns the stream and the socket timeout it leaves set.
+    fn handshake(
+        &self,
+        mut tcp: TcpStream,
+        (config, name): &(Arc<ClientConfig>, ServerName<'static>),
+        budget: Duration,
+    ) -> Result<(Stream, Option<Duration>), Error> {
+        let failed = |why: String| Error::Transport {
+            message: format!("TLS failure with {}: {why}", self.authority),
+            metadata: ResponseMetadata::default(),
+        };
+        if budget.is_zero() {
+            return Err(self.timeout("the TLS handshake", None));
+        }
+        let mut tls = ClientConnection::new(config.clone(), name.clone())
+            .map_err(|e| failed(e.to_string()))?;
+        tcp.set_read_timeout(Some(budget))
+            .map_err(|e| self.io_error(&e, None))?;
+        tcp.set_write_timeout(Some(budget))
+            .map_err(|e| self.io_error(&e, None))?;
+        while tls.is_handshaking() {
+            match tls.complete_io(&mut tcp) {
+                Ok(_) => {}
+                Err(e) if retry_io(&e) => return Err(self.timeout("the TLS handshake", None)),
+                Err(e) => {
+                    // rustls reports certificate and protocol failures as InvalidData.
+                    return Err(if e.kind() == io::ErrorKind::InvalidData {
+                        failed(e.to_string())
+                    } else {
+                        self.io_error(&e, None)
+                    });
+                }
+            }
+        }
+        Ok((
+            Stream::Tls(Box::new(StreamOwned::new(tls, tcp))),
+            Some(budget),
+        ))
     }
 
     /// The endpoint's addresses: an IP literal as is, a name through the system resolver on a
@@ -293,7 +407,7 @@ impl Direct {
         let mut written = 0;
         while written < conn.out.len() {
             shrink_timeout(&mut conn.write_timeout, deadline, |t| {
-                conn.stream.set_write_timeout(Some(t))
+                conn.stream.tcp().set_write_timeout(Some(t))
             })
             .map_err(|_| self.timeout("sending the request", None))?;
             match conn.stream.write(&conn.out[written..]) {
@@ -306,7 +420,19 @@ impl Direct {
                 Err(e) => return Err(Failure::Error(self.io_error(&e, None))),
             }
         }
-        Ok(())
+        // TLS buffers records (and reports the socket's errors) until flushed; plain TCP has
+        // nothing left to do here.
+        loop {
+            shrink_timeout(&mut conn.write_timeout, deadline, |t| {
+                conn.stream.tcp().set_write_timeout(Some(t))
+            })
+            .map_err(|_| self.timeout("sending the request", None))?;
+            match conn.stream.flush() {
+                Ok(()) => return Ok(()),
+                Err(e) if retry_io(&e) => {}
+                Err(e) => return Err(Failure::Error(self.io_error(&e, None))),
+            }
+        }
     }
 
     /// Reads more into `conn.buf[filled..]`, growing it up to `limit`; Ok(0) at end of stream.
@@ -324,7 +450,7 @@ impl Direct {
         }
         loop {
             shrink_timeout(&mut conn.read_timeout, deadline, |t| {
-                conn.stream.set_read_timeout(Some(t))
+                conn.stream.tcp().set_read_timeout(Some(t))
             })
             .map_err(|_| self.timeout("waiting for the response", context))?;
             match conn.stream.read(&mut conn.buf[filled..]) {
@@ -711,7 +837,7 @@ mod tests {
 
     #[test]
     fn endpoints_that_take_the_direct_path() {
-        let d = |u| Direct::for_endpoint(u, Duration::from_secs(1), "ua", 4);
+        let d = |u| Direct::for_endpoint(u, Duration::from_secs(1), "ua", 4, None);
         let a = d("http://127.0.0.1:8080").unwrap();
         assert_eq!((a.host.as_str(), a.port), ("127.0.0.1", 8080));
         assert_eq!(
@@ -726,8 +852,36 @@ mod tests {
         let c = d("http://localhost:80").unwrap();
         assert_eq!((c.authority.as_str(), c.port), ("localhost", 80));
         assert_eq!(c.path_of("http://localhost:80/x"), Some("/x"));
-        assert!(d("https://example.com").is_none());
+        assert!(
+            d("https://example.com").is_none(),
+            "https needs the TLS settings"
+        );
         assert!(d("http://user:pw@example.com").is_none());
+        let roots = rustls::RootCertStore::empty();
+        let config = Arc::new(
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        );
+        let tls =
+            |u| Direct::for_endpoint(u, Duration::from_secs(1), "ua", 4, Some(config.clone()));
+        let e = tls("https://connect.us-east-1.amazonaws.com").unwrap();
+        assert_eq!(
+            (e.authority.as_str(), e.port, e.scheme),
+            ("connect.us-east-1.amazonaws.com", 443, "https://")
+        );
+        assert_eq!(
+            e.path_of("https://connect.us-east-1.amazonaws.com:443/contacts/a"),
+            Some("/contacts/a")
+        );
+        assert_eq!(
+            e.path_of("http://connect.us-east-1.amazonaws.com/contacts/a"),
+            None
+        );
+        let f = tls("https://127.0.0.1:8443").unwrap();
+        assert_eq!((f.host.as_str(), f.port), ("127.0.0.1", 8443));
     }
 
     #[test]

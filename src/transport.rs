@@ -65,11 +65,18 @@ impl Transport {
     pub fn new(settings: &Settings) -> Self {
         let mut transport = Transport::with_network(&settings.network, settings.connect_timeout);
         if settings.network.proxy.is_none() {
+            let url = settings.endpoint.url_for("");
+            // A TLS setting that cannot be built leaves the endpoint to ureq, which reports it.
+            let tls = url
+                .starts_with("https://")
+                .then(|| rustls_config(&settings.network).ok())
+                .flatten();
             transport.direct = Direct::for_endpoint(
-                &settings.endpoint.url_for(""),
+                &url,
                 settings.connect_timeout,
                 USER_AGENT,
                 MAX_IDLE_CONNECTIONS,
+                tls,
             );
         }
         transport
@@ -301,6 +308,28 @@ const ALWAYS_DIRECT: &[&str] = &[
     "[fd00:ec2::23]",
 ];
 
+/// The hot path's TLS settings: the same trust roots as the ureq path (the CA bundle, else
+/// Mozilla's roots from webpki-roots, which need no file and no parsing), ring as the crypto
+/// provider, TLS 1.2 and 1.3, certificate and name verification always on.
+fn rustls_config(network: &Network) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &network.root_certs {
+        Some(certs) => {
+            for cert in certs.iter() {
+                roots.add(rustls::pki_types::CertificateDer::from(cert.der().to_vec()))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Proxy and trust roots, resolved once per client.
 #[derive(Clone, Default)]
 pub struct Network {
@@ -405,5 +434,42 @@ impl Network {
             )));
         }
         Ok(certs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientConfig;
+
+    fn transport(json: &str) -> Transport {
+        let env = |k: &str| match k {
+            "AWS_CONFIG_FILE" | "AWS_SHARED_CREDENTIALS_FILE" => Some("/dev/null".to_string()),
+            _ => None,
+        };
+        let settings = ClientConfig::from_json(json)
+            .unwrap()
+            .resolve_with(&env)
+            .unwrap();
+        Transport::new(&settings)
+    }
+
+    #[test]
+    fn updates_take_the_fast_path_over_tls_and_plain_http_unless_proxied() {
+        let keys = r#""region":"us-east-1","access_key_id":"A","secret_access_key":"S""#;
+        assert!(
+            transport(&format!("{{{keys}}}")).direct.is_some(),
+            "the default https endpoint"
+        );
+        assert!(transport(&format!(
+            r#"{{{keys},"endpoint_url":"http://127.0.0.1:9"}}"#
+        ))
+        .direct
+        .is_some());
+        let proxied = format!(r#"{{{keys},"proxy":"http://proxy.example:3128"}}"#);
+        assert!(
+            transport(&proxied).direct.is_none(),
+            "proxies go through ureq"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! what the test's responder says. Deliberately tiny; the emulator is the real server.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -219,7 +219,7 @@ fn serve(
 }
 
 /// Reads one HTTP/1.1 request (head and Content-Length body); None at EOF or on garbage.
-pub fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+pub fn read_request(reader: &mut impl BufRead) -> Option<Recorded> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
