@@ -435,7 +435,7 @@ impl ClientConfig {
             });
         if let Some((path, source)) = bundle {
             let path = env.expand_home(&path);
-            network.root_certs = Some(Arc::new(Network::read_ca_bundle(&path, &source)?));
+            network.root_certs = Some(Network::ca_bundle(&path, &source)?);
             network.ca_bundle_source = Some(format!("{} ({source})", path.display()));
         }
         Ok(network)

@@ -4,9 +4,10 @@
 use std::fmt;
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use once_cell::sync::Lazy;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Proxy, ProxyProtocol};
 
@@ -310,8 +311,27 @@ const ALWAYS_DIRECT: &[&str] = &[
 
 /// The hot path's TLS settings: the same trust roots as the ureq path (the CA bundle, else
 /// Mozilla's roots from webpki-roots, which need no file and no parsing), ring as the crypto
-/// provider, TLS 1.2 and 1.3, certificate and name verification always on.
+/// provider, TLS 1.2 and 1.3, certificate and name verification always on. Built once per
+/// set of roots and shared by every client that uses it.
 fn rustls_config(network: &Network) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    type Built = (
+        Option<Arc<Vec<Certificate<'static>>>>,
+        Arc<rustls::ClientConfig>,
+    );
+    static BUILT: Lazy<Mutex<Vec<Built>>> = Lazy::new(Mutex::default);
+    let same_roots = |(roots, _): &&Built| match (roots, &network.root_certs) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    };
+    if let Some((_, config)) = BUILT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .find(same_roots)
+    {
+        return Ok(config.clone());
+    }
     let mut roots = rustls::RootCertStore::empty();
     match &network.root_certs {
         Some(certs) => {
@@ -327,7 +347,15 @@ fn rustls_config(network: &Network) -> Result<Arc<rustls::ClientConfig>, rustls:
     .with_safe_default_protocol_versions()?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    Ok(Arc::new(config))
+    let config = Arc::new(config);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    // Bundles are cached per file (see Network::ca_bundle), so this stays as small as the
+    // number of bundle files a process uses; the bound is a backstop.
+    if built.len() >= 16 {
+        built.remove(0);
+    }
+    built.push((network.root_certs.clone(), config.clone()));
+    Ok(config)
 }
 
 /// Proxy and trust roots, resolved once per client.
@@ -409,6 +437,32 @@ impl Network {
         builder.build().map_err(|_| bad("is not valid"))
     }
 
+    /// The certificates of a CA bundle, parsed once per process: many machines export
+    /// `AWS_CA_BUNDLE` pointing at the system bundle (hundreds of certificates, about half a
+    /// millisecond to decode), which every client would otherwise parse again. A file that
+    /// changes (size or modification time) is read again.
+    pub fn ca_bundle(path: &Path, source: &str) -> Result<Arc<Vec<Certificate<'static>>>, Error> {
+        type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
+        static PARSED: Lazy<Mutex<Vec<(Key, Arc<Vec<Certificate<'static>>>)>>> =
+            Lazy::new(Mutex::default);
+        let key = std::fs::metadata(path)
+            .ok()
+            .map(|m| (path.to_path_buf(), m.len(), m.modified().ok()));
+        if let Some(key) = &key {
+            let cache = PARSED.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, certs)) = cache.iter().find(|(k, _)| k == key) {
+                return Ok(certs.clone());
+            }
+        }
+        let certs = Arc::new(Network::read_ca_bundle(path, source)?);
+        if let Some(key) = key {
+            let mut cache = PARSED.lock().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|(k, _)| k.0 != key.0);
+            cache.push((key, certs.clone()));
+        }
+        Ok(certs)
+    }
+
     /// Reads the PEM certificates of a CA bundle; the bundle replaces the built-in roots, as
     /// `AWS_CA_BUNDLE` does for the AWS CLI. Verification itself is never switched off.
     pub fn read_ca_bundle(path: &Path, source: &str) -> Result<Vec<Certificate<'static>>, Error> {
@@ -452,6 +506,47 @@ mod tests {
             .resolve_with(&env)
             .unwrap();
         Transport::new(&settings)
+    }
+
+    #[test]
+    fn a_ca_bundle_is_parsed_once_and_again_when_it_changes() {
+        let dir =
+            std::env::temp_dir().join(format!("connect-contact-bundle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bundle.pem");
+        let ca = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/tls/ca.pem"
+        ))
+        .unwrap();
+        std::fs::write(&path, &ca).unwrap();
+        let first = Network::ca_bundle(&path, "test").unwrap();
+        let again = Network::ca_bundle(&path, "test").unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second client reuses the parse"
+        );
+        let network = Network {
+            root_certs: Some(first.clone()),
+            ..Network::default()
+        };
+        assert!(Arc::ptr_eq(
+            &rustls_config(&network).unwrap(),
+            &rustls_config(&network).unwrap()
+        ));
+        let server = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/tls/server.pem"
+        ))
+        .unwrap();
+        std::fs::write(&path, [ca, server].concat()).unwrap();
+        let changed = Network::ca_bundle(&path, "test").unwrap();
+        assert_eq!(
+            (first.len(), changed.len()),
+            (1, 2),
+            "a changed file is read again"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

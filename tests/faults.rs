@@ -348,8 +348,8 @@ fn a_silent_server_times_out_by_the_deadline() {
     let elapsed = started.elapsed();
     assert_eq!(err.status(), Status::Timeout, "{err}");
     assert!(
-        elapsed <= Duration::from_millis(1100 + 150),
-        "deadline + 10% (+ scheduling slack): {elapsed:?}"
+        elapsed <= Duration::from_millis(1100 + 300),
+        "deadline + 10% (+ scheduling slack on a loaded machine): {elapsed:?}"
     );
 }
 
@@ -376,7 +376,7 @@ fn headers_dribbled_a_byte_at_a_time_hit_the_deadline() {
     let err = client.update_contact(&request("dribble")).unwrap_err();
     assert_eq!(err.status(), Status::Timeout, "{err}");
     assert!(
-        started.elapsed() <= Duration::from_millis(1100 + 150),
+        started.elapsed() <= Duration::from_millis(1100 + 300),
         "{:?}",
         started.elapsed()
     );

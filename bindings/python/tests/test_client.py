@@ -150,13 +150,22 @@ class CallTest(ServerTest):
         self.assertEqual(len(self.server.received()), 1)
 
     def test_eight_threads_share_one_client(self) -> None:
-        delay = 0.2
+        # The server holds every request until all eight are in flight at once, which can only
+        # happen if ctypes released the GIL and the calls really overlap; no timing involved.
+        all_in_flight = threading.Barrier(8, timeout=20)
+        overlapped: List[bool] = []
 
-        def slow(_req: Any) -> Any:
-            time.sleep(delay)
+        def hold(_req: Any) -> Any:
+            try:
+                all_in_flight.wait()
+                overlapped.append(True)
+            except threading.BrokenBarrierError:
+                overlapped.append(False)
             return success()(_req)
 
-        self.server.responder = slow
+        self.server.responder = hold
+        self.client.close()
+        self.client = connect_contact.Client(**client_kwargs(self.server.url, timeout_ms=30000))
         results: Dict[int, Any] = {}
         errors: List[BaseException] = []
 
@@ -167,19 +176,16 @@ class CallTest(ServerTest):
                 errors.append(e)
 
         threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-        started = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=30)
-        elapsed = time.monotonic() - started
+            t.join(timeout=40)
         self.assertFalse(any(t.is_alive() for t in threads), "a call hung")
         self.assertEqual(errors, [])
         self.assertEqual(len(results), 8)
         paths = sorted(r.path for r in self.server.received())
         self.assertEqual(paths, sorted(f"/contacts/i/c{n}" for n in range(8)))
-        # Serial calls would take 8 x delay: the GIL is released and calls overlap.
-        self.assertLess(elapsed, 8 * delay * 0.75, "calls did not run concurrently")
+        self.assertEqual(overlapped, [True] * 8, "the eight calls were not in flight together")
 
     def test_close_waits_for_calls_in_flight(self) -> None:
         arrived = threading.Event()
