@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use connect_contact::{Client, ClientConfig, Error, Status, UpdateContactRequest};
+use connect_contact::{Client, ClientConfig, Status, UpdateContactRequest};
 use connect_emulator::{
     Emulator, EmulatorConfig, FaultStep, Faults, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
     DEFAULT_SECRET_ACCESS_KEY,
@@ -101,46 +101,36 @@ fn unknown_contact_is_resource_not_found() {
     assert_eq!(err.metadata().unwrap().retry_attempts, 0);
 }
 
+/// Sets the emulator's fault sequence and returns the single-attempt call's status.
+fn status_under(emulator: &Emulator, client: &Client, sequence: Vec<FaultStep>) -> Status {
+    emulator
+        .set_faults(Faults {
+            sequence,
+            ..Faults::default()
+        })
+        .unwrap();
+    match client.update_contact(&named("i", "c", "n")) {
+        Ok(_) => Status::Ok,
+        Err(e) => e.status(),
+    }
+}
+
 #[test]
 fn throttling_and_injected_faults_give_the_configured_errors() {
     let emulator = emulator(true);
     let single = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 1);
-    emulator
-        .set_faults(Faults {
-            sequence: vec![FaultStep::Status(429)],
-            ..Faults::default()
-        })
-        .unwrap();
     assert_eq!(
-        single
-            .update_contact(&named("i", "c", "n"))
-            .unwrap_err()
-            .status(),
+        status_under(&emulator, &single, vec![FaultStep::Status(429)]),
         Status::Throttling
     );
-    emulator
-        .set_faults(Faults {
-            sequence: vec![FaultStep::Status(500)],
-            ..Faults::default()
-        })
-        .unwrap();
     assert_eq!(
-        single
-            .update_contact(&named("i", "c", "n"))
-            .unwrap_err()
-            .status(),
+        status_under(&emulator, &single, vec![FaultStep::Status(500)]),
         Status::InternalService
     );
-    emulator
-        .set_faults(Faults {
-            sequence: vec![FaultStep::Drop],
-            ..Faults::default()
-        })
-        .unwrap();
-    assert!(matches!(
-        single.update_contact(&named("i", "c", "n")),
-        Err(Error::Transport { .. })
-    ));
+    assert_eq!(
+        status_under(&emulator, &single, vec![FaultStep::Drop]),
+        Status::Transport
+    );
 
     // With retries: 500, 503, then success.
     let retrying = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 3);
