@@ -294,8 +294,12 @@ impl Direct {
             {
                 Err(timed_out())
             }
-            _ => Err(Error::Transport {
-                message: format!("could not connect to {}", self.authority),
+            Some(e) => Err(Error::Transport {
+                message: format!("could not connect to {}: {e}", self.authority),
+                metadata: ResponseMetadata::default(),
+            }),
+            None => Err(Error::Transport {
+                message: format!("could not connect to {}: no address to try", self.authority),
                 metadata: ResponseMetadata::default(),
             }),
         }
@@ -348,8 +352,8 @@ impl Direct {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        let not_found = || Error::Transport {
-            message: format!("could not resolve host {}", self.authority),
+        let not_found = |why: &dyn std::fmt::Display| Error::Transport {
+            message: format!("could not resolve host {}: {why}", self.authority),
             metadata: ResponseMetadata::default(),
         };
         let (tx, rx) = mpsc::channel();
@@ -359,10 +363,11 @@ impl Direct {
             .spawn(move || {
                 let _ = tx.send(target.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
             })
-            .map_err(|_| not_found())?;
+            .map_err(|e| not_found(&format!("no resolver thread: {e}")))?;
         match rx.recv_timeout(budget) {
             Ok(Ok(addresses)) if !addresses.is_empty() => Ok(addresses),
-            Ok(_) => Err(not_found()),
+            Ok(Ok(_)) => Err(not_found(&"no addresses")),
+            Ok(Err(e)) => Err(not_found(&e)),
             Err(_) => Err(Error::Timeout {
                 message: format!("timed out talking to {} (resolve)", self.authority),
                 metadata: ResponseMetadata::default(),

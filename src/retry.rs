@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -143,15 +143,16 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 
 /// The per-client retry quota: retries spend tokens, successes earn them back; when a retry
 /// cannot be paid for, the call fails fast instead of adding load to a struggling service.
+/// Atomic, because every successful call of every thread sharing the client updates it.
 #[derive(Debug)]
 pub struct RetryQuota {
-    tokens: Mutex<u32>,
+    tokens: AtomicU32,
 }
 
 impl Default for RetryQuota {
     fn default() -> Self {
         RetryQuota {
-            tokens: Mutex::new(QUOTA_CAPACITY),
+            tokens: AtomicU32::new(QUOTA_CAPACITY),
         }
     }
 }
@@ -159,25 +160,25 @@ impl Default for RetryQuota {
 impl RetryQuota {
     /// Takes `cost` tokens if there are that many.
     pub fn try_acquire(&self, cost: u32) -> bool {
-        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        if *tokens >= cost {
-            *tokens -= cost;
-            true
-        } else {
-            false
-        }
+        self.tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(cost))
+            .is_ok()
     }
 
     /// After a success: a first-try success earns one token; a success after retries returns
     /// what the last retry cost.
     pub fn on_success(&self, last_retry_cost: Option<u32>) {
-        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
-        *tokens =
-            (*tokens + last_retry_cost.unwrap_or(QUOTA_SUCCESS_INCREMENT)).min(QUOTA_CAPACITY);
+        let earned = last_retry_cost.unwrap_or(QUOTA_SUCCESS_INCREMENT);
+        // Full most of the time: skip the write (and the cache-line traffic) then.
+        let _ = self
+            .tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
+                (t < QUOTA_CAPACITY).then(|| (t + earned).min(QUOTA_CAPACITY))
+            });
     }
 
     pub fn available(&self) -> u32 {
-        *self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+        self.tokens.load(Ordering::Acquire)
     }
 }
 
