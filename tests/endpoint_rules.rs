@@ -9,11 +9,10 @@ use connect_contact::endpoint::{partition_of, PARTITIONS};
 use connect_contact::{ClientConfig, Error};
 use serde_json::{json, Value};
 
-const RULES: &str = "../shared/reference/connect-endpoint-rules.json";
+const RULES: &str = "tests/data/connect-endpoint-rules.json";
 
 fn rules() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(RULES);
-    // CI clones the repository with shared/ beside it, as developers' worktrees have it.
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
