@@ -80,3 +80,39 @@ fn header_compiles_as_strict_cpp17() {
     );
     compile("g++", "-std=c++17", "use.cpp", &source);
 }
+
+/// Statuses are declared once, as `Status` in src/error.rs; cbindgen writes the header's
+/// enum from it. `Status::ALL`, `code()` and `name()` (what `connect_status_name` returns)
+/// must list exactly the header's enumerators, with the same numbers, in both directions.
+#[test]
+fn status_list_and_names_match_the_generated_enum() {
+    use connect_contact::Status;
+    let header = std::fs::read_to_string(env!("CONNECT_GENERATED_HEADER")).unwrap();
+    let mut from_header: Vec<(String, i32)> = header
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.trim().trim_end_matches(',').split_once(" = ")?;
+            let name = name.strip_prefix("CONNECT_STATUS_").map(|_| name)?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect();
+    from_header.sort_by_key(|(_, code)| *code);
+    let ours: Vec<(String, i32)> = Status::ALL
+        .iter()
+        .map(|s| (s.name().to_string(), s.code()))
+        .collect();
+    assert!(
+        from_header.len() > 20,
+        "parsed too few statuses: {from_header:?}"
+    );
+    assert_eq!(
+        ours, from_header,
+        "Status::ALL / Status::name() drifted from the enum"
+    );
+    for (name, code) in &from_header {
+        assert_eq!(
+            Status::from_code(*code).map(Status::name),
+            Some(name.as_str())
+        );
+    }
+}
