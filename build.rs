@@ -17,11 +17,23 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={watched}");
     }
-    // The shared library is known by its major version, so a compatible upgrade replaces it in
-    // place and an incompatible one installs beside it (ELF platforms only).
+    // The shared library is known by the part of its version that promises ABI compatibility
+    // (CHANGELOG.md, "ABI policy"): the major version, or `0.MINOR` before 1.0, where a minor
+    // release may break the ABI. A compatible upgrade replaces the library in place; an
+    // incompatible one installs beside it. Everything else that needs the name (examples,
+    // tests) reads CONNECT_SONAME; scripts/install.sh applies the same rule and
+    // tests/install.rs checks that they agree.
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").expect("cargo sets the version");
+    let abi = if major == "0" {
+        format!("0.{minor}")
+    } else {
+        major
+    };
+    let soname = format!("libconnect_contact.so.{abi}");
+    println!("cargo:rustc-env=CONNECT_SONAME={soname}");
     if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") {
-        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libconnect_contact.so.{major}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
     }
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
         .expect("cbindgen.toml is readable");

@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -129,8 +130,10 @@ def main():
     lib = os.path.join(lib_dir, "libconnect_contact.so")
     tmp = tempfile.mkdtemp(prefix="connect-bench-")
     c_client = os.path.join(tmp, "c_client")
-    # The library's SONAME is libconnect_contact.so.0 (build.rs); the loader finds it by that.
-    os.symlink(lib, os.path.join(tmp, "libconnect_contact.so.0"))
+    # The loader finds the library by its SONAME (build.rs names it); read it from the file.
+    dynamic = subprocess.run(["readelf", "-d", lib], check=True, capture_output=True, text=True).stdout
+    soname = re.search(r"Library soname: \[(.+?)\]", dynamic).group(1)
+    os.symlink(lib, os.path.join(tmp, soname))
     sh(["gcc", "-O2", "-o", c_client, os.path.join(BENCH, "clients", "c_client.c"),
         "-I", os.path.join(ROOT, "include"), "-L", lib_dir, "-lconnect_contact",
         f"-Wl,-rpath,{tmp}", "-lpthread"])

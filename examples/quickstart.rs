@@ -115,14 +115,13 @@ fn built_library() -> Result<PathBuf> {
 }
 
 /// Builds examples/quickstart.c against the library cargo just built. The program asks the
-/// dynamic loader for the library's soname (build.rs sets `libconnect_contact.so.MAJOR`), which
+/// dynamic loader for the library's soname (build.rs names it, as CONNECT_SONAME), which
 /// cargo does not create: a private folder holds that name as a link to the built file, and
 /// the program's rpath points there. Nothing is written into the build tree.
 fn compile_c(root: &Path, library: &Path) -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("connect-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let soname = format!("libconnect_contact.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
-    for name in ["libconnect_contact.so", soname.as_str()] {
+    for name in ["libconnect_contact.so", env!("CONNECT_SONAME")] {
         let link = dir.join(name);
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(library, &link)?;

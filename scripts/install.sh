@@ -9,7 +9,8 @@
 #   --from DIR     take libconnect_contact.so and .a from DIR instead of building; by default
 #                  it runs `cargo build --release --locked` and takes them from target/release
 #
-# Installs PREFIX/LIBDIR/libconnect_contact.so.X.Y.Z with the .so.X (soname) and .so links,
+# Installs PREFIX/LIBDIR/libconnect_contact.so.X.Y.Z with the soname link (.so.0.Y before 1.0,
+# .so.X from 1.0 on: CHANGELOG.md's ABI policy) and the .so link,
 # libconnect_contact.a, PREFIX/include/connect_contact.h and connect_contact.hpp,
 # PREFIX/LIBDIR/pkgconfig/connect_contact.pc and
 # PREFIX/LIBDIR/cmake/ConnectContact/ConnectContactConfig.cmake (+ ConfigVersion.cmake).
@@ -39,6 +40,8 @@ version=$(sed -n 's/^version = "\([0-9][0-9.]*\)".*/\1/p' "$root/Cargo.toml" | h
 [ -n "$version" ] || { echo "install.sh: no version in Cargo.toml" >&2; exit 1; }
 major=${version%%.*}
 minor=${version#*.}; minor=${minor%%.*}
+# The soname rule is build.rs's; tests/install.rs checks the link this makes against it.
+if [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
 
 if [ -z "$from" ]; then
   (cd "$root" && cargo build --release --locked)
@@ -59,8 +62,8 @@ done
 dest=$destdir$prefix
 install -d "$dest/$libdir/pkgconfig" "$dest/$libdir/cmake/ConnectContact" "$dest/include"
 install -m 755 "$from/libconnect_contact.so" "$dest/$libdir/libconnect_contact.so.$version"
-ln -sf "libconnect_contact.so.$version" "$dest/$libdir/libconnect_contact.so.$major"
-ln -sf "libconnect_contact.so.$major" "$dest/$libdir/libconnect_contact.so"
+ln -sf "libconnect_contact.so.$version" "$dest/$libdir/libconnect_contact.so.$abi"
+ln -sf "libconnect_contact.so.$abi" "$dest/$libdir/libconnect_contact.so"
 install -m 644 "$from/libconnect_contact.a" "$dest/$libdir/libconnect_contact.a"
 install -m 644 "$root/include/connect_contact.h" "$root/include/connect_contact.hpp" "$dest/include/"
 

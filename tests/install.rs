@@ -28,10 +28,7 @@ fn tool(command: &mut Command) -> String {
 fn shared_library_has_a_soname_and_exports_only_connect_symbols() {
     let lib = cdylib_path();
     let dynamic = tool(Command::new("readelf").arg("-d").arg(&lib));
-    let soname = format!(
-        "Library soname: [libconnect_contact.so.{}]",
-        env!("CARGO_PKG_VERSION_MAJOR")
-    );
+    let soname = format!("Library soname: [{}]", env!("CONNECT_SONAME"));
     assert!(dynamic.contains(&soname), "{dynamic}");
     let symbols = tool(Command::new("nm").args(["-D", "--defined-only"]).arg(&lib));
     let exported: BTreeSet<&str> = symbols
@@ -74,16 +71,14 @@ fn install(prefix: &Path) {
     );
     let lib = prefix.join("lib");
     let version = env!("CARGO_PKG_VERSION");
-    let major = env!("CARGO_PKG_VERSION_MAJOR");
+    // scripts/install.sh names the soname link by build.rs's rule.
+    let soname = env!("CONNECT_SONAME");
     for (link, target) in [
         (
-            format!("libconnect_contact.so.{major}"),
+            soname.to_string(),
             format!("libconnect_contact.so.{version}"),
         ),
-        (
-            "libconnect_contact.so".to_string(),
-            format!("libconnect_contact.so.{major}"),
-        ),
+        ("libconnect_contact.so".to_string(), soname.to_string()),
     ] {
         assert_eq!(
             std::fs::read_link(lib.join(&link)).unwrap(),
@@ -154,7 +149,7 @@ fn installed_library_builds_with_pkg_config_and_cmake() {
     );
     let needed = tool(Command::new("readelf").arg("-d").arg(&shared));
     assert!(
-        needed.contains("Shared library: [libconnect_contact.so.0]"),
+        needed.contains(&format!("Shared library: [{}]", env!("CONNECT_SONAME"))),
         "linked by soname"
     );
     let output = run_example(&shared, &server);
