@@ -332,60 +332,497 @@ private:
 
 /* ---- requests ---- */
 
-/** The common members of an UpdateContact request; to_json() gives the request JSON. For the
- *  rest (segment attributes, queue, user, endpoints) write the JSON yourself. */
+// BEGIN GENERATED from model/connect.json by scripts/generate-from-model; do not edit
+/* The request types of the botocore 1.44.8 model. Every member is optional (std::optional or an
+ * empty container) unless the model requires it; maps are vectors of (key, value) pairs, written
+ * in insertion order. Setters return *this, so calls chain. */
+struct Reference;
+struct SegmentAttributeValue;
+struct QueueInfo;
+struct UserInfo;
+struct Endpoint;
+struct EmailAddressInfo;
+struct AdditionalRecipients;
+
+/** `Reference`. */
+struct Reference {
+    /** Value: 0..4096 characters. */
+    std::optional<std::string> value;
+    Reference& with_value(std::string value) {
+        value = std::move(value);
+        return *this;
+    }
+    /** Type: required; open enum: URL, ATTACHMENT, CONTACT_ANALYSIS, NUMBER, STRING, DATE, EMAIL, EMAIL_MESSAGE, EMAIL_MESSAGE_PLAIN_TEXT, EMAIL_MESSAGE_PLAIN_TEXT_REDACTED, EMAIL_MESSAGE_REDACTED, VOICEMAIL_RECORDING, VOICEMAIL_RECORDING_REDACTED, VOICEMAIL_ANALYSIS, VOICEMAIL_ANALYSIS_REDACTED. */
+    std::string reference_type{};
+    Reference& with_reference_type(std::string value) {
+        reference_type = std::move(value);
+        return *this;
+    }
+    /** Status: open enum: AVAILABLE, DELETED, APPROVED, REJECTED, PROCESSING, FAILED, DRAFTING. */
+    std::optional<std::string> status;
+    Reference& with_status(std::string value) {
+        status = std::move(value);
+        return *this;
+    }
+    /** Arn: 20..256 characters; pattern `^[-:/A-Za-z0-9]+`. */
+    std::optional<std::string> arn;
+    Reference& with_arn(std::string value) {
+        arn = std::move(value);
+        return *this;
+    }
+    /** StatusReason: 0..100 characters. */
+    std::optional<std::string> status_reason;
+    Reference& with_status_reason(std::string value) {
+        status_reason = std::move(value);
+        return *this;
+    }
+    void write_json(std::string& out) const;
+};
+
+/** `SegmentAttributeValue`. */
+struct SegmentAttributeValue {
+    /** ValueString: 0..1024 characters. */
+    std::optional<std::string> value_string;
+    SegmentAttributeValue& with_value_string(std::string value) {
+        value_string = std::move(value);
+        return *this;
+    }
+    std::optional<std::vector<std::pair<std::string, SegmentAttributeValue>>> value_map;
+    SegmentAttributeValue& with_value_map(std::vector<std::pair<std::string, SegmentAttributeValue>> value) {
+        value_map = std::move(value);
+        return *this;
+    }
+    std::optional<std::int32_t> value_integer;
+    SegmentAttributeValue& with_value_integer(std::int32_t value) {
+        value_integer = std::move(value);
+        return *this;
+    }
+    std::optional<std::vector<SegmentAttributeValue>> value_list;
+    SegmentAttributeValue& with_value_list(std::vector<SegmentAttributeValue> value) {
+        value_list = std::move(value);
+        return *this;
+    }
+    /** ValueArn: 0..1024 characters. */
+    std::optional<std::string> value_arn;
+    SegmentAttributeValue& with_value_arn(std::string value) {
+        value_arn = std::move(value);
+        return *this;
+    }
+    void write_json(std::string& out) const;
+};
+
+/** `QueueInfo` (the model's `QueueInfoInput`). */
+struct QueueInfo {
+    std::optional<std::string> id;
+    QueueInfo& with_id(std::string value) {
+        id = std::move(value);
+        return *this;
+    }
+    void write_json(std::string& out) const;
+};
+
+/** `UserInfo`. */
+struct UserInfo {
+    /** UserId: 1..256 characters. */
+    std::optional<std::string> user_id;
+    UserInfo& with_user_id(std::string value) {
+        user_id = std::move(value);
+        return *this;
+    }
+    void write_json(std::string& out) const;
+};
+
+/** `Endpoint`. */
+struct Endpoint {
+    /** Type: open enum: TELEPHONE_NUMBER, VOIP, CONTACT_FLOW, CONNECT_PHONENUMBER_ARN, EMAIL_ADDRESS. */
+    std::optional<std::string> endpoint_type;
+    Endpoint& with_endpoint_type(std::string value) {
+        endpoint_type = std::move(value);
+        return *this;
+    }
+    /** Address: 0..256 characters. */
+    std::optional<std::string> address;
+    Endpoint& with_address(std::string value) {
+        address = std::move(value);
+        return *this;
+    }
+    void write_json(std::string& out) const;
+};
+
+/** `EmailAddressInfo`. */
+struct EmailAddressInfo {
+    /** EmailAddress: required; 1..255 characters; pattern `[^\s@]+@[^\s@]+\.[^\s@]+`; sensitive. */
+    std::string email_address{};
+    EmailAddressInfo& with_email_address(std::string value) {
+        email_address = std::move(value);
+        return *this;
+    }
+    /** DisplayName: 0..256 characters; sensitive. */
+    std::optional<std::string> display_name;
+    EmailAddressInfo& with_display_name(std::string value) {
+        display_name = std::move(value);
+        return *this;
+    }
+    void write_json(std::string& out) const;
+};
+
+/** `AdditionalRecipients` (the model's `NullableAdditionalRecipients`). */
+struct AdditionalRecipients {
+    /** CcEmailAddresses: 0..50 items. */
+    std::optional<std::vector<EmailAddressInfo>> cc_email_addresses;
+    AdditionalRecipients& with_cc_email_addresses(std::vector<EmailAddressInfo> value) {
+        cc_email_addresses = std::move(value);
+        return *this;
+    }
+    void write_json(std::string& out) const;
+};
+
+/** UpdateContact's request; to_json() gives the request JSON for Client::update_contact. */
 class UpdateContactRequest {
 public:
     UpdateContactRequest(std::string instance_id, std::string contact_id)
         : instance_id_(std::move(instance_id)), contact_id_(std::move(contact_id)) {}
-
+    /** Name: 0..1024 characters; sensitive. */
     UpdateContactRequest& name(std::string value) {
         name_ = std::move(value);
         return *this;
     }
+    /** Description: 0..4096 characters; sensitive. */
     UpdateContactRequest& description(std::string value) {
         description_ = std::move(value);
         return *this;
     }
-    /** Adds (or replaces) reference `key`, e.g. reference("ticket", "URL", "https://t/42"). */
-    UpdateContactRequest& reference(std::string key, std::string type, std::string value) {
-        for (auto& r : references_) {
-            if (r.key == key) {
-                r.type = std::move(type);
-                r.value = std::move(value);
+    UpdateContactRequest& references(std::vector<std::pair<std::string, Reference>> value) {
+        references_ = std::move(value);
+        return *this;
+    }
+    /** Adds (or replaces) one References entry. */
+    UpdateContactRequest& references(std::string key, Reference value) {
+        if (!references_) references_.emplace();
+        for (auto& entry : *references_) {
+            if (entry.first == key) {
+                entry.second = std::move(value);
                 return *this;
             }
         }
-        references_.push_back(Reference{std::move(key), std::move(type), std::move(value)});
+        references_->emplace_back(std::move(key), std::move(value));
         return *this;
+    }
+    UpdateContactRequest& segment_attributes(std::vector<std::pair<std::string, SegmentAttributeValue>> value) {
+        segment_attributes_ = std::move(value);
+        return *this;
+    }
+    /** Adds (or replaces) one SegmentAttributes entry. */
+    UpdateContactRequest& segment_attributes(std::string key, SegmentAttributeValue value) {
+        if (!segment_attributes_) segment_attributes_.emplace();
+        for (auto& entry : *segment_attributes_) {
+            if (entry.first == key) {
+                entry.second = std::move(value);
+                return *this;
+            }
+        }
+        segment_attributes_->emplace_back(std::move(key), std::move(value));
+        return *this;
+    }
+    UpdateContactRequest& queue_info(QueueInfo value) {
+        queue_info_ = std::move(value);
+        return *this;
+    }
+    UpdateContactRequest& user_info(UserInfo value) {
+        user_info_ = std::move(value);
+        return *this;
+    }
+    UpdateContactRequest& customer_endpoint(Endpoint value) {
+        customer_endpoint_ = std::move(value);
+        return *this;
+    }
+    UpdateContactRequest& system_endpoint(Endpoint value) {
+        system_endpoint_ = std::move(value);
+        return *this;
+    }
+    UpdateContactRequest& additional_recipients(AdditionalRecipients value) {
+        additional_recipients_ = std::move(value);
+        return *this;
+    }
+    /** Adds (or replaces) reference `key` with a Type and a Value, e.g.
+     *  reference("ticket", "URL", "https://t/42"). */
+    UpdateContactRequest& reference(std::string key, std::string type, std::string value) {
+        Reference r;
+        r.reference_type = std::move(type);
+        r.value = std::move(value);
+        return references(std::move(key), std::move(r));
     }
 
     std::string to_json() const {
-        std::string out = "{\"InstanceId\":" + json_quote(instance_id_) + ",\"ContactId\":" + json_quote(contact_id_);
-        if (name_) out += ",\"Name\":" + json_quote(*name_);
-        if (description_) out += ",\"Description\":" + json_quote(*description_);
-        if (!references_.empty()) {
-            out += ",\"References\":{";
-            for (std::size_t i = 0; i < references_.size(); ++i) {
-                const Reference& r = references_[i];
-                if (i > 0) out += ',';
-                out += json_quote(r.key) + ":{\"Type\":" + json_quote(r.type) + ",\"Value\":" + json_quote(r.value) +
-                       "}";
-            }
-            out += '}';
-        }
-        out += '}';
+        std::string out;
+        write_json(out);
         return out;
     }
+    void write_json(std::string& out) const;
 
 private:
-    struct Reference {
-        std::string key, type, value;
-    };
-    std::string instance_id_, contact_id_;
-    std::optional<std::string> name_, description_;
-    std::vector<Reference> references_;
+    std::string instance_id_;
+    std::string contact_id_;
+    std::optional<std::string> name_;
+    std::optional<std::string> description_;
+    std::optional<std::vector<std::pair<std::string, Reference>>> references_;
+    std::optional<std::vector<std::pair<std::string, SegmentAttributeValue>>> segment_attributes_;
+    std::optional<QueueInfo> queue_info_;
+    std::optional<UserInfo> user_info_;
+    std::optional<Endpoint> customer_endpoint_;
+    std::optional<Endpoint> system_endpoint_;
+    std::optional<AdditionalRecipients> additional_recipients_;
 };
+
+inline void Reference::write_json(std::string& out) const {
+    char sep = '{';
+    if (value) {
+        out += sep;
+        out += "\"Value\":";
+        out += json_quote(*value);
+        sep = ',';
+    }
+    out += sep;
+    out += "\"Type\":";
+    out += json_quote(reference_type);
+    sep = ',';
+    if (status) {
+        out += sep;
+        out += "\"Status\":";
+        out += json_quote(*status);
+        sep = ',';
+    }
+    if (arn) {
+        out += sep;
+        out += "\"Arn\":";
+        out += json_quote(*arn);
+        sep = ',';
+    }
+    if (status_reason) {
+        out += sep;
+        out += "\"StatusReason\":";
+        out += json_quote(*status_reason);
+        sep = ',';
+    }
+    if (sep == '{') out += '{';
+    out += '}';
+}
+
+inline void SegmentAttributeValue::write_json(std::string& out) const {
+    char sep = '{';
+    if (value_string) {
+        out += sep;
+        out += "\"ValueString\":";
+        out += json_quote(*value_string);
+        sep = ',';
+    }
+    if (value_map) {
+        out += sep;
+        out += "\"ValueMap\":";
+        out += '{';
+        bool first0 = true;
+        for (const auto& e0 : *value_map) {
+            if (!first0) out += ',';
+            first0 = false;
+            out += json_quote(e0.first);
+            out += ':';
+            e0.second.write_json(out);
+        }
+        out += '}';
+        sep = ',';
+    }
+    if (value_integer) {
+        out += sep;
+        out += "\"ValueInteger\":";
+        out += std::to_string(*value_integer);
+        sep = ',';
+    }
+    if (value_list) {
+        out += sep;
+        out += "\"ValueList\":";
+        out += '[';
+        bool first0 = true;
+        for (const auto& e0 : *value_list) {
+            if (!first0) out += ',';
+            first0 = false;
+            e0.write_json(out);
+        }
+        out += ']';
+        sep = ',';
+    }
+    if (value_arn) {
+        out += sep;
+        out += "\"ValueArn\":";
+        out += json_quote(*value_arn);
+        sep = ',';
+    }
+    if (sep == '{') out += '{';
+    out += '}';
+}
+
+inline void QueueInfo::write_json(std::string& out) const {
+    char sep = '{';
+    if (id) {
+        out += sep;
+        out += "\"Id\":";
+        out += json_quote(*id);
+        sep = ',';
+    }
+    if (sep == '{') out += '{';
+    out += '}';
+}
+
+inline void UserInfo::write_json(std::string& out) const {
+    char sep = '{';
+    if (user_id) {
+        out += sep;
+        out += "\"UserId\":";
+        out += json_quote(*user_id);
+        sep = ',';
+    }
+    if (sep == '{') out += '{';
+    out += '}';
+}
+
+inline void Endpoint::write_json(std::string& out) const {
+    char sep = '{';
+    if (endpoint_type) {
+        out += sep;
+        out += "\"Type\":";
+        out += json_quote(*endpoint_type);
+        sep = ',';
+    }
+    if (address) {
+        out += sep;
+        out += "\"Address\":";
+        out += json_quote(*address);
+        sep = ',';
+    }
+    if (sep == '{') out += '{';
+    out += '}';
+}
+
+inline void EmailAddressInfo::write_json(std::string& out) const {
+    char sep = '{';
+    out += sep;
+    out += "\"EmailAddress\":";
+    out += json_quote(email_address);
+    sep = ',';
+    if (display_name) {
+        out += sep;
+        out += "\"DisplayName\":";
+        out += json_quote(*display_name);
+        sep = ',';
+    }
+    if (sep == '{') out += '{';
+    out += '}';
+}
+
+inline void AdditionalRecipients::write_json(std::string& out) const {
+    char sep = '{';
+    if (cc_email_addresses) {
+        out += sep;
+        out += "\"CcEmailAddresses\":";
+        out += '[';
+        bool first0 = true;
+        for (const auto& e0 : *cc_email_addresses) {
+            if (!first0) out += ',';
+            first0 = false;
+            e0.write_json(out);
+        }
+        out += ']';
+        sep = ',';
+    }
+    if (sep == '{') out += '{';
+    out += '}';
+}
+
+inline void UpdateContactRequest::write_json(std::string& out) const {
+    char sep = '{';
+    out += sep;
+    out += "\"InstanceId\":";
+    out += json_quote(instance_id_);
+    sep = ',';
+    out += sep;
+    out += "\"ContactId\":";
+    out += json_quote(contact_id_);
+    sep = ',';
+    if (name_) {
+        out += sep;
+        out += "\"Name\":";
+        out += json_quote(*name_);
+        sep = ',';
+    }
+    if (description_) {
+        out += sep;
+        out += "\"Description\":";
+        out += json_quote(*description_);
+        sep = ',';
+    }
+    if (references_) {
+        out += sep;
+        out += "\"References\":";
+        out += '{';
+        bool first0 = true;
+        for (const auto& e0 : *references_) {
+            if (!first0) out += ',';
+            first0 = false;
+            out += json_quote(e0.first);
+            out += ':';
+            e0.second.write_json(out);
+        }
+        out += '}';
+        sep = ',';
+    }
+    if (segment_attributes_) {
+        out += sep;
+        out += "\"SegmentAttributes\":";
+        out += '{';
+        bool first0 = true;
+        for (const auto& e0 : *segment_attributes_) {
+            if (!first0) out += ',';
+            first0 = false;
+            out += json_quote(e0.first);
+            out += ':';
+            e0.second.write_json(out);
+        }
+        out += '}';
+        sep = ',';
+    }
+    if (queue_info_) {
+        out += sep;
+        out += "\"QueueInfo\":";
+        *queue_info_.write_json(out);
+        sep = ',';
+    }
+    if (user_info_) {
+        out += sep;
+        out += "\"UserInfo\":";
+        *user_info_.write_json(out);
+        sep = ',';
+    }
+    if (customer_endpoint_) {
+        out += sep;
+        out += "\"CustomerEndpoint\":";
+        *customer_endpoint_.write_json(out);
+        sep = ',';
+    }
+    if (system_endpoint_) {
+        out += sep;
+        out += "\"SystemEndpoint\":";
+        *system_endpoint_.write_json(out);
+        sep = ',';
+    }
+    if (additional_recipients_) {
+        out += sep;
+        out += "\"AdditionalRecipients\":";
+        *additional_recipients_.write_json(out);
+        sep = ',';
+    }
+    if (sep == '{') out += '{';
+    out += '}';
+}
+// END GENERATED
 
 /* ---- the client ---- */
 

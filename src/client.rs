@@ -18,7 +18,7 @@ use crate::response::UpdateContactOutput;
 use crate::retry::{random_unit, FailureKind, RetryMode, RetryQuota};
 use crate::signing::Signer;
 use crate::transport::{HttpResponse, Transport};
-use crate::validate::validate;
+use crate::validate::{validate, Checker};
 
 /// Skew beyond which the signing clock is corrected (the service allows 5 minutes).
 const SKEW_THRESHOLD_MS: i64 = 4 * 60 * 1000;
@@ -135,7 +135,13 @@ impl Client {
         &self,
         request: &UpdateContactRequest,
     ) -> Result<UpdateContactOutput, Error> {
-        validate(request, self.settings.client_validation)?;
+        validate(
+            request,
+            Checker {
+                model_limits: self.settings.client_validation,
+                strict_enums: self.settings.strict_enums,
+            },
+        )?;
         let path = update_contact_path(
             &self.settings.endpoint.base_path,
             &request.instance_id,

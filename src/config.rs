@@ -54,6 +54,7 @@ const KNOWN_KEYS: &[&str] = &[
     "new_retries_2026",
     "attempt_timeout_ms",
     "client_validation",
+    "strict_enums",
     "allow_http",
     "async_workers",
     "async_queue",
@@ -91,6 +92,9 @@ pub struct ClientConfig {
     pub new_retries_2026: Option<bool>,
     /// `false` turns off the model-limit checks (lengths, enums, patterns). Default `true`.
     pub client_validation: Option<bool>,
+    /// `true` refuses enum values the vendored model does not list. Default `false`: enums are
+    /// open, as in the AWS SDKs, so values the service adds later are sent as given.
+    pub strict_enums: Option<bool>,
     /// `true` allows a plain `http://` endpoint on a non-loopback host. Default `false`.
     pub allow_http: Option<bool>,
     /// Worker threads for asynchronous calls (default [`DEFAULT_ASYNC_WORKERS`]).
@@ -130,6 +134,7 @@ impl fmt::Debug for ClientConfig {
             .field("retry_mode", &self.retry_mode)
             .field("new_retries_2026", &self.new_retries_2026)
             .field("client_validation", &self.client_validation)
+            .field("strict_enums", &self.strict_enums)
             .field("allow_http", &self.allow_http)
             .field("async_workers", &self.async_workers)
             .field("async_queue", &self.async_queue)
@@ -183,6 +188,7 @@ impl ClientConfig {
             max_attempts: integer(map, "max_attempts", 1, u64::from(MAX_ATTEMPTS_LIMIT))?
                 .map(|n| n as u32),
             client_validation: boolean(map, "client_validation")?,
+            strict_enums: boolean(map, "strict_enums")?,
             allow_http: boolean(map, "allow_http")?,
             async_workers: integer(map, "async_workers", 1, MAX_ASYNC_WORKERS as u64)?
                 .map(|n| n as usize),
@@ -394,6 +400,7 @@ impl ClientConfig {
                 .var("AWS_DISABLE_CLOCK_SKEW_CORRECTION")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
             client_validation: self.client_validation.unwrap_or(true),
+            strict_enums: self.strict_enums.unwrap_or(false),
             network,
         })
     }
@@ -535,6 +542,7 @@ pub struct Settings {
     /// Off with `AWS_DISABLE_CLOCK_SKEW_CORRECTION=true`.
     pub clock_skew_correction: bool,
     pub client_validation: bool,
+    pub strict_enums: bool,
     /// Proxy and trust roots.
     pub network: Network,
 }

@@ -70,6 +70,7 @@ pub mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod ffi;
+mod generated;
 pub mod http1;
 pub mod log;
 pub mod model;

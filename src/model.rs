@@ -1,15 +1,18 @@
 //! The UpdateContact request: typed members, read from JSON with field-path errors,
 //! written as the restJson1 body.
 //!
+//! The types, their members and their readers are generated from the vendored service model
+//! (model/connect.json, by scripts/generate-from-model into src/generated.rs) and re-exported
+//! here; this module holds what they share. Messages follow botocore's ParamValidationError.
+//!
 //! Reading checks what must hold whatever the service's current limits are: JSON types,
-//! required members and unknown members. The model's limits (lengths, enums, patterns)
-//! are checked by [`crate::validate`], which a client can switch off.
+//! required members and unknown members. The model's limits (lengths, patterns, and enums
+//! when asked) are checked by [`crate::validate`], which a client can switch off.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -18,130 +21,15 @@ use crate::error::Error;
 /// keeps a runaway caller from making us parse and sign gigabytes.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-/// Deepest nesting of `SegmentAttributeValue` (ValueMap / ValueList) accepted. Bounds the
+/// Deepest nesting of a recursive shape (`SegmentAttributeValue` through ValueMap / ValueList)
+/// accepted. Bounds the
 /// recursion of validation and serialization for requests built in Rust, too.
 pub const MAX_SEGMENT_ATTRIBUTE_DEPTH: usize = 32;
 
-/// Adds or updates a contact's user-defined information. Every member of the service model.
-///
-/// `Debug` redacts `name` and `description`, which the model marks sensitive.
-#[derive(Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct UpdateContactRequest {
-    /// The Amazon Connect instance (URI label).
-    #[serde(skip)]
-    pub instance_id: String,
-    /// The contact (URI label).
-    #[serde(skip)]
-    pub contact_id: String,
-    /// The contact's name (sensitive; 0..=1024 characters).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The contact's description (sensitive; 0..=4096 characters).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Well-formed data shown to agents, by reference key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub references: Option<BTreeMap<String, Reference>>,
-    /// System-defined key-value pairs stored on the contact segment.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub segment_attributes: Option<BTreeMap<String, SegmentAttributeValue>>,
-    /// The queue (external audio contacts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub queue_info: Option<QueueInfo>,
-    /// The agent (external audio contacts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_info: Option<UserInfo>,
-    /// The customer's endpoint (external audio contacts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer_endpoint: Option<Endpoint>,
-    /// The external system's endpoint (external audio contacts).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub system_endpoint: Option<Endpoint>,
-}
+pub use crate::generated::*;
 
-/// One entry of `References`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Reference {
-    /// The reference's value (0..=4096 characters).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    /// Required: one of [`crate::validate::REFERENCE_TYPES`].
-    #[serde(rename = "Type")]
-    pub reference_type: String,
-    /// One of [`crate::validate::REFERENCE_STATUSES`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// The reference's ARN (20..=256 characters).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arn: Option<String>,
-    /// Why the status is what it is (0..=100 characters).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<String>,
-}
-
-/// A segment attribute's value: a string, an integer, an ARN, or a nested map or list.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SegmentAttributeValue {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_string: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_map: Option<BTreeMap<String, SegmentAttributeValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_integer: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_list: Option<Vec<SegmentAttributeValue>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_arn: Option<String>,
-}
-
-/// `QueueInfo` (the model's QueueInfoInput).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct QueueInfo {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-}
-
-/// `UserInfo`: the agent.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct UserInfo {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-}
-
-/// `CustomerEndpoint` / `SystemEndpoint`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Endpoint {
-    /// One of [`crate::validate::ENDPOINT_TYPES`].
-    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
-    pub endpoint_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-}
-
-const REDACTED: &str = "*** Sensitive Data Redacted ***";
-
-impl fmt::Debug for UpdateContactRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpdateContactRequest")
-            .field("instance_id", &self.instance_id)
-            .field("contact_id", &self.contact_id)
-            .field("name", &self.name.as_ref().map(|_| REDACTED))
-            .field("description", &self.description.as_ref().map(|_| REDACTED))
-            .field("references", &self.references)
-            .field("segment_attributes", &self.segment_attributes)
-            .field("queue_info", &self.queue_info)
-            .field("user_info", &self.user_info)
-            .field("customer_endpoint", &self.customer_endpoint)
-            .field("system_endpoint", &self.system_endpoint)
-            .finish()
-    }
-}
+/// Shown in place of a sensitive member's value.
+pub(crate) const REDACTED: &str = "*** Sensitive Data Redacted ***";
 
 impl UpdateContactRequest {
     /// A request for this instance and contact, with nothing to update yet.
@@ -165,22 +53,7 @@ impl UpdateContactRequest {
 
     /// Reads a request from an already parsed JSON value (see [`UpdateContactRequest::from_json`]).
     pub fn from_value(value: &Value) -> Result<Self, Error> {
-        let root = FieldPath::Root;
-        let mut obj = Object::new(value, &root, REQUEST_MEMBERS)?;
-        Ok(UpdateContactRequest {
-            instance_id: obj.required("InstanceId", read_string)?,
-            contact_id: obj.required("ContactId", read_string)?,
-            name: obj.optional("Name", read_string)?,
-            description: obj.optional("Description", read_string)?,
-            references: obj.optional("References", |v, p| read_map(v, p, read_reference))?,
-            segment_attributes: obj.optional("SegmentAttributes", |v, p| {
-                read_map(v, p, |v, p| read_segment_attribute_value(v, p, 1))
-            })?,
-            queue_info: obj.optional("QueueInfo", read_queue_info)?,
-            user_info: obj.optional("UserInfo", read_user_info)?,
-            customer_endpoint: obj.optional("CustomerEndpoint", read_endpoint)?,
-            system_endpoint: obj.optional("SystemEndpoint", read_endpoint)?,
-        })
+        UpdateContactRequest::read(value, &FieldPath::Root, 1)
     }
 
     /// The restJson1 body: every member but the two URI labels.
@@ -191,14 +64,7 @@ impl UpdateContactRequest {
 
     /// True when a member other than the two IDs is present.
     pub fn has_update(&self) -> bool {
-        self.name.is_some()
-            || self.description.is_some()
-            || self.references.is_some()
-            || self.segment_attributes.is_some()
-            || self.queue_info.is_some()
-            || self.user_info.is_some()
-            || self.customer_endpoint.is_some()
-            || self.system_endpoint.is_some()
+        self.has_body_member()
     }
 }
 
@@ -219,30 +85,6 @@ pub(crate) fn parse_json_document(
     serde_json::from_str(text)
         .map_err(|e| Error::InvalidJson(format!("{what} is not valid JSON: {e}")))
 }
-
-pub(crate) const REQUEST_MEMBERS: &[&str] = &[
-    "InstanceId",
-    "ContactId",
-    "Name",
-    "Description",
-    "References",
-    "SegmentAttributes",
-    "QueueInfo",
-    "UserInfo",
-    "CustomerEndpoint",
-    "SystemEndpoint",
-];
-const REFERENCE_MEMBERS: &[&str] = &["Value", "Type", "Status", "Arn", "StatusReason"];
-const SEGMENT_ATTRIBUTE_VALUE_MEMBERS: &[&str] = &[
-    "ValueString",
-    "ValueMap",
-    "ValueInteger",
-    "ValueList",
-    "ValueArn",
-];
-const QUEUE_INFO_MEMBERS: &[&str] = &["Id"];
-const USER_INFO_MEMBERS: &[&str] = &["UserId"];
-const ENDPOINT_MEMBERS: &[&str] = &["Type", "Address"];
 
 /// Where a value sits in the request, for error messages: `References.ticket.Type`,
 /// `SegmentAttributes.x.ValueList[2]`. Built on the stack as the reader descends.
@@ -266,7 +108,7 @@ impl<'a> FieldPath<'a> {
 impl fmt::Display for FieldPath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FieldPath::Root => f.write_str("request"),
+            FieldPath::Root => f.write_str("input"),
             FieldPath::Member(FieldPath::Root, name) => write_key(f, name, false),
             FieldPath::Member(parent, name) => {
                 parent.fmt(f)?;
@@ -301,46 +143,61 @@ fn write_key(f: &mut fmt::Formatter<'_>, key: &str, dot: bool) -> fmt::Result {
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
+/// botocore's wording, without the value: it may be sensitive.
 fn type_error(path: &FieldPath, expected: &str, got: &Value) -> Error {
     Error::Validation(format!(
-        "{path}: expected {expected}, got {}",
+        "Invalid type for parameter {path}, type: {}, valid types: {expected}",
         json_type(got)
     ))
 }
 
+/// A member name as the caller wrote it, JSON-quoted and cut to 64 characters.
+fn quoted_name(name: &str) -> String {
+    let shown: String = name.chars().take(64).collect();
+    let more = if shown.len() < name.len() { "…" } else { "" };
+    format!(
+        "{}{more}",
+        serde_json::to_string(&shown).unwrap_or_default()
+    )
+}
+
 /// A JSON object whose members are taken one by one; unknown members are refused up front.
-struct Object<'v, 'p> {
+pub(crate) struct Object<'v, 'p> {
     map: &'v Map<String, Value>,
     path: &'p FieldPath<'p>,
 }
 
 impl<'v, 'p> Object<'v, 'p> {
-    fn new(value: &'v Value, path: &'p FieldPath<'p>, members: &[&str]) -> Result<Self, Error> {
+    pub(crate) fn new(
+        value: &'v Value,
+        path: &'p FieldPath<'p>,
+        members: &[&str],
+    ) -> Result<Self, Error> {
         let Value::Object(map) = value else {
-            return Err(type_error(path, "an object", value));
+            return Err(type_error(path, "object", value));
         };
         if let Some(unknown) = map.keys().find(|k| !members.contains(&k.as_str())) {
             let hint = closest(unknown, members)
-                .map(|m| format!("; did you mean {m}?"))
+                .map(|m| format!("; did you mean \"{m}\"?"))
                 .unwrap_or_default();
             return Err(Error::Validation(format!(
-                "{}: unknown member; expected one of {}{hint}",
-                path.member(unknown),
+                "Unknown parameter in {path}: {}, must be one of: {}{hint}",
+                quoted_name(unknown),
                 members.join(", ")
             )));
         }
         Ok(Object { map, path })
     }
 
-    fn optional<T>(
+    pub(crate) fn optional<T>(
         &mut self,
         name: &str,
         read: impl FnOnce(&Value, &FieldPath) -> Result<T, Error>,
@@ -351,15 +208,15 @@ impl<'v, 'p> Object<'v, 'p> {
         }
     }
 
-    fn required<T>(
+    pub(crate) fn required<T>(
         &mut self,
         name: &str,
         read: impl FnOnce(&Value, &FieldPath) -> Result<T, Error>,
     ) -> Result<T, Error> {
         self.optional(name, read)?.ok_or_else(|| {
             Error::Validation(format!(
-                "{}: required member is missing",
-                self.path.member(name)
+                "Missing required parameter in {}: \"{name}\"",
+                self.path
             ))
         })
     }
@@ -393,100 +250,52 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn read_string(v: &Value, path: &FieldPath) -> Result<String, Error> {
+pub(crate) fn read_string(v: &Value, path: &FieldPath) -> Result<String, Error> {
     match v {
         Value::String(s) => Ok(s.clone()),
-        other => Err(type_error(path, "a string", other)),
+        other => Err(type_error(path, "string", other)),
     }
 }
 
-fn read_map<T>(
+pub(crate) fn read_map<T>(
     v: &Value,
     path: &FieldPath,
     read: impl Fn(&Value, &FieldPath) -> Result<T, Error>,
 ) -> Result<BTreeMap<String, T>, Error> {
     let Value::Object(map) = v else {
-        return Err(type_error(path, "an object", v));
+        return Err(type_error(path, "object", v));
     };
     map.iter()
         .map(|(k, v)| read(v, &path.member(k)).map(|t| (k.clone(), t)))
         .collect()
 }
 
-fn read_reference(v: &Value, path: &FieldPath) -> Result<Reference, Error> {
-    let mut obj = Object::new(v, path, REFERENCE_MEMBERS)?;
-    Ok(Reference {
-        value: obj.optional("Value", read_string)?,
-        reference_type: obj.required("Type", read_string)?,
-        status: obj.optional("Status", read_string)?,
-        arn: obj.optional("Arn", read_string)?,
-        status_reason: obj.optional("StatusReason", read_string)?,
-    })
-}
-
-fn read_segment_attribute_value(
+pub(crate) fn read_list<T>(
     v: &Value,
     path: &FieldPath,
-    depth: usize,
-) -> Result<SegmentAttributeValue, Error> {
-    if depth > MAX_SEGMENT_ATTRIBUTE_DEPTH {
-        return Err(Error::Validation(format!(
-            "{path}: segment attribute values nest deeper than {MAX_SEGMENT_ATTRIBUTE_DEPTH} levels"
-        )));
-    }
-    let mut obj = Object::new(v, path, SEGMENT_ATTRIBUTE_VALUE_MEMBERS)?;
-    let nested = |v: &Value, p: &FieldPath| read_segment_attribute_value(v, p, depth + 1);
-    Ok(SegmentAttributeValue {
-        value_string: obj.optional("ValueString", read_string)?,
-        value_map: obj.optional("ValueMap", |v, p| read_map(v, p, nested))?,
-        value_integer: obj.optional("ValueInteger", read_i32)?,
-        value_list: obj.optional("ValueList", |v, p| {
-            let Value::Array(items) = v else {
-                return Err(type_error(p, "an array", v));
-            };
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| nested(item, &p.index(i)))
-                .collect()
-        })?,
-        value_arn: obj.optional("ValueArn", read_string)?,
-    })
+    read: impl Fn(&Value, &FieldPath) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let Value::Array(items) = v else {
+        return Err(type_error(path, "array", v));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| read(item, &path.index(i)))
+        .collect()
 }
 
-fn read_i32(v: &Value, path: &FieldPath) -> Result<i32, Error> {
+pub(crate) fn read_i32(v: &Value, path: &FieldPath) -> Result<i32, Error> {
     v.as_i64()
         .and_then(|n| i32::try_from(n).ok())
         .ok_or_else(|| match v {
-            Value::Number(_) => Error::Validation(format!(
-                "{path}: expected a whole number from {} to {}",
+            Value::Number(n) => Error::Validation(format!(
+                "Invalid range for parameter {path}, value: {n}, valid range: {} to {}",
                 i32::MIN,
                 i32::MAX
             )),
-            other => type_error(path, "an integer", other),
+            other => type_error(path, "integer", other),
         })
-}
-
-fn read_queue_info(v: &Value, path: &FieldPath) -> Result<QueueInfo, Error> {
-    let mut obj = Object::new(v, path, QUEUE_INFO_MEMBERS)?;
-    Ok(QueueInfo {
-        id: obj.optional("Id", read_string)?,
-    })
-}
-
-fn read_user_info(v: &Value, path: &FieldPath) -> Result<UserInfo, Error> {
-    let mut obj = Object::new(v, path, USER_INFO_MEMBERS)?;
-    Ok(UserInfo {
-        user_id: obj.optional("UserId", read_string)?,
-    })
-}
-
-fn read_endpoint(v: &Value, path: &FieldPath) -> Result<Endpoint, Error> {
-    let mut obj = Object::new(v, path, ENDPOINT_MEMBERS)?;
-    Ok(Endpoint {
-        endpoint_type: obj.optional("Type", read_string)?,
-        address: obj.optional("Address", read_string)?,
-    })
 }
 
 #[cfg(test)]
@@ -523,50 +332,62 @@ mod tests {
     #[test]
     fn unknown_member_is_named_with_a_suggestion() {
         let m = refusal(r#"{"InstanceId":"i","ContactId":"c","Nmae":"x"}"#);
-        assert!(m.starts_with("Nmae: unknown member"), "{m}");
-        assert!(m.contains("did you mean Name?"), "{m}");
+        assert!(
+            m.starts_with(r#"Unknown parameter in input: "Nmae", must be one of: InstanceId, ContactId, Name,"#),
+            "{m}"
+        );
+        assert!(m.ends_with(r#"; did you mean "Name"?"#), "{m}");
         let m = refusal(
             r#"{"InstanceId":"i","ContactId":"c","References":{"t":{"Type":"URL","Vaule":"x"}}}"#,
         );
-        assert!(m.starts_with("References.t.Vaule: unknown member"), "{m}");
+        assert_eq!(
+            m,
+            r#"Unknown parameter in References.t: "Vaule", must be one of: Value, Type, Status, Arn, StatusReason; did you mean "Value"?"#
+        );
     }
 
     #[test]
     fn types_and_required_members_are_checked_with_paths() {
         assert_eq!(
             refusal(r#"{"ContactId":"c","Name":"x"}"#),
-            "InstanceId: required member is missing"
+            r#"Missing required parameter in input: "InstanceId""#
         );
         assert_eq!(
             refusal(r#"{"InstanceId":1,"ContactId":"c"}"#),
-            "InstanceId: expected a string, got a number"
+            "Invalid type for parameter InstanceId, type: number, valid types: string"
         );
         assert_eq!(
             refusal(r#"[]"#),
-            "request: expected an object, got an array"
+            "Invalid type for parameter input, type: array, valid types: object"
         );
         assert_eq!(
             refusal(r#"{"InstanceId":"i","ContactId":"c","References":{"t":{"Value":"v"}}}"#),
-            "References.t.Type: required member is missing"
+            r#"Missing required parameter in References.t: "Type""#
         );
         assert_eq!(
             refusal(
                 r#"{"InstanceId":"i","ContactId":"c","SegmentAttributes":{"a":{"ValueList":[{},{"ValueInteger":"1"}]}}}"#
             ),
-            "SegmentAttributes.a.ValueList[1].ValueInteger: expected an integer, got a string"
+            "Invalid type for parameter SegmentAttributes.a.ValueList[1].ValueInteger, type: string, valid types: integer"
         );
         assert_eq!(
             refusal(r#"{"InstanceId":"i","ContactId":"c","SegmentAttributes":{"a":{"ValueInteger":2147483648}}}"#),
-            "SegmentAttributes.a.ValueInteger: expected a whole number from -2147483648 to 2147483647"
+            "Invalid range for parameter SegmentAttributes.a.ValueInteger, value: 2147483648, valid range: -2147483648 to 2147483647"
         );
         assert_eq!(
             refusal(r#"{"InstanceId":"i","ContactId":"c","Name":null}"#),
-            "Name: expected a string, got null"
+            "Invalid type for parameter Name, type: null, valid types: string"
         );
         let m = refusal(r#"{"InstanceId":"i","ContactId":"c","References":{"a b":{"Type":3}}}"#);
         assert_eq!(
             m,
-            r#"References["a b"].Type: expected a string, got a number"#
+            r#"Invalid type for parameter References["a b"].Type, type: number, valid types: string"#
+        );
+        assert_eq!(
+            refusal(
+                r#"{"InstanceId":"i","ContactId":"c","AdditionalRecipients":{"CcEmailAddresses":[{"DisplayName":"d"}]}}"#
+            ),
+            r#"Missing required parameter in AdditionalRecipients.CcEmailAddresses[0]: "EmailAddress""#
         );
     }
 
@@ -596,14 +417,51 @@ mod tests {
 
     #[test]
     fn debug_redacts_sensitive_members() {
-        let mut req = UpdateContactRequest::new("i", "c");
-        req.name = Some("Jane Secret-Name".into());
-        req.description = Some("private notes".into());
-        let shown = format!("{req:?}");
-        assert!(
-            !shown.contains("Secret-Name") && !shown.contains("private notes"),
-            "{shown}"
-        );
+        let req = UpdateContactRequest::from_json(
+            r#"{"InstanceId":"i","ContactId":"c","Name":"Jane Secret-Name","Description":"private notes",
+                "AdditionalRecipients":{"CcEmailAddresses":[{"EmailAddress":"hidden.person@example.com","DisplayName":"Hidden Person"}]}}"#,
+        )
+        .unwrap();
+        let shown = format!("{req:?} {req:#?}");
+        for secret in [
+            "Secret-Name",
+            "private notes",
+            "hidden.person",
+            "Hidden Person",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
         assert!(shown.contains(REDACTED));
+        assert!(
+            shown.contains("cc_email_addresses"),
+            "the structure stays visible: {shown}"
+        );
+        assert_eq!(
+            SENSITIVE_MEMBERS,
+            &["Description", "DisplayName", "EmailAddress", "Name"],
+            "the model's sensitive members"
+        );
+    }
+
+    #[test]
+    fn additional_recipients_round_trip() {
+        let json = r#"{"InstanceId":"i","ContactId":"c","AdditionalRecipients":{"CcEmailAddresses":[{"EmailAddress":"a@b.co","DisplayName":"A"},{"EmailAddress":"c@d.co"}]}}"#;
+        let req = UpdateContactRequest::from_json(json).unwrap();
+        assert!(req.has_update());
+        let body: Value = serde_json::from_slice(&req.to_body()).unwrap();
+        let mut input: Value = serde_json::from_str(json).unwrap();
+        let map = input.as_object_mut().unwrap();
+        map.remove("InstanceId");
+        map.remove("ContactId");
+        assert_eq!(body, input);
+        let cleared = UpdateContactRequest::from_json(
+            r#"{"InstanceId":"i","ContactId":"c","AdditionalRecipients":{"CcEmailAddresses":[]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cleared.to_body(),
+            br#"{"AdditionalRecipients":{"CcEmailAddresses":[]}}"#.to_vec(),
+            "an empty list (clear the CC recipients) is sent, not dropped"
+        );
     }
 }

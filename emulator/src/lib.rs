@@ -1,7 +1,8 @@
 //! connect-emulator: a local Amazon Connect endpoint for UpdateContact and DescribeContact.
 //!
-//! It verifies SigV4 signatures, validates requests with the `connect-contact` core's own
-//! model and validation code, stores what was written so it can be read back, and fails on
+//! It verifies SigV4 signatures, validates requests with its own reading of the vendored
+//! service model (model/connect.json, interpreted at run time; no code shared with the
+//! client library, and enums closed as the service has them), stores what was written so it can be read back, and fails on
 //! demand (throttling, 500/503, dropped connections, latency). Start it in-process:
 //!
 //! ```no_run
@@ -16,6 +17,7 @@ mod admin;
 mod auth;
 mod config;
 mod faults;
+pub mod model;
 mod persist;
 mod reply;
 mod server;

@@ -6,9 +6,6 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use connect_contact::error::Error as CoreError;
-use connect_contact::model::UpdateContactRequest;
-use connect_contact::validate::validate;
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
@@ -16,6 +13,7 @@ use crate::admin;
 use crate::auth::{self, SignedRequest};
 use crate::config::{Credential, EmulatorConfig};
 use crate::faults::{Decision, FaultState, Faults};
+use crate::model::ServiceModel;
 use crate::persist;
 use crate::reply::{ApiError, Reply};
 use crate::store::Store;
@@ -165,22 +163,31 @@ impl Service {
             ));
         };
         // The IDs travel in the path; restJson1 binds them from there whatever the body says.
-        members.insert("InstanceId".into(), json!(instance_id));
-        members.insert("ContactId".into(), json!(contact_id));
-        let request = UpdateContactRequest::from_value(&document).map_err(parameter_error)?;
-        validate(&request, true).map_err(|e| {
-            if request.has_update() {
-                parameter_error(e)
-            } else {
-                ApiError::invalid_request(e.message())
-            }
-        })?;
+        let model = ServiceModel::vendored();
+        let uri_members = model.uri_members("UpdateContact");
+        if members.keys().all(|k| uri_members.contains(k)) {
+            return Err(ApiError::invalid_request(
+                "Invalid input: nothing to update; give at least one member besides the IDs",
+            ));
+        }
+        members.insert("InstanceId".into(), json!(&instance_id));
+        members.insert("ContactId".into(), json!(&contact_id));
+        // The service's own reading of its model: enums are closed here.
+        model
+            .check_input("UpdateContact", &document)
+            .map_err(|v| ApiError::invalid_parameter(v.message))?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
         let mut store = lock(&self.store);
-        store.update(&request, self.auto_create, (now * 1000.0).round() / 1000.0)?;
+        store.update(
+            &instance_id,
+            &contact_id,
+            &document,
+            self.auto_create,
+            (now * 1000.0).round() / 1000.0,
+        )?;
         self.save(&store)?;
         Ok(Reply::empty_ok())
     }
@@ -234,13 +241,6 @@ impl Service {
 enum Operation {
     UpdateContact,
     DescribeContact,
-}
-
-fn parameter_error(e: CoreError) -> ApiError {
-    match e {
-        CoreError::InvalidJson(m) => ApiError::invalid_request(m),
-        other => ApiError::invalid_parameter(other.message()),
-    }
 }
 
 /// `/contacts/{InstanceId}/{ContactId}` → the two IDs, percent-decoded (an ID may hold `%2F`).

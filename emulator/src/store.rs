@@ -5,15 +5,23 @@
 
 use std::collections::BTreeMap;
 
-use connect_contact::model::UpdateContactRequest;
 use serde_json::{json, Map, Value};
 
+use crate::model::ServiceModel;
 use crate::reply::ApiError;
 
 /// Members that merge by key on update; the others replace.
 const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
 /// Kept beside the API members; not an UpdateContact member.
 const LAST_UPDATE: &str = "LastUpdateTimestamp";
+/// Members of the model's `Contact` a seed may set beside the UpdateContact members (each is
+/// checked against the `Contact` member's shape), with what DescribeContact answers without.
+const CONTACT_FACTS: &[(&str, Option<&str>)] = &[
+    (LAST_UPDATE, None),
+    ("InitiationTimestamp", None),
+    ("Channel", Some("VOICE")),
+    ("InitiationMethod", Some("API")),
+];
 /// The account shown in ARNs.
 const ACCOUNT: &str = "123456789012";
 
@@ -96,26 +104,30 @@ impl Store {
         })
     }
 
-    /// Merges a validated update into the stored contact: References and SegmentAttributes by
-    /// key, the other members by replacement.
+    /// Merges a validated UpdateContact input into the stored contact: References and
+    /// SegmentAttributes by key, the other members by replacement. A contact created here
+    /// starts at `now_epoch_secs`.
     pub fn update(
         &mut self,
-        request: &UpdateContactRequest,
+        instance_id: &str,
+        contact_id: &str,
+        input: &Value,
         auto_create: bool,
         now_epoch_secs: f64,
     ) -> Result<(), ApiError> {
-        if auto_create {
-            self.ensure(&request.instance_id, Some(&request.contact_id));
+        if auto_create && self.contact(instance_id, contact_id).is_none() {
+            self.ensure(instance_id, Some(contact_id));
+            let contact = self.contact_mut(instance_id, contact_id)?;
+            contact.insert("InitiationTimestamp".into(), json!(now_epoch_secs));
         }
-        let contact = self.contact_mut(&request.instance_id, &request.contact_id)?;
-        merge(contact, request);
+        let contact = self.contact_mut(instance_id, contact_id)?;
+        merge(contact, input);
         contact.insert(LAST_UPDATE.into(), json!(now_epoch_secs));
         Ok(())
     }
 
-    /// DescribeContact's answer, `{"Contact": {...}}`, shaped as the service's output. The
-    /// service's DescribeContact has no References; they are added so raw clients can read
-    /// them back (SDKs ignore the extra member).
+    /// DescribeContact's answer, `{"Contact": {...}}`, in the model's `Contact` shape: only
+    /// members `Contact` has (References are not one; read them with the admin API).
     pub fn describe(
         &self,
         instance_id: &str,
@@ -140,15 +152,26 @@ impl Store {
             )),
         );
         out.insert("Id".into(), json!(contact_id));
+        // Every contact the emulator knows is its own initial contact.
+        out.insert("InitialContactId".into(), json!(contact_id));
+        for (name, default) in CONTACT_FACTS {
+            match (stored.get(*name), default) {
+                (Some(v), _) => {
+                    out.insert((*name).into(), v.clone());
+                }
+                (None, Some(d)) => {
+                    out.insert((*name).into(), json!(d));
+                }
+                (None, None) => {}
+            }
+        }
         for name in [
             "Name",
             "Description",
-            "References",
             "SegmentAttributes",
             "QueueInfo",
             "CustomerEndpoint",
             "SystemEndpoint",
-            LAST_UPDATE,
         ] {
             if let Some(v) = stored.get(name) {
                 out.insert(name.into(), v.clone());
@@ -157,6 +180,31 @@ impl Store {
         // UpdateContact's UserInfo.UserId is DescribeContact's AgentInfo.Id.
         if let Some(user_id) = stored.get("UserInfo").and_then(|u| u.get("UserId")) {
             out.insert("AgentInfo".into(), json!({ "Id": user_id }));
+        }
+        // AdditionalRecipients.CcEmailAddresses[{EmailAddress, DisplayName}] is
+        // AdditionalEmailRecipients.CcList[{Address, DisplayName}].
+        if let Some(cc) = stored
+            .get("AdditionalRecipients")
+            .and_then(|r| r.get("CcEmailAddresses"))
+            .and_then(Value::as_array)
+        {
+            let list: Vec<Value> = cc
+                .iter()
+                .map(|r| {
+                    let mut e = Map::new();
+                    if let Some(a) = r.get("EmailAddress") {
+                        e.insert("Address".into(), a.clone());
+                    }
+                    if let Some(d) = r.get("DisplayName") {
+                        e.insert("DisplayName".into(), d.clone());
+                    }
+                    Value::Object(e)
+                })
+                .collect();
+            out.insert(
+                "AdditionalEmailRecipients".into(),
+                json!({ "CcList": list }),
+            );
         }
         Ok(json!({ "Contact": out }))
     }
@@ -170,44 +218,59 @@ impl Store {
     }
 }
 
-fn merge(contact: &mut Contact, request: &UpdateContactRequest) {
-    let Ok(Value::Object(members)) = serde_json::to_value(request) else {
+fn merge(contact: &mut Contact, input: &Value) {
+    let Some(members) = input.as_object() else {
         return;
     };
     for (name, value) in members {
+        if name == "InstanceId" || name == "ContactId" {
+            continue;
+        }
         match (MERGED_MEMBERS.contains(&name.as_str()), value) {
             (true, Value::Object(entries)) => {
-                let slot = contact.entry(name).or_insert_with(|| json!({}));
+                let slot = contact.entry(name.clone()).or_insert_with(|| json!({}));
                 if !slot.is_object() {
                     *slot = json!({});
                 }
                 if let Value::Object(existing) = slot {
-                    existing.extend(entries);
+                    existing.extend(entries.clone());
                 }
             }
             (_, value) => {
-                contact.insert(name, value);
+                contact.insert(name.clone(), value.clone());
             }
         }
     }
 }
 
-/// Checks a seeded contact with the core's reader, so only well-formed members are stored.
+/// Checks a seeded contact with the emulator's model: UpdateContact members, plus the
+/// `Contact` facts a seed may set.
 fn read_contact(instance_id: &str, contact_id: &str, members: &Value) -> Result<Contact, String> {
     let Value::Object(map) = members else {
         return Err("a contact must be an object of UpdateContact members".into());
     };
+    let model = ServiceModel::vendored();
     let mut input = map.clone();
-    let last_update = input.remove(LAST_UPDATE);
+    let mut facts = Map::new();
+    for (name, _) in CONTACT_FACTS {
+        if let Some(v) = input.remove(*name) {
+            let shape = model
+                .shape("Contact")
+                .and_then(|c| c["members"][*name]["shape"].as_str())
+                .ok_or_else(|| format!("the model's Contact has no {name}"))?;
+            model.check(shape, &v, name, 1).map_err(|e| e.message)?;
+            facts.insert((*name).into(), v);
+        }
+    }
     input.insert("InstanceId".into(), json!(instance_id));
     input.insert("ContactId".into(), json!(contact_id));
-    let request =
-        UpdateContactRequest::from_value(&Value::Object(input)).map_err(|e| e.to_string())?;
+    let input = Value::Object(input);
+    model
+        .check_input("UpdateContact", &input)
+        .map_err(|e| e.message)?;
     let mut contact = Contact::new();
-    merge(&mut contact, &request);
-    if let Some(t) = last_update {
-        contact.insert(LAST_UPDATE.into(), t);
-    }
+    merge(&mut contact, &input);
+    contact.extend(facts);
     Ok(contact)
 }
 
@@ -215,19 +278,30 @@ fn read_contact(instance_id: &str, contact_id: &str, members: &Value) -> Result<
 mod tests {
     use super::*;
 
-    fn request(json: &str) -> UpdateContactRequest {
-        UpdateContactRequest::from_json(json).unwrap()
+    fn request(json: &str) -> Value {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn update(
+        store: &mut Store,
+        input: &Value,
+        auto_create: bool,
+        now: f64,
+    ) -> Result<(), ApiError> {
+        let (i, c) = (
+            input["InstanceId"].as_str().unwrap(),
+            input["ContactId"].as_str().unwrap(),
+        );
+        store.update(i, c, input, auto_create, now)
     }
 
     #[test]
     fn update_merges_maps_and_replaces_the_rest() {
         let mut store = Store::default();
         store.ensure("i", Some("c"));
-        store
-            .update(&request(r#"{"InstanceId":"i","ContactId":"c","Name":"a","References":{"x":{"Type":"URL","Value":"1"}}}"#), false, 1.0)
+        update(&mut store, &request(r#"{"InstanceId":"i","ContactId":"c","Name":"a","References":{"x":{"Type":"URL","Value":"1"}}}"#), false, 1.0)
             .unwrap();
-        store
-            .update(&request(r#"{"InstanceId":"i","ContactId":"c","Name":"b","References":{"y":{"Type":"STRING","Value":"2"}}}"#), false, 2.0)
+        update(&mut store, &request(r#"{"InstanceId":"i","ContactId":"c","Name":"b","References":{"y":{"Type":"STRING","Value":"2"}}}"#), false, 2.0)
             .unwrap();
         let c = store.contact("i", "c").unwrap();
         assert_eq!(c["Name"], "b");
@@ -240,16 +314,15 @@ mod tests {
     fn unknown_instance_or_contact_is_404_unless_auto_created() {
         let mut store = Store::default();
         let r = request(r#"{"InstanceId":"i","ContactId":"c","Name":"a"}"#);
-        let e = store.update(&r, false, 0.0).unwrap_err();
+        let e = update(&mut store, &r, false, 0.0).unwrap_err();
         assert_eq!((e.status, e.code), (404, "ResourceNotFoundException"));
         assert!(e.message.contains("Instance not found: i"));
         store.ensure("i", None);
-        assert!(store
-            .update(&r, false, 0.0)
+        assert!(update(&mut store, &r, false, 0.0)
             .unwrap_err()
             .message
             .contains("Contact not found: c"));
-        store.update(&r, true, 0.0).unwrap();
+        update(&mut store, &r, true, 0.0).unwrap();
         assert_eq!(
             store.describe("i", "c", "us-east-1").unwrap()["Contact"]["Name"],
             "a"
@@ -272,6 +345,69 @@ mod tests {
         assert_eq!(
             Store::from_json(&bad).unwrap_err(),
             "instances.i.contacts.c: Name: expected a string, got a number"
+        );
+    }
+
+    #[test]
+    fn describe_answers_in_the_models_contact_shape() {
+        let mut store = Store::default();
+        let input = request(
+            r#"{"InstanceId":"i","ContactId":"c","Name":"n","References":{"v":{"Type":"VOICEMAIL_RECORDING","Status":"DRAFTING"}},
+                "UserInfo":{"UserId":"u"},"QueueInfo":{"Id":"q"},
+                "AdditionalRecipients":{"CcEmailAddresses":[{"EmailAddress":"a@b.co","DisplayName":"A"},{"EmailAddress":"c@d.co"}]}}"#,
+        );
+        update(&mut store, &input, true, 12.5).unwrap();
+        let answer = store.describe("i", "c", "us-west-2").unwrap();
+        ServiceModel::vendored()
+            .check("DescribeContactResponse", &answer, "", 0)
+            .unwrap();
+        let c = &answer["Contact"];
+        assert!(
+            c.get("References").is_none(),
+            "References is not a member of Contact"
+        );
+        assert_eq!(
+            c["AdditionalEmailRecipients"],
+            json!({"CcList": [{"Address": "a@b.co", "DisplayName": "A"}, {"Address": "c@d.co"}]})
+        );
+        assert_eq!(
+            (
+                &c["Channel"],
+                &c["InitiationMethod"],
+                &c["InitialContactId"],
+                &c["InitiationTimestamp"]
+            ),
+            (&json!("VOICE"), &json!("API"), &json!("c"), &json!(12.5))
+        );
+        // The references are stored, for the admin API.
+        assert_eq!(
+            store.contact("i", "c").unwrap()["References"]["v"]["Status"],
+            "DRAFTING"
+        );
+        // An empty list clears the CC recipients.
+        let clear = request(
+            r#"{"InstanceId":"i","ContactId":"c","AdditionalRecipients":{"CcEmailAddresses":[]}}"#,
+        );
+        update(&mut store, &clear, false, 13.0).unwrap();
+        assert_eq!(
+            store.describe("i", "c", "us-west-2").unwrap()["Contact"]["AdditionalEmailRecipients"],
+            json!({"CcList": []})
+        );
+    }
+
+    #[test]
+    fn seeds_may_set_contact_facts_checked_against_the_model() {
+        let seed = json!({"instances": {"i": {"contacts": {"c": {"Name": "n", "Channel": "CHAT", "InitiationTimestamp": 5.0}}}}});
+        let store = Store::from_json(&seed).unwrap();
+        assert_eq!(
+            store.describe("i", "c", "r").unwrap()["Contact"]["Channel"],
+            "CHAT"
+        );
+        let bad = json!({"instances": {"i": {"contacts": {"c": {"Channel": "CARRIER_PIGEON"}}}}});
+        let e = Store::from_json(&bad).unwrap_err();
+        assert!(
+            e.contains("Channel: \"CARRIER_PIGEON\" is not one of VOICE"),
+            "{e}"
         );
     }
 }

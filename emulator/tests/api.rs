@@ -40,11 +40,16 @@ fn signed_update_then_describe_reads_the_members_back() {
     assert_eq!(contact["Id"], "a/b c%é");
     assert_eq!(contact["Name"], "Janet", "other members replace");
     assert_eq!(contact["Description"], "d");
+    assert!(
+        contact.get("References").is_none(),
+        "DescribeContact answers in the model's Contact shape, which has no References"
+    );
+    let stored = emu.contact("inst-1", "a/b c%é").unwrap();
     assert_eq!(
-        contact["References"]["r1"]["Value"], "https://x",
+        stored["References"]["r1"]["Value"], "https://x",
         "References merge by key"
     );
-    assert_eq!(contact["References"]["r2"]["Type"], "STRING");
+    assert_eq!(stored["References"]["r2"]["Type"], "STRING");
     assert_eq!(
         contact["SegmentAttributes"]["connect:Subtype"]["ValueString"],
         "connect:Guide"

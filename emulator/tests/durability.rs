@@ -87,7 +87,10 @@ fn the_state_file_survives_a_restart() {
     let contact = describe(&emu, "inst", "c1").json()["Contact"].clone();
     assert_eq!(contact["Name"], "from seed");
     assert_eq!(contact["Description"], "written before restart");
-    assert_eq!(contact["References"]["k"]["Value"], "u");
+    assert_eq!(
+        emu.contact("inst", "c1").unwrap()["References"]["k"]["Value"],
+        "u"
+    );
     drop(emu);
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

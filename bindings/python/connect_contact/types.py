@@ -25,56 +25,94 @@ else:  # pragma: no cover - typing_extensions is only needed by type checkers on
         Required = _Marker
 
 
+# BEGIN GENERATED from model/connect.json by scripts/generate-from-model; do not edit
 class Reference(TypedDict, total=False):
-    """One entry of ``References``; ``Type`` is URL, ATTACHMENT, CONTACT_ANALYSIS, NUMBER,
-    STRING, DATE, EMAIL or EMAIL_MESSAGE."""
+    """``Reference``."""
 
-    Type: Required[str]
     Value: str
+    """0..4096 characters"""
+    Type: Required[str]
+    """required; open enum: URL, ATTACHMENT, CONTACT_ANALYSIS, NUMBER, STRING, DATE, EMAIL, EMAIL_MESSAGE, EMAIL_MESSAGE_PLAIN_TEXT, EMAIL_MESSAGE_PLAIN_TEXT_REDACTED, EMAIL_MESSAGE_REDACTED, VOICEMAIL_RECORDING, VOICEMAIL_RECORDING_REDACTED, VOICEMAIL_ANALYSIS, VOICEMAIL_ANALYSIS_REDACTED"""
     Status: str
+    """open enum: AVAILABLE, DELETED, APPROVED, REJECTED, PROCESSING, FAILED, DRAFTING"""
     Arn: str
+    """20..256 characters; pattern `^[-:/A-Za-z0-9]+`"""
     StatusReason: str
+    """0..100 characters"""
 
 
 class SegmentAttributeValue(TypedDict, total=False):
-    """A segment attribute's value: a string, integer, ARN, or a nested map or list."""
+    """``SegmentAttributeValue``."""
 
     ValueString: str
+    """0..1024 characters"""
     ValueMap: Dict[str, "SegmentAttributeValue"]
     ValueInteger: int
     ValueList: List["SegmentAttributeValue"]
     ValueArn: str
-
-
-class Endpoint(TypedDict, total=False):
-    """``CustomerEndpoint`` / ``SystemEndpoint``; ``Type`` is TELEPHONE_NUMBER, VOIP,
-    CONTACT_FLOW, CONNECT_PHONENUMBER_ARN or EMAIL_ADDRESS."""
-
-    Type: str
-    Address: str
+    """0..1024 characters"""
 
 
 class QueueInfo(TypedDict, total=False):
+    """``QueueInfo`` (the model's ``QueueInfoInput``)."""
+
     Id: str
 
 
 class UserInfo(TypedDict, total=False):
+    """``UserInfo``."""
+
     UserId: str
+    """1..256 characters"""
+
+
+class Endpoint(TypedDict, total=False):
+    """``Endpoint``."""
+
+    Type: str
+    """open enum: TELEPHONE_NUMBER, VOIP, CONTACT_FLOW, CONNECT_PHONENUMBER_ARN, EMAIL_ADDRESS"""
+    Address: str
+    """0..256 characters"""
+
+
+class EmailAddressInfo(TypedDict, total=False):
+    """``EmailAddressInfo``."""
+
+    EmailAddress: Required[str]
+    """required; 1..255 characters; pattern `[^\\s@]+@[^\\s@]+\\.[^\\s@]+`; sensitive"""
+    DisplayName: str
+    """0..256 characters; sensitive"""
+
+
+class AdditionalRecipients(TypedDict, total=False):
+    """``AdditionalRecipients`` (the model's ``NullableAdditionalRecipients``)."""
+
+    CcEmailAddresses: List["EmailAddressInfo"]
+    """0..50 items"""
 
 
 class UpdateContactRequest(TypedDict, total=False):
-    """The keyword arguments of ``Client.update_contact``."""
+    """The keyword arguments of ``Client.update_contact`` (botocore 1.44.8 model)."""
 
     InstanceId: Required[str]
+    """URI label; required; 1..100 characters"""
     ContactId: Required[str]
+    """URI label; required; 1..256 characters"""
     Name: str
+    """0..1024 characters; sensitive"""
     Description: str
-    References: Dict[str, Reference]
-    SegmentAttributes: Dict[str, SegmentAttributeValue]
-    QueueInfo: QueueInfo
-    UserInfo: UserInfo
-    CustomerEndpoint: Endpoint
-    SystemEndpoint: Endpoint
+    """0..4096 characters; sensitive"""
+    References: Dict[str, "Reference"]
+    SegmentAttributes: Dict[str, "SegmentAttributeValue"]
+    QueueInfo: "QueueInfo"
+    UserInfo: "UserInfo"
+    CustomerEndpoint: "Endpoint"
+    SystemEndpoint: "Endpoint"
+    AdditionalRecipients: "AdditionalRecipients"
+
+
+MODEL_TYPES = ["AdditionalRecipients", "EmailAddressInfo", "Endpoint", "QueueInfo", "Reference", "SegmentAttributeValue", "UpdateContactRequest", "UserInfo"]
+# END GENERATED
 
 
 class ResponseMetadata(TypedDict, total=False):
@@ -121,14 +159,8 @@ class ClientConfig(TypedDict, total=False):
 
 __all__ = [
     "ClientConfig",
-    "Endpoint",
     "ErrorDetails",
     "ErrorResponse",
-    "QueueInfo",
-    "Reference",
     "ResponseMetadata",
-    "SegmentAttributeValue",
-    "UpdateContactRequest",
     "UpdateContactResponse",
-    "UserInfo",
-]
+] + MODEL_TYPES
