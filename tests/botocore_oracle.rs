@@ -24,14 +24,40 @@ fn requests_match_botocore_and_its_signer_verifies_them() {
         ..Default::default()
     };
     let client = Client::new(&config).unwrap();
-    let cases: Vec<Value> = serde_json::from_str(
+    let mut cases: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("tests/data/oracle_cases.json")).unwrap(),
     )
     .unwrap();
-    assert!(cases.len() >= 10);
+    assert!(cases.len() >= 15);
+    // One case per member of botocore's own UpdateContact model, whatever its version: a member
+    // or value a newer botocore adds that we refuse fails here at once.
+    let generated = python_oracle().arg("--generate").output().unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let generated: Value = serde_json::from_slice(&generated.stdout).unwrap();
+    let theirs = generated["botocore_version"].as_str().unwrap();
+    let version = |v: &str| -> Vec<u32> { v.split('.').map(|n| n.parse().unwrap()).collect() };
+    assert!(
+        version(theirs) >= version(connect_contact::model::BOTOCORE_VERSION),
+        "botocore {theirs} is older than the vendored model ({}); install a newer one",
+        connect_contact::model::BOTOCORE_VERSION
+    );
+    let members = generated["cases"].as_array().unwrap();
+    assert_eq!(
+        members.len(),
+        UpdateContactRequest::BODY_MEMBERS.len(),
+        "botocore {theirs} has a different member set: {members:?}"
+    );
+    cases.extend(members.iter().cloned());
     for case in &cases {
-        let request = UpdateContactRequest::from_json(&case.to_string()).unwrap();
-        client.update_contact(&request).unwrap();
+        let request = UpdateContactRequest::from_json(&case.to_string())
+            .unwrap_or_else(|e| panic!("we refuse what botocore accepts: {case}: {e}"));
+        client
+            .update_contact(&request)
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
     }
     let captures: Vec<Value> = server
         .requests()
@@ -63,14 +89,8 @@ fn requests_match_botocore_and_its_signer_verifies_them() {
         "captures": captures,
     });
     std::fs::write(&file, document.to_string()).unwrap();
-    let output = Command::new("python3")
-        .arg(repo_root().join("tests/oracle/botocore_oracle.py"))
+    let output = python_oracle()
         .arg(&file)
-        // botocore must not read this machine's AWS files or variables.
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
         .output()
         .expect("python3 runs (pip install botocore)");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -83,4 +103,15 @@ fn requests_match_botocore_and_its_signer_verifies_them() {
         stdout.contains(&format!("{} cases equivalent", cases.len())),
         "{stdout}"
     );
+}
+
+fn python_oracle() -> Command {
+    let mut c = Command::new("python3");
+    c.arg(repo_root().join("tests/oracle/botocore_oracle.py"))
+        // botocore must not read this machine's AWS files or variables.
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE");
+    c
 }

@@ -66,6 +66,50 @@ def verify_signature(capture, creds, region, endpoint):
     return None
 
 
+# Values for patterned string shapes: a pattern cannot be sampled generically, so a new one
+# fails generation loudly (the drift shows) until a sample is added here.
+PATTERN_SAMPLES = {
+    "^[-:/A-Za-z0-9]+": "arn:aws:connect:us-east-1:123456789012:instance/x",
+    "[^\\s@]+@[^\\s@]+\\.[^\\s@]+": "person@example.com",
+}
+
+
+def sample(shape, depth=0):
+    """A value botocore accepts for `shape`, exercising every member once."""
+    kind = shape.type_name
+    if kind == "string":
+        if shape.enum:
+            return shape.enum[-1]
+        pattern = shape.metadata.get("pattern")
+        if pattern is not None:
+            if pattern not in PATTERN_SAMPLES:
+                raise SystemExit("no sample for the pattern %r of %s; add one to PATTERN_SAMPLES" % (pattern, shape.name))
+            return PATTERN_SAMPLES[pattern]
+        return "v" * max(1, shape.metadata.get("min", 1))
+    if kind == "integer":
+        return -7
+    if kind == "structure":
+        return {name: sample(member, depth + 1) for name, member in shape.members.items()
+                if depth < 3 or name in shape.required_members}
+    if kind == "map":
+        return {"k": sample(shape.value, depth + 1)}
+    if kind == "list":
+        return [sample(shape.member, depth + 1)]
+    raise SystemExit("no sample for %s (%s)" % (shape.name, kind))
+
+
+def generated_cases():
+    """One case per member of botocore's UpdateContact input, from botocore's own model."""
+    model = botocore.session.get_session().get_service_model("connect")
+    shape = model.operation_model("UpdateContact").input_shape
+    cases = []
+    for name, member in shape.members.items():
+        if name in ("InstanceId", "ContactId"):
+            continue
+        cases.append({"InstanceId": "gen", "ContactId": name, name: sample(member)})
+    return {"botocore_version": botocore.__version__, "cases": cases}
+
+
 def main(path):
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
@@ -103,4 +147,7 @@ def main(path):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--generate":
+        print(json.dumps(generated_cases()))
+        sys.exit(0)
     sys.exit(main(sys.argv[1]))
