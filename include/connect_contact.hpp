@@ -626,7 +626,7 @@ inline void SegmentAttributeValue::write_json(std::string& out) const {
             first0 = false;
             out += json_quote(e0.first);
             out += ':';
-            e0.second.write_json(out);
+            (e0.second).write_json(out);
         }
         out += '}';
         sep = ',';
@@ -645,7 +645,7 @@ inline void SegmentAttributeValue::write_json(std::string& out) const {
         for (const auto& e0 : *value_list) {
             if (!first0) out += ',';
             first0 = false;
-            e0.write_json(out);
+            (e0).write_json(out);
         }
         out += ']';
         sep = ',';
@@ -728,7 +728,7 @@ inline void AdditionalRecipients::write_json(std::string& out) const {
         for (const auto& e0 : *cc_email_addresses) {
             if (!first0) out += ',';
             first0 = false;
-            e0.write_json(out);
+            (e0).write_json(out);
         }
         out += ']';
         sep = ',';
@@ -769,7 +769,7 @@ inline void UpdateContactRequest::write_json(std::string& out) const {
             first0 = false;
             out += json_quote(e0.first);
             out += ':';
-            e0.second.write_json(out);
+            (e0.second).write_json(out);
         }
         out += '}';
         sep = ',';
@@ -784,7 +784,7 @@ inline void UpdateContactRequest::write_json(std::string& out) const {
             first0 = false;
             out += json_quote(e0.first);
             out += ':';
-            e0.second.write_json(out);
+            (e0.second).write_json(out);
         }
         out += '}';
         sep = ',';
@@ -792,31 +792,31 @@ inline void UpdateContactRequest::write_json(std::string& out) const {
     if (queue_info_) {
         out += sep;
         out += "\"QueueInfo\":";
-        *queue_info_.write_json(out);
+        (*queue_info_).write_json(out);
         sep = ',';
     }
     if (user_info_) {
         out += sep;
         out += "\"UserInfo\":";
-        *user_info_.write_json(out);
+        (*user_info_).write_json(out);
         sep = ',';
     }
     if (customer_endpoint_) {
         out += sep;
         out += "\"CustomerEndpoint\":";
-        *customer_endpoint_.write_json(out);
+        (*customer_endpoint_).write_json(out);
         sep = ',';
     }
     if (system_endpoint_) {
         out += sep;
         out += "\"SystemEndpoint\":";
-        *system_endpoint_.write_json(out);
+        (*system_endpoint_).write_json(out);
         sep = ',';
     }
     if (additional_recipients_) {
         out += sep;
         out += "\"AdditionalRecipients\":";
-        *additional_recipients_.write_json(out);
+        (*additional_recipients_).write_json(out);
         sep = ',';
     }
     if (sep == '{') out += '{';

@@ -134,15 +134,19 @@ static void test_validation_refusals(connect_client *client) {
         const char *message_part;
     } cases[] = {
         {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Nmae\":\"x\"}", CONNECT_STATUS_VALIDATION,
-         "Nmae: unknown member"},
-        {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"References\":{\"ticket\":{\"Type\":\"BOGUS\"}}}",
-         CONNECT_STATUS_VALIDATION, "References.ticket.Type: \"BOGUS\" is not one of URL, ATTACHMENT"},
+         "Unknown parameter in input: \"Nmae\", must be one of: InstanceId, ContactId, Name,"},
+        {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"References\":{\"ticket\":{\"Type\":\"URL\",\"Arn\":\"short\"}}}",
+         CONNECT_STATUS_VALIDATION, "Invalid length for parameter References.ticket.Arn, value: 5, valid min length: 20"},
+        {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"AdditionalRecipients\":{\"CcEmailAddresses\":"
+         "[{\"EmailAddress\":\"CANARY-EMAIL\",\"DisplayName\":\"CANARY-DISPLAY\"}]}}",
+         CONNECT_STATUS_VALIDATION, "Invalid value for parameter AdditionalRecipients.CcEmailAddresses[0].EmailAddress: "
+                                    "does not match the pattern"},
         {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"..\",\"Name\":\"n\"}", CONNECT_STATUS_VALIDATION,
-         "ContactId:"},
+         "Invalid value for parameter ContactId,"},
         {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\"}", CONNECT_STATUS_VALIDATION, "nothing to update"},
-        {"{\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_VALIDATION, "InstanceId: required member is missing"},
+        {"{\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_VALIDATION, "Missing required parameter in input: \"InstanceId\""},
         {"{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":7}", CONNECT_STATUS_VALIDATION,
-         "Name: expected a string, got a number"},
+         "Invalid type for parameter Name, type: number, valid types: string"},
         {"{\"InstanceId\":\"must-not-arrive\",", CONNECT_STATUS_INVALID_JSON, "not valid JSON"},
         {"", CONNECT_STATUS_INVALID_JSON, "not valid JSON"},
     };
@@ -160,7 +164,7 @@ static void test_validation_refusals(connect_client *client) {
         strcpy(json, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"");
         for (n = 0; n < 1025 / 5; n++) strcat(json, "CANARY");
         strcat(json, "\",\"Description\":\"CANARY-DESCRIPTION\"}");
-        expect(client, json, CONNECT_STATUS_VALIDATION, "Name: length", "Name over the model's 1024");
+        expect(client, json, CONNECT_STATUS_VALIDATION, "Invalid length for parameter Name, value: 1230, valid max length: 1024", "Name over the model's 1024");
         free(json);
     }
 }
@@ -305,7 +309,9 @@ static void test_log_callback(void) {
     int before;
     connect_client *client = new_client(server_url, "\"max_attempts\":3,\"new_retries_2026\":true");
     const char *request = "{\"InstanceId\":\"flaky-2\",\"ContactId\":\"c\",\"Name\":\"CANARY-NAME\","
-                          "\"Description\":\"CANARY-DESCRIPTION\"}";
+                          "\"Description\":\"CANARY-DESCRIPTION\",\"References\":{\"r\":{\"Type\":\"FUTURE_TYPE\"}},"
+                          "\"AdditionalRecipients\":{\"CcEmailAddresses\":[{\"EmailAddress\":\"CANARY-EMAIL@example.com\","
+                          "\"DisplayName\":\"CANARY-DISPLAY\"}]}}";
     CHECK(client != NULL, "client for logging");
     if (client == NULL) return;
     CHECK(connect_set_log_callback((connect_log_level)99, collect_log, &lines) == CONNECT_STATUS_INVALID_CONFIG,
@@ -318,6 +324,9 @@ static void test_log_callback(void) {
                            "(HTTP 503") != NULL,
           "a line for the failed attempt");
     CHECK(strstr(log_text, "retry 1 in") != NULL, "the retry decision is logged");
+    CHECK(strstr(log_text, "References.r.Type: a value the model's ReferenceType enum does not list; sent as given") !=
+              NULL,
+          "an unknown enum value is sent, with a debug line");
     CHECK(strstr(log_text, "attempt 2/3: HTTP 200") != NULL, "a line for the successful attempt");
     check_no_leak(log_text);
     pthread_mutex_unlock(&log_lock);

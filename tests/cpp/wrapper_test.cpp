@@ -61,8 +61,33 @@ void test_quoting() {
     request.reference("ticket", "URL", "https://t/2");
     CHECK(request.to_json() ==
           "{\"InstanceId\":\"inst\",\"ContactId\":\"con\\\"tact\",\"Name\":\"N\",\"Description\":\"D\","
-          "\"References\":{\"ticket\":{\"Type\":\"URL\",\"Value\":\"https://t/2\"},"
-          "\"doc\":{\"Type\":\"ATTACHMENT\",\"Value\":\"a\"}}}");
+          "\"References\":{\"ticket\":{\"Value\":\"https://t/2\",\"Type\":\"URL\"},"
+          "\"doc\":{\"Value\":\"a\",\"Type\":\"ATTACHMENT\"}}}");
+    {
+        // Every member of the model has a builder, generated from it: the new AdditionalRecipients,
+        // nested structures, open enum values.
+        connect_contact::EmailAddressInfo jane;
+        jane.email_address = "jane@example.com";
+        jane.with_display_name("Jane \"J\" Doe");
+        connect_contact::Reference voicemail;
+        voicemail.with_reference_type("VOICEMAIL_RECORDING").with_status("DRAFTING");
+        connect_contact::SegmentAttributeValue nested;
+        nested.value_list = std::vector<connect_contact::SegmentAttributeValue>{
+            connect_contact::SegmentAttributeValue{}.with_value_integer(-3)};
+        UpdateContactRequest r("i", "c");
+        r.additional_recipients(connect_contact::AdditionalRecipients{}.with_cc_email_addresses({jane}))
+            .references("v", voicemail)
+            .segment_attributes("s", nested)
+            .system_endpoint(connect_contact::Endpoint{}.with_endpoint_type("A_FUTURE_TYPE"));
+        CHECK(r.to_json() ==
+              "{\"InstanceId\":\"i\",\"ContactId\":\"c\",\"References\":{\"v\":{\"Type\":\"VOICEMAIL_RECORDING\","
+              "\"Status\":\"DRAFTING\"}},\"SegmentAttributes\":{\"s\":{\"ValueList\":[{\"ValueInteger\":-3}]}},"
+              "\"SystemEndpoint\":{\"Type\":\"A_FUTURE_TYPE\"},\"AdditionalRecipients\":{\"CcEmailAddresses\":"
+              "[{\"EmailAddress\":\"jane@example.com\",\"DisplayName\":\"Jane \\\"J\\\" Doe\"}]}}");
+        CHECK(UpdateContactRequest("i", "c")
+                  .additional_recipients(connect_contact::AdditionalRecipients{}.with_cc_email_addresses({}))
+                  .to_json() == "{\"InstanceId\":\"i\",\"ContactId\":\"c\",\"AdditionalRecipients\":{\"CcEmailAddresses\":[]}}");
+    }
     CHECK(UpdateContactRequest("i", "c").to_json() == "{\"InstanceId\":\"i\",\"ContactId\":\"c\"}");
     CHECK(second_unit_request_json() == "{\"InstanceId\":\"i\",\"ContactId\":\"c\",\"Name\":\"from the second unit\"}");
 }
