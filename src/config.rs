@@ -950,6 +950,19 @@ mod tests {
         assert!(resolve(r#"{"timeout_ms":-1}"#, &base).is_err());
         assert!(resolve(r#"{"connect_timeout_ms":"5"}"#, &base).is_err());
         assert!(resolve(r#"{"client_validation":"no"}"#, &base).is_err());
+        assert!(resolve(r#"{"strict_enums":1}"#, &base)
+            .unwrap_err()
+            .to_string()
+            .contains("strict_enums"));
+        assert!(
+            !resolve("{}", &base).unwrap().strict_enums,
+            "enums are open by default"
+        );
+        assert!(
+            resolve(r#"{"strict_enums":true}"#, &base)
+                .unwrap()
+                .strict_enums
+        );
         assert!(matches!(
             resolve("[1]", &base),
             Err(Error::InvalidConfig(_))

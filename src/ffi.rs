@@ -165,8 +165,8 @@ unsafe fn utf8<'a>(s: *const c_char, what: &str) -> Result<&'a str, Failure> {
 /// @param config_json  NULL, `""` or `"{}"` to take everything from the environment, or a JSON
 ///                     object with any of: region, endpoint_url, access_key_id,
 ///                     secret_access_key, session_token, connect_timeout_ms, timeout_ms,
-///                     max_attempts, retry_mode ("standard"), client_validation, allow_http,
-///                     async_workers (1..=64, default 2), async_queue (1..=1048576,
+///                     max_attempts, retry_mode ("standard"), client_validation, strict_enums,
+///                     allow_http, async_workers (1..=64, default 2), async_queue (1..=1048576,
 ///                     default 256).
 ///                     Borrowed for the duration of the call.
 /// @param client_out   Receives the new client on CONNECT_STATUS_OK only; the caller owns it

@@ -44,7 +44,8 @@
 //!
 //! JSON types, required and unknown members, the IDs (never empty, `.` or `..`), at least one
 //! member to update, and — unless `client_validation` is off — the service model's limits:
-//! lengths in characters, enums and the ARN pattern ([`validate`]).
+//! lengths in characters, list sizes and patterns ([`validate`]). Enums are open (values the
+//! model does not list are sent) unless `strict_enums` is on.
 //!
 //! ## Errors
 //!

@@ -148,6 +148,7 @@ class ClientConfig(TypedDict, total=False):
     max_attempts: int
     retry_mode: str
     client_validation: bool
+    strict_enums: bool
     allow_http: bool
     region: str
     endpoint_url: str

@@ -137,6 +137,46 @@ class CallTest(ServerTest):
                 self.assertIsInstance(ctx.exception, ValueError)
         self.assertEqual(self.server.received(), [])
 
+    def test_current_model_members_and_open_enums(self) -> None:
+        """Issue 20's calls: sent as given, like boto3 (enums are open); strict_enums refuses."""
+        self.server.responder = success("req-20")
+        calls: List[Dict[str, Any]] = [
+            {"References": {"v": {"Type": "VOICEMAIL_RECORDING", "Value": "https://v/1"}}},
+            {"References": {"d": {"Type": "URL", "Value": "https://d/", "Status": "DRAFTING"}}},
+            {"AdditionalRecipients": {"CcEmailAddresses": [{"EmailAddress": "jane@example.com", "DisplayName": "Jane"}]}},
+            {"AdditionalRecipients": {"CcEmailAddresses": []}},
+            {"References": {"f": {"Type": "A_TYPE_ADDED_LATER"}}},
+        ]
+        for call in calls:
+            self.client.update_contact(InstanceId="i", ContactId="c", **call)
+        self.assertEqual([r.json() for r in self.server.received()], calls)
+        strict = connect_contact.Client(**client_kwargs(self.server.url, strict_enums=True))
+        self.addCleanup(strict.close)
+        with self.assertRaises(connect_contact.ParamValidationError) as ctx:
+            strict.update_contact(InstanceId="i", ContactId="c", **calls[-1])
+        self.assertIn("Invalid value for parameter References.f.Type, value: A_TYPE_ADDED_LATER", str(ctx.exception))
+        self.assertEqual(len(self.server.received()), len(calls))
+
+    def test_sensitive_email_members_never_appear_in_errors(self) -> None:
+        with self.assertRaises(connect_contact.ParamValidationError) as ctx:
+            self.client.update_contact(
+                InstanceId="i",
+                ContactId="c",
+                AdditionalRecipients={"CcEmailAddresses": [{"EmailAddress": "CANARY-address", "DisplayName": "CANARY-name"}]},
+            )
+        text = str(ctx.exception) + repr(ctx.exception) + repr(ctx.exception.response)
+        self.assertNotIn("CANARY", text)
+        self.assertIn("Invalid value for parameter AdditionalRecipients.CcEmailAddresses[0].EmailAddress", text)
+        with self.assertRaises(connect_contact.ParamValidationError) as ctx:
+            self.client.update_contact(
+                InstanceId="i",
+                ContactId="c",
+                AdditionalRecipients={"CcEmailAddresses": [{"EmailAddress": "a@b.co", "DisplayName": "CANARY" * 50}]},
+            )
+        self.assertNotIn("CANARY", str(ctx.exception))
+        self.assertIn("Invalid length for parameter AdditionalRecipients.CcEmailAddresses[0].DisplayName, value: 300", str(ctx.exception))
+        self.assertEqual(self.server.received(), [])
+
     def test_use_after_close_raises_and_close_is_idempotent(self) -> None:
         with connect_contact.Client(**client_kwargs(self.server.url)) as client:
             client.update_contact(**CALL)
