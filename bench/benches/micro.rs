@@ -4,7 +4,7 @@ use std::time::SystemTime;
 use connect_contact::credentials::Credentials;
 use connect_contact::protocol::parse_error;
 use connect_contact::signing::Signer;
-use connect_contact::validate::validate;
+use connect_contact::validate::{validate, Checker};
 use connect_contact::UpdateContactRequest;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
@@ -42,7 +42,7 @@ fn request(c: &mut Criterion) {
     c.bench_function("parse + validate + serialize", |b| {
         b.iter(|| {
             let request = UpdateContactRequest::from_json(black_box(REQUEST)).unwrap();
-            validate(&request, true).unwrap();
+            validate(&request, Checker::default()).unwrap();
             request.to_body()
         })
     });
