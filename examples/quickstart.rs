@@ -2,8 +2,9 @@
 //!
 //! Starts the emulator on 127.0.0.1, updates a contact through the C ABI from a small C
 //! program and through the Python binding, then reads the contact back with a signed
-//! DescribeContact and prints it. Needs gcc and python3 (`scripts/quickstart` installs them when
-//! missing, then runs this); no AWS account, no network.
+//! DescribeContact and prints it, with the references from the emulator's store. Needs gcc
+//! and python3 (`scripts/quickstart` installs them when missing, then runs this); no AWS
+//! account, no network.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,13 +54,19 @@ with connect_contact.Client() as client:
     response = client.update_contact(
         InstanceId="quickstart-instance", ContactId="call/2026-11-21/0001",
         References={"recording": {"Type": "URL", "Value": "https://recordings.example.com/0001"}},
-        QueueInfo={"Id": "billing-queue"}, UserInfo={"UserId": "agent-7"})
+        QueueInfo={"Id": "billing-queue"}, UserInfo={"UserId": "agent-7"},
+        AdditionalRecipients={"CcEmailAddresses": [{"EmailAddress": "billing@example.com"}]})
     print("Python:", response)
     try:
         client.update_contact(InstanceId="quickstart-instance", ContactId="call/2026-11-21/0001",
-                              References={"bad": {"Type": "BOGUS"}})
+                              AdditionalRecipients={"CcEmailAddresses": [{"EmailAddress": "not-an-address"}]})
     except connect_contact.ParamValidationError as e:
         print("Python: ParamValidationError:", e)
+    try:
+        client.update_contact(InstanceId="quickstart-instance", ContactId="call/2026-11-21/0001",
+                              References={"bad": {"Type": "BOGUS"}})
+    except connect_contact.InvalidParameterException as e:
+        print("Python: enums are open; the service judged BOGUS:", e)
 "#;
     run(Command::new("python3")
         .args(["-c", python])
@@ -69,6 +76,12 @@ with connect_contact.Client() as client:
 
     println!("\n== 3. DescribeContact, read back over HTTP");
     println!("{}", describe_contact(&endpoint)?);
+    // References are stored but are not a member of DescribeContact's Contact.
+    println!("\n== 4. References, from the emulator's store (GET /_emulator/contacts)");
+    let stored = emulator
+        .contact(INSTANCE, CONTACT)
+        .ok_or("the contact was stored")?;
+    println!("{}", serde_json::to_string_pretty(&stored["References"])?);
     emulator.shutdown()?;
     Ok(())
 }

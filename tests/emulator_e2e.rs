@@ -251,11 +251,22 @@ fn quickstart_example_runs() {
         "{stdout}"
     );
     assert!(stdout.contains("Python: {'ResponseMetadata'"), "{stdout}");
+    assert!(
+        stdout.contains("Python: ParamValidationError: Invalid value for parameter AdditionalRecipients.CcEmailAddresses[0].EmailAddress"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Python: enums are open; the service judged BOGUS:")
+            && stdout.contains("References.bad.Type"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Python step skipped"), "{stdout}");
     for stored in [
         "\"Billing callback\"",
         "\"ticket\"",
         "\"recording\"",
         "\"billing-queue\"",
+        "\"billing@example.com\"",
     ] {
         assert!(stdout.contains(stored), "{stored} read back: {stdout}");
     }
