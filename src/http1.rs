@@ -9,7 +9,15 @@
 //! derived from the deadline, re-checked after every read so a dribbling server cannot stretch
 //! it); bounded head and body; Content-Length, chunked and read-to-close bodies; no redirects
 //! (a 3xx is just a response); a pooled connection the server closed while idle is replaced
-//! silently, once (probed after 100 ms idle, or refused on the first write).
+//! silently, once (found by the probe below, or refused on the first write).
+//!
+//! A pooled connection is reused only when nothing is waiting on it: before every reuse a
+//! non-blocking peek (one `recv(MSG_PEEK | MSG_DONTWAIT)`, plus rustls' own buffer on TLS)
+//! must find no byte and no end of stream. A byte that arrived unasked (a stray second
+//! response, a late reply) would otherwise be read as the answer to the next request. The
+//! probe costs one syscall per warm call (see the README's Performance section). Connections
+//! made before a `fork()` are never reused after it ([`crate::fork`]): the parent still
+//! owns them.
 #![forbid(unsafe_code)]
 
 use std::io::{self, Read, Write};
@@ -28,12 +36,6 @@ use crate::transport::{HttpResponse, MAX_RESPONSE_BYTES};
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Headers parsed in a response head; more is not the service.
 const MAX_HEADERS: usize = 64;
-/// A pooled connection idle this long is probed before use (the server may have closed it),
-/// as ureq probes every one. Back-to-back calls skip the probe's 3 syscalls: a server that
-/// closes a keep-alive connection within 100 ms of answering on it is the race every pooling
-/// client has, and the retry policy covers it (the request may have been read, so it is not
-/// resent silently).
-const PROBE_AFTER: Duration = Duration::from_millis(100);
 /// A pooled connection idle this long is dropped unused (servers close idle ones near 60 s).
 const MAX_IDLE_AGE: Duration = Duration::from_secs(15);
 /// Read buffer of a new connection; grows up to MAX_HEAD_BYTES for a large head.
@@ -78,6 +80,18 @@ impl Stream {
             Stream::Tls(tls) => &tls.sock,
         }
     }
+
+    /// Whether an idle connection can carry the next request: nothing unread (decrypted or
+    /// not), no end of stream, no error.
+    fn quiet(&mut self) -> bool {
+        if let Stream::Tls(tls) = self {
+            match tls.conn.process_new_packets() {
+                Ok(state) if state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed() => {}
+                _ => return false,
+            }
+        }
+        nothing_to_read(self.tcp())
+    }
 }
 
 impl Read for Stream {
@@ -119,6 +133,8 @@ struct Conn {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     idle_since: Instant,
+    /// [`crate::fork::generation`] when the connection was made.
+    generation: u64,
 }
 
 /// Why an exchange failed: `Stale` (a reused connection refused the first byte of the request,
@@ -235,15 +251,20 @@ impl Direct {
         response
     }
 
-    /// The most recently used idle connection still worth using.
+    /// The most recently used idle connection still worth using: made in this process (not
+    /// inherited through fork), not too old, and with nothing waiting to be read.
     fn take_idle(&self) -> Option<Conn> {
+        let generation = crate::fork::generation();
         loop {
-            let conn = self.idle.lock().ok()?.pop()?;
-            let idle_for = conn.idle_since.elapsed();
-            if idle_for >= MAX_IDLE_AGE {
+            let mut conn = self.idle.lock().ok()?.pop()?;
+            if conn.generation != generation {
+                // The parent's connection: closing our copy of the descriptor leaves theirs.
                 continue;
             }
-            if idle_for < PROBE_AFTER || still_open(conn.stream.tcp()) {
+            if conn.idle_since.elapsed() >= MAX_IDLE_AGE {
+                continue;
+            }
+            if conn.stream.quiet() {
                 return Some(conn);
             }
         }
@@ -280,6 +301,7 @@ impl Direct {
                         read_timeout: timeout,
                         write_timeout: timeout,
                         idle_since: Instant::now(),
+                        generation: crate::fork::generation(),
                     });
                 }
                 Err(e) => last = Some(e),
@@ -478,7 +500,18 @@ impl Direct {
             let mut response = httparse::Response::new(&mut parsed);
             match response.parse(&conn.buf[..filled]) {
                 Ok(httparse::Status::Complete(len)) => {
-                    let head = Head::read(&response);
+                    let head = Head::read(&response).map_err(|why| {
+                        Failure::Error(Error::InvalidResponse {
+                            message: format!(
+                                "invalid HTTP response from {}: {why}",
+                                self.authority
+                            ),
+                            metadata: ResponseMetadata {
+                                http_status: response.code,
+                                ..ResponseMetadata::default()
+                            },
+                        })
+                    })?;
                     if (100..200).contains(&head.status) && head.status != 101 {
                         conn.buf.copy_within(len..filled, 0);
                         filled -= len;
@@ -675,7 +708,8 @@ struct Head {
 }
 
 impl Head {
-    fn read(response: &httparse::Response<'_, '_>) -> Head {
+    /// The head's framing and metadata; Err names what makes the framing invalid.
+    fn read(response: &httparse::Response<'_, '_>) -> Result<Head, &'static str> {
         let mut head = Head {
             status: response.code.unwrap_or(0),
             // HTTP/1.0 closes unless it says otherwise; we never ask it to.
@@ -688,21 +722,25 @@ impl Head {
             cached: false,
             retry_after: None,
         };
-        let mut bad_length = false;
         for header in response.headers.iter() {
+            let name = header.name;
+            if name.eq_ignore_ascii_case("content-length") {
+                // RFC 9112 6.3: a length that is not one decimal number (a list of identical
+                // numbers allowed), or that differs between fields, is invalid framing.
+                let n = content_length(header.value).ok_or(
+                    "the Content-Length header is not a decimal number (RFC 9112 section 6.3)",
+                )?;
+                if head.content_length.is_some_and(|m| m != n) {
+                    return Err("the response has Content-Length headers with different values");
+                }
+                head.content_length = Some(n);
+                continue;
+            }
             let Ok(value) = std::str::from_utf8(header.value) else {
                 continue;
             };
-            let name = header.name;
             let text = || Some(value.trim().to_owned());
-            if name.eq_ignore_ascii_case("content-length") {
-                match value.trim().parse::<usize>() {
-                    Ok(n) if head.content_length.map_or(true, |m| m == n) => {
-                        head.content_length = Some(n)
-                    }
-                    _ => bad_length = true,
-                }
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if name.eq_ignore_ascii_case("transfer-encoding") {
                 head.chunked = value
                     .rsplit(',')
                     .next()
@@ -727,15 +765,34 @@ impl Head {
             }
         }
         if head.chunked {
-            // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
-            head.content_length = None;
-        } else if bad_length {
-            // Conflicting or unreadable lengths: read to the end and never reuse.
-            head.content_length = None;
-            head.keep_alive = false;
+            // Transfer-Encoding wins over Content-Length (RFC 9112 6.3); a sender that sends
+            // both is not trusted with the connection afterwards.
+            if head.content_length.take().is_some() {
+                head.keep_alive = false;
+            }
         }
-        head
+        Ok(head)
     }
+}
+
+/// A Content-Length value: one decimal number of at most 15 digits, or a comma-separated list
+/// of the same number repeated (RFC 9110 8.6). No sign, no inner spaces; None otherwise.
+fn content_length(value: &[u8]) -> Option<usize> {
+    let mut length = None;
+    for member in value.split(|&b| b == b',') {
+        let digits = member.trim_ascii();
+        if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = digits
+            .iter()
+            .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
+        if length.is_some_and(|m| m != n) {
+            return None;
+        }
+        length = Some(n);
+    }
+    length
 }
 
 enum Chunk {
@@ -826,14 +883,25 @@ fn shrink_timeout(
     Ok(())
 }
 
-/// A non-blocking peek: an idle connection that reads end-of-stream, data or an error is gone.
-fn still_open(stream: &TcpStream) -> bool {
+/// A non-blocking peek: an idle connection that reads end-of-stream, data or an error is not
+/// reused. One syscall.
+#[cfg(unix)]
+fn nothing_to_read(stream: &TcpStream) -> bool {
+    let mut byte = [std::mem::MaybeUninit::<u8>::uninit()];
+    let peeked = socket2::SockRef::from(stream)
+        .recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
+    matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// The same without MSG_DONTWAIT: three syscalls.
+#[cfg(not(unix))]
+fn nothing_to_read(stream: &TcpStream) -> bool {
     if stream.set_nonblocking(true).is_err() {
         return false;
     }
     let mut byte = [0u8; 1];
-    let open = matches!(stream.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-    stream.set_nonblocking(false).is_ok() && open
+    let quiet = matches!(stream.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+    stream.set_nonblocking(false).is_ok() && quiet
 }
 
 #[cfg(test)]
@@ -887,6 +955,32 @@ mod tests {
         );
         let f = tls("https://127.0.0.1:8443").unwrap();
         assert_eq!((f.host.as_str(), f.port), ("127.0.0.1", 8443));
+    }
+
+    #[test]
+    fn content_length_is_one_decimal_number() {
+        for (value, expected) in [
+            (&b"0"[..], Some(0)),
+            (b" 42 ", Some(42)),
+            (b"2, 2", Some(2)),
+            (b"2,2,2", Some(2)),
+            (b"2, 40", None),
+            (b"2 0", None),
+            (b"+2", None),
+            (b"-2", None),
+            (b"", None),
+            (b",", None),
+            (b"2,", None),
+            (b"0x10", None),
+            (b"1234567890123456", None),
+        ] {
+            assert_eq!(
+                content_length(value),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
     }
 
     #[test]

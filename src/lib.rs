@@ -59,7 +59,7 @@
 //! restJson1 paths and errors · [`signing`] SigV4 · [`transport`] HTTP · [`retry`] retry
 //! policy · [`rate_limit`] adaptive mode · [`log`] diagnostics · [`config`] settings ·
 //! [`profile`] shared config files · [`endpoint`] endpoint rules · [`credentials`] credentials
-//! and providers · [`client`] the client · [`pool`] workers for asynchronous calls ·
+//! and providers · [`client`] the client · [`pool`] workers for asynchronous calls · [`fork`] fork detection ·
 //! [`response`] response documents ·
 //! [`error`] statuses and errors · [`ffi`] the C ABI (the only `unsafe` code).
 #![deny(unsafe_code)]
@@ -71,6 +71,7 @@ pub mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod ffi;
+pub mod fork;
 mod generated;
 pub mod http1;
 pub mod log;

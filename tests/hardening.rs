@@ -1,0 +1,131 @@
+//! Issue 22's defects, each against a server on 127.0.0.1 that this test starts: the tests
+//! that found them, kept so they stay found. Each names the rule it holds the library to.
+
+mod support;
+
+use std::io::{BufReader, Write};
+use std::time::{Duration, Instant};
+
+use connect_contact::{Client, ClientConfig, Status, UpdateContactRequest};
+use support::{read_request, respond, RawServer};
+
+fn config(url: &str, extra: serde_json::Value) -> ClientConfig {
+    let mut json = serde_json::json!({
+        "region": "us-east-1", "endpoint_url": url, "access_key_id": "AKIDHARDEN",
+        "secret_access_key": "CANARY-SECRET-harden-0123456789",
+        "session_token": "CANARY-TOKEN-harden-0123456789",
+    });
+    json.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    ClientConfig::from_json(&json.to_string()).unwrap()
+}
+
+fn client(url: &str, extra: serde_json::Value) -> Client {
+    Client::new(&config(url, extra)).unwrap()
+}
+
+fn request(instance: &str) -> UpdateContactRequest {
+    let mut r = UpdateContactRequest::new(instance, "c");
+    r.name = Some("CANARY-NAME".into());
+    r.description = Some("CANARY-DESCRIPTION".into());
+    r
+}
+
+/// Defect 4: a server answers each request, then 20 ms later sends a second, unasked
+/// response on the same connection. Calls 50 ms apart must each get their own answer: a
+/// pooled connection with unread bytes is never reused.
+#[test]
+fn a_stray_response_never_answers_the_next_call() {
+    let server = RawServer::start(|mut stream, n| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut k = 0;
+        // Bounded: at most 20 requests on one connection.
+        while k < 20 && read_request(&mut reader).is_some() {
+            let id = format!("conn{n}-req{k}");
+            if respond(&mut stream, 200, &[("x-amzn-RequestId", &id)], b"{}").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            let stray = format!("stray-after-{id}");
+            let _ = respond(&mut stream, 200, &[("x-amzn-RequestId", &stray)], b"{}");
+            k += 1;
+        }
+    });
+    let client = client(&server.url(), serde_json::json!({"max_attempts": 1}));
+    for call in 0..5 {
+        let output = client.update_contact(&request("stray")).unwrap();
+        let id = output.metadata.request_id.unwrap_or_default();
+        assert!(
+            !id.starts_with("stray"),
+            "call {call} got another response: {id}"
+        );
+        // Each answer is the first on a new connection: the previous one had a stray.
+        assert!(id.ends_with("-req0"), "call {call}: {id}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Defect 5: invalid Content-Length framing (RFC 9112 6.3) is an immediate INVALID_RESPONSE,
+/// never a wait for the deadline.
+#[test]
+fn invalid_content_length_is_an_immediate_invalid_response() {
+    let heads: &[&[u8]] = &[
+        b"content-length: 2\r\ncontent-length: 40\r\n",
+        b"content-length: 2, 40\r\n",
+        b"content-length: 2 0\r\n",
+        b"content-length: +2\r\n",
+        b"content-length: -1\r\n",
+        b"content-length: 0x2\r\n",
+        b"content-length: \r\n",
+        b"content-length: 99999999999999999999\r\n",
+    ];
+    let server = RawServer::start(move |mut stream, n| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        if read_request(&mut reader).is_none() {
+            return;
+        }
+        let mut reply = b"HTTP/1.1 200 OK\r\nx-amzn-RequestId: r\r\n".to_vec();
+        reply.extend_from_slice(heads[n % heads.len()]);
+        reply.extend_from_slice(b"\r\n{}");
+        let _ = stream.write_all(&reply);
+        // Keep the connection open: a lenient reader would wait for 40 bytes, or forever.
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let client = client(
+        &server.url(),
+        serde_json::json!({"max_attempts": 3, "timeout_ms": 2500}),
+    );
+    for case in heads {
+        let started = Instant::now();
+        let err = client.update_contact(&request("framing")).unwrap_err();
+        let shown = String::from_utf8_lossy(case);
+        assert_eq!(err.status(), Status::InvalidResponse, "{shown}: {err}");
+        assert!(err.message().contains("Content-Length"), "{shown}: {err}");
+        assert_eq!(
+            err.metadata().unwrap().retry_attempts,
+            0,
+            "{shown}: not retried"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{shown}: took {:?}",
+            started.elapsed()
+        );
+    }
+    // Repeated identical values are one value (RFC 9110 8.6).
+    let same = RawServer::start(|mut stream, _| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        if read_request(&mut reader).is_some() {
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nx-amzn-RequestId: same\r\ncontent-length: 2, 2\r\ncontent-length: 2\r\n\r\n{}",
+            );
+        }
+    });
+    let output = client_for(&same).update_contact(&request("same")).unwrap();
+    assert_eq!(output.metadata.request_id.as_deref(), Some("same"));
+}
+
+fn client_for(server: &RawServer) -> Client {
+    client(&server.url(), serde_json::json!({"max_attempts": 1}))
+}
