@@ -185,6 +185,7 @@ pub unsafe extern "C" fn connect_client_new(
         if client_out.is_null() {
             return Err(Failure::null("client_out"));
         }
+        watch_forks();
         let config = if config_json.is_null() {
             ClientConfig::default()
         } else {
@@ -202,6 +203,25 @@ pub unsafe extern "C" fn connect_client_new(
         unsafe { *client_out = Box::into_raw(client) };
         Ok(String::new())
     })
+}
+
+/// Installs, once per process, the `pthread_atfork` child handler that moves
+/// [`crate::fork::generation`], so pools and pooled connections made before a fork are not
+/// used after it in the child.
+fn watch_forks() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        extern "C" fn child() {
+            crate::fork::forked();
+        }
+        ONCE.call_once(|| {
+            // SAFETY: registers a handler with no state that only adds to an atomic, which is
+            // async-signal-safe as a fork child handler must be. A failure (ENOMEM) leaves fork
+            // detection off, as before; nothing else depends on it.
+            unsafe { libc::pthread_atfork(None, None, Some(child)) };
+        });
+    }
 }
 
 /// Releases a client made by connect_client_new(). NULL is a no-op.

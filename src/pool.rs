@@ -4,6 +4,12 @@
 //! never pays for them. Each job runs exactly once: with [`Run::Execute`] normally, or with
 //! [`Run::Cancel`] when the pool was shut down while the job was still queued. Jobs always run
 //! on a worker thread, never on the thread that submits or shuts down.
+//!
+//! Fork: the child of a `fork()` has none of the parent's threads but a copy of their
+//! handles and of the queue ([`crate::fork`]). On its first use in the child (a submit or a
+//! shutdown), the pool forgets the parent's workers (never joins them) and drops the parent's
+//! queued jobs without running them (the parent runs and reports them); a submit then starts
+//! new workers in the child.
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
@@ -39,6 +45,21 @@ struct State {
     queue: VecDeque<Job>,
     closed: bool,
     workers: Vec<JoinHandle<()>>,
+    /// [`crate::fork::generation`] when the workers were started.
+    generation: u64,
+}
+
+impl State {
+    /// In the child of a fork: forgets the parent's workers (they do not exist here; joining
+    /// or detaching them would touch the parent's thread records) and takes the parent's
+    /// queued jobs out, for the caller to drop unrun outside the lock.
+    fn leave_parent(&mut self) -> VecDeque<Job> {
+        if self.workers.is_empty() || self.generation == crate::fork::generation() {
+            return VecDeque::new();
+        }
+        std::mem::forget(std::mem::take(&mut self.workers));
+        std::mem::take(&mut self.queue)
+    }
 }
 
 struct Shared {
@@ -81,6 +102,7 @@ impl Pool {
                     queue: VecDeque::new(),
                     closed: false,
                     workers: Vec::new(),
+                    generation: crate::fork::generation(),
                 }),
                 wake: Condvar::new(),
             }),
@@ -98,6 +120,12 @@ impl Pool {
     /// queue: a full queue refuses at once.
     pub fn submit(&self, job: Job) -> Result<(), Refused> {
         let mut state = self.shared.lock();
+        let parents = state.leave_parent();
+        if !parents.is_empty() {
+            drop(state);
+            drop(parents);
+            state = self.shared.lock();
+        }
         if state.closed {
             return Err(Refused::Closed);
         }
@@ -118,6 +146,7 @@ impl Pool {
     /// Starts the workers; some may fail to start, but not all.
     fn start(&self, state: &mut State) -> Result<(), Refused> {
         let mut last_error = None;
+        state.generation = crate::fork::generation();
         for n in 0..self.threads {
             let shared = Arc::clone(&self.shared);
             match thread::Builder::new()
@@ -139,11 +168,13 @@ impl Pool {
     /// workers (from inside a job), that worker cannot be waited for: it finishes on its own
     /// once the job returns.
     pub fn shutdown(&self) {
-        let workers = {
+        let (workers, parents) = {
             let mut state = self.shared.lock();
+            let parents = state.leave_parent();
             state.closed = true;
-            std::mem::take(&mut state.workers)
+            (std::mem::take(&mut state.workers), parents)
         };
+        drop(parents);
         self.shared.wake.notify_all();
         let me = thread::current().id();
         for worker in workers {

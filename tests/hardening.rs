@@ -129,3 +129,32 @@ fn invalid_content_length_is_an_immediate_invalid_response() {
 fn client_for(server: &RawServer) -> Client {
     client(&server.url(), serde_json::json!({"max_attempts": 1}))
 }
+
+/// Defect 1: after fork, the child's asynchronous calls complete (the pool notices it lost its
+/// workers and starts new ones), its blocking calls work on new connections, and freeing the
+/// inherited client neither panics nor waits on the parent's threads.
+#[test]
+fn a_client_keeps_working_in_the_child_of_a_fork() {
+    use support::{
+        build_program, closing_counts, repo_root, run_program, standard_reply, TestServer,
+    };
+    let program = build_program(
+        "gcc",
+        &["-std=c11"],
+        &[repo_root().join("tests/c/fork.c")],
+        "c-fork",
+    );
+    let server = TestServer::start(standard_reply);
+    let (output, success) = run_program(&[], &program, &[server.url()], &[]);
+    assert!(success, "fork test program failed:\n{output}");
+    assert!(!output.contains("panic"), "{output}");
+    assert!(output.contains("child: 3 checks passed"), "{output}");
+    let (passed, failed) = closing_counts(&output);
+    assert_eq!((passed, failed), (8, 0), "{output}");
+    let child_requests = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/contacts/fork-child/"))
+        .count();
+    assert_eq!(child_requests, 3, "each child call sent once");
+}
