@@ -299,7 +299,7 @@ impl Client {
             return Err(deadline_error(self.settings.timeout));
         }
         const CONTENT_TYPE: (&str, &str) = ("content-type", "application/json");
-        let credentials = self.settings.credentials.provide()?;
+        let credentials = self.settings.credentials.provide_by(deadline)?;
         let signed = self.signer.sign(
             &credentials,
             "POST",

@@ -3,11 +3,13 @@
 
 mod support;
 
+use std::collections::HashMap;
 use std::io::{BufReader, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use connect_contact::{Client, ClientConfig, Status, UpdateContactRequest};
-use support::{read_request, respond, RawServer};
+use connect_contact::{Client, ClientConfig, Error, Status, UpdateContactRequest};
+use support::{read_request, respond, RawServer, Reply, TestServer};
 
 fn config(url: &str, extra: serde_json::Value) -> ClientConfig {
     let mut json = serde_json::json!({
@@ -157,4 +159,191 @@ fn a_client_keeps_working_in_the_child_of_a_fork() {
         .filter(|r| r.path.starts_with("/contacts/fork-child/"))
         .count();
     assert_eq!(child_requests, 3, "each child call sent once");
+}
+
+/// A temporary HOME with `~/.aws/config`; removed on drop.
+struct Home(PathBuf);
+
+impl Home {
+    fn new(tag: &str, config: &str) -> Home {
+        let dir = std::env::temp_dir().join(format!("cc-harden-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(".aws")).unwrap();
+        std::fs::write(dir.join(".aws/config"), config).unwrap();
+        Home(dir)
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A client whose credentials come from the environment `vars` and `home`'s profile files
+/// (no keys in its config), calling `url`.
+fn client_from_env(
+    home: &Home,
+    url: &str,
+    extra: serde_json::Value,
+    vars: &[(&str, &str)],
+) -> Client {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("HOME".into(), home.0.to_str().unwrap().into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+    ]);
+    env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let mut json = serde_json::json!({"endpoint_url": url, "max_attempts": 1});
+    json.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let settings = ClientConfig::from_json(&json.to_string())
+        .unwrap()
+        .resolve_with(&|k| env.get(k).cloned())
+        .unwrap();
+    Client::with_settings(settings)
+}
+
+fn timed(
+    client: &Client,
+    instance: &str,
+) -> (
+    Result<connect_contact::UpdateContactOutput, Error>,
+    Duration,
+) {
+    let started = Instant::now();
+    let result = client.update_contact(&request(instance));
+    (result, started.elapsed())
+}
+
+/// Defect 2: `timeout_ms` bounds the whole call, credential lookup included. A helper that
+/// sleeps past the deadline makes the call TIMEOUT by its deadline (it took the helper's whole
+/// run before); a slow helper's credentials, fetched in the background, serve the next call.
+#[test]
+fn the_call_deadline_bounds_a_slow_credential_process() {
+    let server = TestServer::start(|_, n| Reply::ok(&format!("req-{n}")));
+    let home = Home::new(
+        "process",
+        "[default]\ncredential_process = sleep 5\n\
+         [profile slow]\ncredential_process = sleep 2; printf '{\"Version\":1,\"AccessKeyId\":\"AKIDSLOW\",\"SecretAccessKey\":\"S\"}'\n",
+    );
+    let hung = client_from_env(
+        &home,
+        &server.url(),
+        serde_json::json!({"timeout_ms": 1000}),
+        &[],
+    );
+    let (result, took) = timed(&hung, "deadline-process");
+    let err = result.unwrap_err();
+    assert_eq!(err.status(), Status::Timeout, "{err}");
+    assert!(
+        err.message().contains("credential_process of profile"),
+        "{err}"
+    );
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+
+    let slow = client_from_env(
+        &home,
+        &server.url(),
+        serde_json::json!({"timeout_ms": 1000, "profile": "slow"}),
+        &[],
+    );
+    let (result, took) = timed(&slow, "deadline-slow");
+    assert_eq!(result.unwrap_err().status(), Status::Timeout);
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    // The helper finishes in the background; a later call uses what it printed.
+    let mut later = None;
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(250));
+        if let (Ok(output), _) = timed(&slow, "deadline-slow") {
+            later = Some(output);
+            break;
+        }
+    }
+    assert!(later.is_some(), "the background lookup served a later call");
+    let signed = server
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_owned))
+        .collect::<Vec<_>>();
+    assert!(
+        signed.iter().any(|a| a.contains("Credential=AKIDSLOW/")),
+        "{signed:?}"
+    );
+}
+
+/// Defect 2, the container provider: an endpoint that stalls 5 s made a 1.5 s call take 4 s
+/// (two tries of 2 s); now TIMEOUT by the deadline.
+#[test]
+fn the_call_deadline_bounds_a_slow_container_endpoint() {
+    let server = TestServer::start(|_, n| Reply::ok(&format!("req-{n}")));
+    let agent = TestServer::start(|_, _| Reply::Stall(Duration::from_secs(5)));
+    let home = Home::new("container", "");
+    let full = format!("{}/creds", agent.url());
+    let client = client_from_env(
+        &home,
+        &server.url(),
+        serde_json::json!({"timeout_ms": 1500}),
+        &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full)],
+    );
+    let (result, took) = timed(&client, "deadline-container");
+    let err = result.unwrap_err();
+    assert_eq!(err.status(), Status::Timeout, "{err}");
+    assert!(err.message().contains("container credentials at"), "{err}");
+    assert!(took < Duration::from_millis(2800), "took {took:?}");
+    assert_eq!(server.count(), 0, "nothing was sent unsigned");
+}
+
+/// Defect 6: every failure of a credential provider is CREDENTIALS_PROVIDER and names the
+/// provider: IMDS answering its token, then a 20 MB role list, was INVALID_RESPONSE "HTTP
+/// 200 response body is larger than 65536 bytes".
+#[test]
+fn provider_failures_name_the_provider() {
+    let huge = vec![b'r'; 20 * 1024 * 1024];
+    let imds = TestServer::start(move |r, _| match r.method.as_str() {
+        "PUT" => Reply::Respond {
+            status: 200,
+            headers: vec![],
+            body: b"TOKEN".to_vec(),
+        },
+        _ => Reply::Respond {
+            status: 200,
+            headers: vec![],
+            body: huge.clone(),
+        },
+    });
+    let big_container = TestServer::start(|_, _| Reply::Respond {
+        status: 200,
+        headers: vec![],
+        body: vec![b'{'; 1024 * 1024],
+    });
+    let server = TestServer::start(|_, n| Reply::ok(&format!("req-{n}")));
+    let home = Home::new("naming", "");
+    let imds_url = imds.url();
+    let container_url = format!("{}/creds", big_container.url());
+    for (vars, name) in [
+        (
+            vec![
+                ("AWS_EC2_METADATA_DISABLED", "false"),
+                ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds_url.as_str()),
+            ],
+            "EC2 instance metadata at",
+        ),
+        (
+            vec![("AWS_CONTAINER_CREDENTIALS_FULL_URI", container_url.as_str())],
+            "container credentials",
+        ),
+    ] {
+        let client = client_from_env(
+            &home,
+            &server.url(),
+            serde_json::json!({"timeout_ms": 10000}),
+            &vars,
+        );
+        let err = client.update_contact(&request("naming")).unwrap_err();
+        assert_eq!(err.status(), Status::CredentialsProvider, "{name}: {err}");
+        assert!(err.message().contains(name), "{err}");
+    }
+    assert_eq!(server.count(), 0);
 }

@@ -4,14 +4,23 @@
 //! the still-valid credentials) and force it 10 minutes before (mandatory: refresh or fail).
 //! One refresh at a time: in the advisory window other threads go on with the current
 //! credentials; in the mandatory window they wait for the one refresh and use its result.
+//!
+//! Deadlines: a refresh runs on a thread of its own, and a caller waits for it only until its
+//! call deadline ([`ProvideCredentials::provide_by`]). A caller whose deadline passes first
+//! gets TIMEOUT naming the provider, and the refresh goes on, bounded by the provider's own
+//! limits (credential_process 60 s, container and IMDS 2 s a request); its credentials serve
+//! the calls after it. So `timeout_ms` bounds every call, credential lookup included.
+//!
+//! Credentials that come back already expired are refused (CREDENTIALS_PROVIDER naming the
+//! provider): sending them would only earn ExpiredTokenException from the service.
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{Credentials, ProvideCredentials};
-use crate::error::Error;
+use crate::error::{Error, ResponseMetadata};
 
 pub const ADVISORY_REFRESH: Duration = Duration::from_secs(15 * 60);
 pub const MANDATORY_REFRESH: Duration = Duration::from_secs(10 * 60);
@@ -23,17 +32,36 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// Wraps a provider that fetches (STS, SSO, IMDS, ...) so that the fast path is a read lock
 /// and an `Arc` clone.
 pub struct Cached {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     inner: Box<dyn ProvideCredentials>,
     current: RwLock<Option<Arc<Credentials>>>,
-    /// Held while refreshing; remembers when an advisory refresh last failed.
-    refresh: Mutex<Option<SystemTime>>,
+    refresh: Mutex<Refresh>,
+    /// Signalled when a refresh ends.
+    ended: Condvar,
     clock: Clock,
+}
+
+/// The refresh in flight, if any, and how the last one ended.
+#[derive(Default)]
+struct Refresh {
+    /// The [`crate::fork::generation`] of the refresh in flight; one started before a fork
+    /// has no thread in the child and is not waited for there.
+    running: Option<u64>,
+    /// How many refreshes have ended: a waiter watches it move.
+    ended: u64,
+    /// The failure of the last refresh, for the callers waiting on it.
+    failure: Option<Error>,
+    /// When an advisory refresh last failed.
+    advisory_failed_at: Option<SystemTime>,
 }
 
 impl fmt::Debug for Cached {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cached")
-            .field("inner", &self.inner)
+            .field("inner", &self.shared.inner)
             .finish()
     }
 }
@@ -54,13 +82,18 @@ impl Cached {
     /// For tests: a clock that can jump forward.
     pub fn with_clock(inner: Box<dyn ProvideCredentials>, clock: Clock) -> Self {
         Cached {
-            inner,
-            current: RwLock::new(None),
-            refresh: Mutex::new(None),
-            clock,
+            shared: Arc::new(Shared {
+                inner,
+                current: RwLock::new(None),
+                refresh: Mutex::new(Refresh::default()),
+                ended: Condvar::new(),
+                clock,
+            }),
         }
     }
+}
 
+impl Shared {
     fn freshness(&self, credentials: Option<&Arc<Credentials>>) -> Freshness {
         let Some(c) = credentials else {
             return Freshness::Stale;
@@ -87,60 +120,166 @@ impl Cached {
             .clone()
     }
 
-    fn fetch_and_store(&self) -> Result<Arc<Credentials>, Error> {
+    fn lock(&self) -> MutexGuard<'_, Refresh> {
+        self.refresh
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One fetch, stored on success; already-expired credentials are a failure.
+    fn fetch(&self) -> Result<(), Error> {
         let fresh = self.inner.provide()?;
+        if fresh.expiry().is_some_and(|t| t <= (self.clock)()) {
+            return Err(Error::CredentialsProvider(format!(
+                "{}: the credentials it returned have already expired",
+                self.inner.name()
+            )));
+        }
         *self
             .current
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(fresh.clone());
-        Ok(fresh)
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(fresh);
+        Ok(())
+    }
+
+    /// Starts a refresh on its own thread unless one is running; `refresh` is the locked
+    /// state. Returns it with the count of ended refreshes before this one, for `wait`.
+    /// Without a thread, the refresh runs here (and the deadline cannot cut it short).
+    fn start<'a>(
+        self: &'a Arc<Self>,
+        mut refresh: MutexGuard<'a, Refresh>,
+    ) -> (MutexGuard<'a, Refresh>, u64) {
+        let generation = crate::fork::generation();
+        let round = refresh.ended;
+        if refresh.running == Some(generation) {
+            return (refresh, round);
+        }
+        refresh.running = Some(generation);
+        let shared = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("connect-credentials".into())
+            .spawn(move || shared.finish(shared.fetch()));
+        if spawned.is_err() {
+            drop(refresh);
+            self.finish(self.fetch());
+            return (self.lock(), round);
+        }
+        (refresh, round)
+    }
+
+    fn finish(&self, outcome: Result<(), Error>) {
+        let mut refresh = self.lock();
+        refresh.running = None;
+        refresh.ended += 1;
+        refresh.failure = outcome.err();
+        drop(refresh);
+        self.ended.notify_all();
+    }
+
+    /// Waits until the refresh started after `round` ended refreshes has ended, or `deadline`:
+    /// Ok(None) when it ended well, Ok(Some(failure)) when it failed, Err(()) when the
+    /// deadline came first.
+    fn wait<'a>(
+        &'a self,
+        (mut refresh, round): (MutexGuard<'a, Refresh>, u64),
+        deadline: Option<Instant>,
+    ) -> Result<Option<Error>, ()> {
+        while refresh.ended == round && refresh.running == Some(crate::fork::generation()) {
+            refresh = match deadline {
+                None => self
+                    .ended
+                    .wait(refresh)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(());
+                    }
+                    self.ended
+                        .wait_timeout(refresh, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+        }
+        Ok(refresh.failure.clone().filter(|_| refresh.ended != round))
+    }
+
+    fn timed_out(&self) -> Error {
+        Error::Timeout {
+            message: format!(
+                "the call deadline passed while waiting for credentials from {}; the lookup \
+                 goes on in the background and later calls use its result",
+                self.inner.name()
+            ),
+            metadata: ResponseMetadata::default(),
+        }
     }
 }
 
 impl ProvideCredentials for Cached {
     fn provide(&self) -> Result<Arc<Credentials>, Error> {
-        let current = self.read();
-        match self.freshness(current.as_ref()) {
+        self.provide_within(None)
+    }
+
+    fn provide_by(&self, deadline: Instant) -> Result<Arc<Credentials>, Error> {
+        self.provide_within(Some(deadline))
+    }
+
+    fn name(&self) -> String {
+        self.shared.inner.name()
+    }
+}
+
+impl Cached {
+    fn provide_within(&self, deadline: Option<Instant>) -> Result<Arc<Credentials>, Error> {
+        let shared = &self.shared;
+        let current = shared.read();
+        match shared.freshness(current.as_ref()) {
             Freshness::Fresh => Ok(current.expect("fresh means present")),
             Freshness::Advisory => {
                 let current = current.expect("advisory means present");
+                let refresh = shared.lock();
                 // Someone else is refreshing: the current credentials are still good.
-                let Ok(mut last_failure) = self.refresh.try_lock() else {
+                if refresh.running == Some(crate::fork::generation()) {
                     return Ok(current);
-                };
-                let latest = self.read();
-                if let Freshness::Fresh = self.freshness(latest.as_ref()) {
+                }
+                let latest = shared.read();
+                if let Freshness::Fresh = shared.freshness(latest.as_ref()) {
                     return Ok(latest.expect("fresh means present"));
                 }
                 // After a failed advisory refresh, wait a little before the next one rather
                 // than asking a struggling source on every call.
-                let now = (self.clock)();
-                if last_failure.is_some_and(|t| now < t + ADVISORY_RETRY_PAUSE) {
+                let now = (shared.clock)();
+                if refresh
+                    .advisory_failed_at
+                    .is_some_and(|t| now < t + ADVISORY_RETRY_PAUSE)
+                {
                     return Ok(current);
                 }
-                match self.fetch_and_store() {
-                    Ok(fresh) => {
-                        *last_failure = None;
-                        Ok(fresh)
-                    }
-                    Err(_) => {
-                        *last_failure = Some(now);
+                let refresh = shared.start(refresh);
+                match shared.wait(refresh, deadline) {
+                    Ok(None) => Ok(shared.read().unwrap_or(current)),
+                    Ok(Some(_)) => {
+                        shared.lock().advisory_failed_at = Some(now);
                         Ok(current)
                     }
+                    // Still valid: the refresh finishes for the next call.
+                    Err(()) => Ok(current),
                 }
             }
             Freshness::Stale => {
-                let _guard = self
-                    .refresh
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                // The refresh we waited for may have done the work.
-                let latest = self.read();
-                match self.freshness(latest.as_ref()) {
-                    Freshness::Fresh | Freshness::Advisory => {
-                        Ok(latest.expect("usable means present"))
-                    }
-                    Freshness::Stale => self.fetch_and_store(),
+                let refresh = shared.lock();
+                // A refresh that ended while we took the lock may have done the work.
+                let latest = shared.read();
+                if let Freshness::Fresh | Freshness::Advisory = shared.freshness(latest.as_ref()) {
+                    return Ok(latest.expect("usable means present"));
+                }
+                let refresh = shared.start(refresh);
+                match shared.wait(refresh, deadline) {
+                    Ok(None) => shared.read().ok_or_else(|| shared.timed_out()),
+                    Ok(Some(failure)) => Err(failure),
+                    Err(()) => Err(shared.timed_out()),
                 }
             }
         }
@@ -249,5 +388,59 @@ mod tests {
         now.fetch_add(5 * 60, Ordering::SeqCst); // 7 minutes left
         let err = cached.provide().unwrap_err();
         assert!(matches!(err, Error::CredentialsProvider(_)), "{err:?}");
+    }
+
+    #[derive(Debug)]
+    struct Slow {
+        expiry: SystemTime,
+    }
+
+    impl ProvideCredentials for Slow {
+        fn provide(&self) -> Result<Arc<Credentials>, Error> {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(Arc::new(Credentials::new(
+                "AKIDSLOW",
+                "S",
+                None,
+                Some(self.expiry),
+                "test",
+            )?))
+        }
+
+        fn name(&self) -> String {
+            "the slow source".into()
+        }
+    }
+
+    #[test]
+    fn a_deadline_cuts_the_wait_not_the_refresh() {
+        let cached = Cached::new(Slow {
+            expiry: SystemTime::now() + Duration::from_secs(3600),
+        });
+        let started = Instant::now();
+        let e = cached
+            .provide_by(Instant::now() + Duration::from_millis(50))
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(250));
+        assert_eq!(e.status(), crate::error::Status::Timeout);
+        assert!(e.to_string().contains("the slow source"), "{e}");
+        std::thread::sleep(Duration::from_millis(400));
+        let started = Instant::now();
+        let c = cached
+            .provide_by(Instant::now() + Duration::from_millis(50))
+            .unwrap();
+        assert_eq!(c.access_key_id(), "AKIDSLOW");
+        assert!(started.elapsed() < Duration::from_millis(50));
+    }
+
+    #[test]
+    fn credentials_already_expired_are_refused() {
+        let cached = Cached::new(Slow {
+            expiry: SystemTime::now() - Duration::from_secs(1),
+        });
+        let e = cached.provide().unwrap_err();
+        assert!(matches!(e, Error::CredentialsProvider(_)), "{e:?}");
+        assert!(e.to_string().contains("the slow source"), "{e}");
+        assert!(e.to_string().contains("already expired"), "{e}");
     }
 }

@@ -133,6 +133,10 @@ fn check_full_uri(full: &str) -> Result<(), Error> {
 }
 
 impl ProvideCredentials for Container {
+    fn name(&self) -> String {
+        format!("container credentials at {}", self.url)
+    }
+
     fn provide(&self) -> Result<Arc<Credentials>, Error> {
         let token = self.token()?;
         let headers: Vec<(&str, &str)> = token

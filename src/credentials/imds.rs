@@ -6,6 +6,7 @@
 //! client's lifetime, so only the first call pays.
 #![forbid(unsafe_code)]
 
+use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -59,6 +60,14 @@ impl Imds {
         ))
     }
 
+    /// A failure of this provider, named as such: CREDENTIALS_PROVIDER whatever went wrong.
+    fn failed(&self, why: impl fmt::Display) -> Failure {
+        Failure::Error(Error::CredentialsProvider(format!(
+            "{}: {why}",
+            self.name()
+        )))
+    }
+
     fn get(&self, method: &str, path: &str, header: (&str, &str)) -> Result<HttpResponse, Failure> {
         let url = format!("{}{path}", self.endpoint);
         self.transport
@@ -73,7 +82,8 @@ impl Imds {
                 Error::Timeout { .. } | Error::Transport { .. } => {
                     Failure::Unavailable(format!("no answer ({e})"))
                 }
-                other => Failure::Error(other),
+                // An oversized or unreadable answer: IMDS is there but failed.
+                other => self.failed(format_args!("{method} {path}: {}", other.message())),
             })
     }
 
@@ -98,12 +108,7 @@ impl Imds {
                     )))
                 }
                 s if s >= 500 && attempt < TOKEN_ATTEMPTS => continue,
-                s => {
-                    return Err(Failure::Error(Error::CredentialsProvider(format!(
-                        "EC2 instance metadata at {}: the token request answered HTTP {s}",
-                        self.endpoint
-                    ))))
-                }
+                s => return Err(self.failed(format_args!("the token request answered HTTP {s}"))),
             }
         }
         let token = token.unwrap_or_default();
@@ -115,12 +120,7 @@ impl Imds {
                 "the instance has no IAM role attached".into(),
             ));
         }
-        let fail = |why: String| {
-            Failure::Error(Error::CredentialsProvider(format!(
-                "EC2 instance metadata at {}: {why}",
-                self.endpoint
-            )))
-        };
+        let fail = |why: String| self.failed(why);
         if r.status != 200 {
             return Err(fail(format!("the role list answered HTTP {}", r.status)));
         }
@@ -142,12 +142,15 @@ impl Imds {
         if let Some(code) = code.filter(|c| c != "Success") {
             return Err(fail(format!("role {role}: Code {code:?}")));
         }
-        from_json_document(&r.body, &format!("EC2 instance metadata role {role}"))
-            .map_err(Failure::Error)
+        from_json_document(&r.body, &format!("{} role {role}", self.name())).map_err(Failure::Error)
     }
 }
 
 impl ProvideCredentials for Imds {
+    fn name(&self) -> String {
+        format!("EC2 instance metadata at {}", self.endpoint)
+    }
+
     fn provide(&self) -> Result<Arc<Credentials>, Error> {
         if let Some(why) = self.unavailable.get() {
             return Err(self.no_credentials(why));
@@ -162,8 +165,8 @@ impl ProvideCredentials for Imds {
                 Err(self.no_credentials(why))
             }
             Err(Failure::Unavailable(why)) => Err(Error::CredentialsProvider(format!(
-                "EC2 instance metadata at {}: {why}",
-                self.endpoint
+                "{}: {why}",
+                self.name()
             ))),
             Err(Failure::Error(e)) => Err(e),
         }

@@ -21,7 +21,7 @@ pub mod sts;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde_json::Value;
@@ -137,6 +137,21 @@ impl fmt::Debug for Credentials {
 /// nothing changed (return a cached `Arc`) and must never put a secret in an error.
 pub trait ProvideCredentials: Send + Sync + fmt::Debug {
     fn provide(&self) -> Result<Arc<Credentials>, Error>;
+
+    /// As [`provide`](Self::provide), but returns by `deadline` (TIMEOUT naming the provider
+    /// when it cannot). Providers that may block for long are wrapped in
+    /// [`cache::Cached`], which fetches on a thread of its own and waits only until then;
+    /// the others answer at once, so the default just provides.
+    fn provide_by(&self, deadline: Instant) -> Result<Arc<Credentials>, Error> {
+        let _ = deadline;
+        self.provide()
+    }
+
+    /// What the provider is, for messages: "EC2 instance metadata at http://…",
+    /// "credential_process of profile \"dev\"", ...; never a secret.
+    fn name(&self) -> String {
+        "the credential provider".into()
+    }
 }
 
 /// Fixed credentials (explicit keys or the environment).

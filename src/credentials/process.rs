@@ -92,6 +92,10 @@ impl CredentialProcess {
 }
 
 impl ProvideCredentials for CredentialProcess {
+    fn name(&self) -> String {
+        self.source.clone()
+    }
+
     fn provide(&self) -> Result<Arc<Credentials>, Error> {
         let out = self.run()?;
         let version = serde_json::from_slice::<serde_json::Value>(&out)

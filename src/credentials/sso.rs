@@ -71,6 +71,10 @@ impl Sso {
 }
 
 impl ProvideCredentials for Sso {
+    fn name(&self) -> String {
+        format!("SSO for {}", self.origin)
+    }
+
     fn provide(&self) -> Result<Arc<Credentials>, Error> {
         let token = self.token()?;
         let what = format!(

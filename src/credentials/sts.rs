@@ -57,6 +57,10 @@ pub fn default_session_name() -> String {
 }
 
 impl ProvideCredentials for AssumeRole {
+    fn name(&self) -> String {
+        format!("STS AssumeRole of {} for {}", self.origin, self.role_arn)
+    }
+
     fn provide(&self) -> Result<Arc<Credentials>, Error> {
         let source = self.source.provide()?;
         let mut params = vec![
@@ -72,17 +76,21 @@ impl ProvideCredentials for AssumeRole {
         if let Some(id) = &self.external_id {
             params.push(("ExternalId", id));
         }
-        let what = format!("STS AssumeRole of {} for {}", self.origin, self.role_arn);
+        let what = self.name();
         self.sts.call(&params, Some(&source), &what).map(Arc::new)
     }
 }
 
 impl ProvideCredentials for WebIdentity {
-    fn provide(&self) -> Result<Arc<Credentials>, Error> {
-        let what = format!(
+    fn name(&self) -> String {
+        format!(
             "STS AssumeRoleWithWebIdentity of {} for {}",
             self.origin, self.role_arn
-        );
+        )
+    }
+
+    fn provide(&self) -> Result<Arc<Credentials>, Error> {
+        let what = self.name();
         // Re-read every time: Kubernetes rotates the projected token.
         let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
             Error::CredentialsProvider(format!(
