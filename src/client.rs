@@ -9,11 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 use aws_smithy_types::date_time::{DateTime, Format};
 
 use crate::config::{ClientConfig, Settings};
+use crate::credentials::Credentials;
 use crate::error::{Error, ResponseMetadata, ServiceError};
 use crate::log::{emit, enabled, LogLevel};
 use crate::model::UpdateContactRequest;
 use crate::protocol::{parse_error, update_contact_path};
 use crate::rate_limit::AdaptiveLimiter;
+use crate::redact::Redactor;
 use crate::response::UpdateContactOutput;
 use crate::retry::{random_unit, FailureKind, RetryMode, RetryQuota};
 use crate::signing::Signer;
@@ -149,6 +151,7 @@ impl Client {
         );
         let url = self.settings.endpoint.url_for(&path);
         let body = request.to_body();
+        let sensitive = request.sensitive_values();
         let started = Instant::now();
         let deadline = started + self.settings.timeout;
         let policy = self.settings.retry;
@@ -173,7 +176,7 @@ impl Client {
                 response,
                 sent,
                 received,
-            } = self.attempt(&url, &body, deadline);
+            } = self.attempt(&url, &body, deadline, &sensitive);
             let latency = attempt_started.elapsed();
             let kind = result.as_ref().err().map(FailureKind::of);
             if let Some(limiter) = &self.limiter {
@@ -275,10 +278,10 @@ impl Client {
         error
     }
 
-    fn attempt(&self, url: &str, body: &[u8], deadline: Instant) -> Attempt {
+    fn attempt(&self, url: &str, body: &[u8], deadline: Instant, sensitive: &[&str]) -> Attempt {
         let sent = SystemTime::now();
         let mut response = None;
-        let result = self.send(url, body, deadline, &mut response);
+        let result = self.send(url, body, deadline, &mut response, sensitive);
         Attempt {
             result,
             response,
@@ -293,15 +296,48 @@ impl Client {
         body: &[u8],
         deadline: Instant,
         response_out: &mut Option<HttpResponse>,
+        sensitive: &[&str],
     ) -> Result<UpdateContactOutput, Error> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(deadline_error(self.settings.timeout));
         }
+        let redactor = Redactor::new([], sensitive.iter().copied());
+        let credentials = match self.settings.credentials.provide_by(deadline) {
+            Ok(c) => c,
+            Err(mut e) => {
+                redactor.error(&mut e);
+                return Err(e);
+            }
+        };
+        // Everything from here on may carry text from the endpoint: scrubbed before it is
+        // logged or returned.
+        let redactor = redactor.with_secrets(credentials.secrets());
+        let mut outcome = self.exchange(url, body, deadline, &credentials, response_out);
+        match &mut outcome {
+            Ok(output) => redactor.metadata(&mut output.metadata),
+            Err(e) => redactor.error(e),
+        }
+        outcome
+    }
+
+    /// One signed request and its answer.
+    fn exchange(
+        &self,
+        url: &str,
+        body: &[u8],
+        deadline: Instant,
+        credentials: &Credentials,
+        response_out: &mut Option<HttpResponse>,
+    ) -> Result<UpdateContactOutput, Error> {
         const CONTENT_TYPE: (&str, &str) = ("content-type", "application/json");
-        let credentials = self.settings.credentials.provide_by(deadline)?;
+        // What the credential lookup left of the deadline.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(deadline_error(self.settings.timeout));
+        }
         let signed = self.signer.sign(
-            &credentials,
+            credentials,
             "POST",
             url,
             &[CONTENT_TYPE],

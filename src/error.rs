@@ -280,17 +280,22 @@ impl Error {
 
     /// Adds to the message, for what the client learned after the error (attempts made).
     pub(crate) fn append_to_message(&mut self, suffix: &str) {
+        self.edit_message(|m| m.push_str(suffix));
+    }
+
+    /// Changes the message in place (see [`crate::redact`]).
+    pub(crate) fn edit_message(&mut self, edit: impl FnOnce(&mut String)) {
         match self {
             Error::InvalidJson(m)
             | Error::Validation(m)
             | Error::InvalidConfig(m)
             | Error::NoRegion(m)
             | Error::NoCredentials(m)
-            | Error::CredentialsProvider(m) => m.push_str(suffix),
+            | Error::CredentialsProvider(m) => edit(m),
             Error::Transport { message, .. }
             | Error::Timeout { message, .. }
-            | Error::InvalidResponse { message, .. } => message.push_str(suffix),
-            Error::Service(e) => e.message.push_str(suffix),
+            | Error::InvalidResponse { message, .. } => edit(message),
+            Error::Service(e) => edit(&mut e.message),
         }
     }
 

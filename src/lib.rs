@@ -60,7 +60,7 @@
 //! policy · [`rate_limit`] adaptive mode · [`log`] diagnostics · [`config`] settings ·
 //! [`profile`] shared config files · [`endpoint`] endpoint rules · [`credentials`] credentials
 //! and providers · [`client`] the client · [`pool`] workers for asynchronous calls · [`fork`] fork detection ·
-//! [`response`] response documents ·
+//! [`response`] response documents · [`redact`] secrets out of every text ·
 //! [`error`] statuses and errors · [`ffi`] the C ABI (the only `unsafe` code).
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -80,6 +80,7 @@ pub mod pool;
 pub mod profile;
 pub mod protocol;
 pub mod rate_limit;
+pub mod redact;
 pub mod response;
 pub mod retry;
 pub mod signing;

@@ -62,6 +62,17 @@ impl UpdateContactRequest {
         serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
     }
 
+    /// The values of the members the service model marks sensitive, present and non-empty:
+    /// what [`crate::redact::Redactor`] keeps out of the messages of this request's call.
+    /// Every sensitive member is listed here, so a new one is covered by adding it.
+    pub fn sensitive_values(&self) -> Vec<&str> {
+        [self.name.as_deref(), self.description.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
     /// True when a member other than the two IDs is present.
     pub fn has_update(&self) -> bool {
         self.has_body_member()

@@ -347,3 +347,93 @@ fn provider_failures_name_the_provider() {
     }
     assert_eq!(server.count(), 0);
 }
+
+/// Log lines of this test process.
+fn log_lines() -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use connect_contact::log::{set_sink, LogLevel, LogSink};
+    use std::sync::{Arc, Mutex, OnceLock};
+    struct Lines(Arc<Mutex<Vec<String>>>);
+    impl LogSink for Lines {
+        fn log(&self, _: LogLevel, message: &str) {
+            self.0.lock().unwrap().push(message.to_owned());
+        }
+    }
+    static LINES: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
+    LINES
+        .get_or_init(|| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            set_sink(LogLevel::Debug, Some(Arc::new(Lines(lines.clone()))));
+            lines
+        })
+        .clone()
+}
+
+/// An endpoint that echoes what it was sent, as AWS services quote values: the request body
+/// (Name, Description) and the session token into the error message, the token into the
+/// request id.
+fn echoing_server() -> TestServer {
+    TestServer::start(|r, n| {
+        let token = r.header("x-amz-security-token").unwrap_or("-").to_owned();
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        let status = if n % 2 == 0 { 400 } else { 200 };
+        let mut reply = Reply::error(
+            status,
+            "InvalidParameterException",
+            // The secret key never travels; a hostile endpoint quoting it is simulated.
+            &format!(
+                "Value '{body}' at 'name' failed to satisfy constraint; token {token}; {}",
+                token.replace("TOKEN", "SECRET")
+            ),
+            &format!("req-{n}-{token}"),
+        );
+        if let Reply::Respond { body, .. } = &mut reply {
+            if status == 200 {
+                *body = b"{}".to_vec();
+            }
+        }
+        reply
+    })
+}
+
+/// Defect 3: secrets (secret key, session token), whatever source they came from, and the
+/// request's sensitive values never reach an error message, a response document or a log
+/// line, even when the endpoint echoes them back.
+#[test]
+fn echoed_secrets_and_sensitive_values_are_scrubbed() {
+    let lines = log_lines();
+    let server = echoing_server();
+    let from_config = client(&server.url(), serde_json::json!({"max_attempts": 1}));
+    let home = Home::new(
+        "scrub",
+        "[default]\ncredential_process = printf '{\"Version\":1,\"AccessKeyId\":\"AKIDPROC\",\"SecretAccessKey\":\"CANARY-PROC-SECRET-0123\",\"SessionToken\":\"CANARY-PROC-TOKEN-0123\"}'\n",
+    );
+    let from_process = client_from_env(&home, &server.url(), serde_json::json!({}), &[]);
+    let mut texts = Vec::new();
+    for client in [&from_config, &from_process] {
+        for _ in 0..2 {
+            match client.update_contact(&request("scrub")) {
+                Err(err) => {
+                    assert_eq!(err.status(), Status::InvalidParameter, "{err}");
+                    assert!(err.message().contains("** redacted **"), "{err}");
+                    assert!(err.message().contains("at 'name' failed"), "{err}");
+                    texts.extend([err.to_string(), err.to_document(), format!("{err:?}")]);
+                }
+                Ok(output) => {
+                    let id = output.metadata.request_id.clone().unwrap_or_default();
+                    assert!(id.contains("** redacted **"), "{id}");
+                    texts.extend([output.to_document(), format!("{output:?}")]);
+                }
+            }
+        }
+    }
+    texts.extend(lines.lock().unwrap().iter().cloned());
+    assert!(texts.len() > 8);
+    for text in texts {
+        assert!(!text.contains("CANARY"), "leaked: {text}");
+    }
+    // The server did get the values: what was scrubbed was really echoed.
+    assert!(server
+        .requests()
+        .iter()
+        .any(|r| r.header("x-amz-security-token") == Some("CANARY-PROC-TOKEN-0123")));
+}

@@ -97,6 +97,11 @@ impl Credentials {
         self.session_token.as_deref()
     }
 
+    /// The secret key and the session token: what [`crate::redact::Redactor`] removes.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.secret_access_key.as_str()).chain(self.session_token.as_deref())
+    }
+
     /// When temporary credentials stop working; `None` for long-term keys.
     pub fn expiry(&self) -> Option<SystemTime> {
         self.expiry

@@ -12,6 +12,7 @@ use quick_xml::Reader;
 use super::{fetched, parse_time, Credentials, ProvideCredentials};
 use crate::error::Error;
 use crate::protocol::encode_label;
+use crate::redact::Redactor;
 use crate::signing::Signer;
 use crate::transport::{Limits, Transport};
 
@@ -153,10 +154,16 @@ impl StsClient {
         if response.status != 200 {
             let code = xml_value(&text, "Code").unwrap_or_else(|| "no error code".into());
             let message = xml_value(&text, "Message").unwrap_or_default();
-            return Err(Error::CredentialsProvider(format!(
-                "{what}: HTTP {} {code}: {message}",
-                response.status
-            )));
+            // STS may quote what it was sent: the web identity token, or (from the security
+            // token header) the source credentials' session token.
+            let secrets = params
+                .iter()
+                .filter(|(name, _)| *name == "WebIdentityToken")
+                .map(|(_, value)| *value)
+                .chain(credentials.into_iter().flat_map(Credentials::secrets));
+            let mut text = format!("{what}: HTTP {} {code}: {message}", response.status);
+            Redactor::new(secrets, []).message(&mut text);
+            return Err(Error::CredentialsProvider(text));
         }
         let field = |name: &str| {
             xml_value(&text, name).ok_or_else(|| {

@@ -1,0 +1,137 @@
+//! Keeps secrets and sensitive request values out of every text the library returns or logs.
+//!
+//! Text from outside (a service error message, an error code, a request id, an STS or
+//! container error) may echo what we sent: AWS services quote values ("Value '…' at 'name'
+//! failed to satisfy constraint"), and a hostile or broken endpoint may echo anything.
+//! Before such text leaves the call it goes through a [`Redactor`] made from that call's
+//! values, so one rule serves every source:
+//!
+//! - **secrets** (the secret access key and the session token of the credentials the call
+//!   signed with, a web identity token): replaced wherever they appear, in messages, error
+//!   codes and request ids;
+//! - **sensitive request values** (those [`crate::UpdateContactRequest::sensitive_values`]
+//!   lists: Name, Description): replaced in messages when at least [`MIN_SENSITIVE_CHARS`]
+//!   characters long (a shorter value cannot be told apart from ordinary words, and
+//!   replacing it would garble the message). Messages the library composes never hold them
+//!   in the first place.
+//!
+//! Each is replaced by [`REDACTED`].
+#![forbid(unsafe_code)]
+
+use crate::error::{Error, ResponseMetadata};
+
+/// What a removed value is replaced with.
+pub const REDACTED: &str = "** redacted **";
+
+/// Sensitive request values shorter than this (in characters) stay in service messages.
+pub const MIN_SENSITIVE_CHARS: usize = 4;
+
+/// The values to remove for one call.
+#[derive(Default)]
+pub struct Redactor<'a> {
+    secrets: Vec<&'a str>,
+    sensitive: Vec<&'a str>,
+}
+
+impl std::fmt::Debug for Redactor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.secrets.len())
+            .field("sensitive", &self.sensitive.len())
+            .finish()
+    }
+}
+
+impl<'a> Redactor<'a> {
+    /// Removes `secrets` everywhere and `sensitive` values from messages.
+    pub fn new(
+        secrets: impl IntoIterator<Item = &'a str>,
+        sensitive: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        let mut secrets: Vec<&str> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        let mut sensitive: Vec<&str> = sensitive
+            .into_iter()
+            .filter(|s| s.chars().count() >= MIN_SENSITIVE_CHARS)
+            .collect();
+        // Longest first, so a value inside another is not replaced half-way.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        sensitive.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Redactor { secrets, sensitive }
+    }
+
+    /// Adds more secrets (e.g. the credentials once they are known).
+    pub fn with_secrets(mut self, more: impl IntoIterator<Item = &'a str>) -> Self {
+        self.secrets
+            .extend(more.into_iter().filter(|s| !s.is_empty()));
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self
+    }
+
+    /// A message: both kinds removed.
+    pub fn message(&self, text: &mut String) {
+        replace_all(text, &self.secrets);
+        replace_all(text, &self.sensitive);
+    }
+
+    /// An identifier (error code, request id): secrets removed.
+    pub fn identifier(&self, text: &mut String) {
+        replace_all(text, &self.secrets);
+    }
+
+    pub fn metadata(&self, metadata: &mut ResponseMetadata) {
+        if let Some(id) = &mut metadata.request_id {
+            self.identifier(id);
+        }
+    }
+
+    /// Every text of `error`.
+    pub fn error(&self, error: &mut Error) {
+        if let Some(metadata) = error.metadata_mut() {
+            self.metadata(metadata);
+        }
+        if let Error::Service(service) = error {
+            self.identifier(&mut service.code);
+        }
+        error.edit_message(|m| self.message(m));
+    }
+}
+
+fn replace_all(text: &mut String, values: &[&str]) {
+    for value in values {
+        if text.contains(value) {
+            *text = text.replace(value, REDACTED);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ServiceError;
+
+    #[test]
+    fn secrets_go_everywhere_sensitive_values_from_messages() {
+        let r = Redactor::new(["SECRETKEY", "TOKEN-TOKEN"], ["Bob", "Billing callback"])
+            .with_secrets(["", "WEBID"]);
+        let mut e = Error::Service(ServiceError {
+            code: "X-TOKEN-TOKEN".into(),
+            message: "Value 'Billing callback' by Bob with SECRETKEY and WEBID".into(),
+            metadata: ResponseMetadata {
+                request_id: Some("id-SECRETKEY".into()),
+                http_status: Some(400),
+                retry_attempts: 0,
+            },
+        });
+        r.error(&mut e);
+        let Error::Service(s) = &e else { panic!() };
+        assert_eq!(s.code, "X-** redacted **");
+        assert_eq!(
+            s.message,
+            "Value '** redacted **' by Bob with ** redacted ** and ** redacted **"
+        );
+        assert_eq!(s.metadata.request_id.as_deref(), Some("id-** redacted **"));
+        let mut t = "a Bob".to_owned();
+        Redactor::default().message(&mut t);
+        assert_eq!(t, "a Bob");
+    }
+}
