@@ -43,6 +43,11 @@ class Client:
     Thread safety: any number of threads may call :meth:`update_contact` at once (the GIL
     is released during the call). :meth:`close` refuses new calls, waits for the ones in
     flight, then frees the handle.
+
+    Ctrl-C: a call in progress is one C call and cannot be interrupted; KeyboardInterrupt
+    is raised when it returns, which ``timeout_ms`` bounds. :meth:`close` waits in short
+    slices, so Ctrl-C interrupts it at once; the client stays closed to new calls and the
+    last call in flight frees the handle when it ends, so nothing leaks.
     """
 
     exceptions = ClientExceptions()
@@ -61,6 +66,9 @@ class Client:
         self._handle: Optional[int] = None
         self._cond = threading.Condition()
         self._in_flight = 0
+        # Set by close(): no new calls. _closers counts close() calls still waiting.
+        self._closing = False
+        self._closers = 0
         lib = _lib.lib()
         # Bound now: at interpreter shutdown __del__ may run after module globals are None.
         self._free = lib.connect_client_free
@@ -97,7 +105,7 @@ class Client:
         request = _to_json(kwargs, "request")
         with self._cond:
             handle = self._handle
-            if handle is None:
+            if handle is None or self._closing:
                 raise ClientClosedError(
                     "this Client is closed; create a new one",
                     status=Status.NULL_ARGUMENT,
@@ -112,25 +120,39 @@ class Client:
         finally:
             if document.value:
                 self._string_free(document)
+            orphan = None
             with self._cond:
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self._cond.notify_all()
+                    # A close() interrupted (Ctrl-C) while this call ran: free for it.
+                    if self._closing and not self._closers:
+                        orphan, self._handle = self._handle, None
+            if orphan is not None:
+                self._free(orphan)
 
     def close(self) -> None:
         """Frees the client after the calls in flight finish; later calls raise
-        ClientClosedError. Closing twice is fine."""
+        ClientClosedError. Closing twice is fine.
+
+        Waits in slices of 0.1 s, so KeyboardInterrupt (Ctrl-C) takes effect while calls
+        are in flight; the client is then still closed to new calls, and the last call in
+        flight frees it when it ends (each ends within its timeout_ms)."""
         with self._cond:
+            self._closing = True
+            self._closers += 1
+            try:
+                while self._in_flight:
+                    self._cond.wait(0.1)
+            finally:
+                self._closers -= 1
             handle, self._handle = self._handle, None
-            # Each call in flight ends within its timeout_ms, so this wait is bounded.
-            while self._in_flight:
-                self._cond.wait()
         if handle is not None:
             self._free(handle)
 
     @property
     def closed(self) -> bool:
-        return self._handle is None
+        return self._closing or self._handle is None
 
     def __enter__(self) -> Client:
         return self
