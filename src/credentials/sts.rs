@@ -186,15 +186,42 @@ impl StsClient {
     }
 }
 
+/// Deepest element nesting read from STS (its answers nest 4 deep).
+const MAX_XML_DEPTH: usize = 16;
+/// Most attributes on one element (STS sends one, `xmlns`).
+const MAX_XML_ATTRIBUTES: usize = 8;
+
 /// The text of the first element named `name` (STS answers are shallow and names unique).
-/// Malformed XML yields `None`, never an echo of the document.
+/// Malformed XML, or XML nested deeper than [`MAX_XML_DEPTH`] or with more than
+/// [`MAX_XML_ATTRIBUTES`] attributes on an element, yields `None`, never an echo of the
+/// document. The size is bounded before (the transport's 64 KiB), so the work is too.
 fn xml_value(xml: &str, name: &str) -> Option<String> {
     let mut reader = Reader::from_str(xml);
     let mut inside = false;
+    let mut depth = 0usize;
     let mut value = String::new();
     // Bounded by the document: every iteration consumes input or ends.
     loop {
-        match reader.read_event().ok()? {
+        let event = reader.read_event().ok()?;
+        match &event {
+            Event::Start(e) | Event::Empty(e) => {
+                // Counted without the duplicate-name check (quadratic in the count).
+                let mut attributes = e.attributes();
+                let attributes = attributes.with_checks(false);
+                if attributes.take(MAX_XML_ATTRIBUTES + 1).count() > MAX_XML_ATTRIBUTES {
+                    return None;
+                }
+                if matches!(event, Event::Start(_)) {
+                    depth += 1;
+                    if depth > MAX_XML_DEPTH {
+                        return None;
+                    }
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        match event {
             Event::Start(e) if e.local_name().as_ref() == name.as_bytes() => inside = true,
             Event::Text(t) if inside => value.push_str(&t.decode().ok()?),
             Event::GeneralRef(r) if inside => {
@@ -243,6 +270,24 @@ mod tests {
         assert_eq!(xml_value(ok, "Missing"), None);
         assert_eq!(xml_value("<a><b>unclosed", "b"), None);
         assert_eq!(xml_value("not xml at all", "Code"), None);
+    }
+
+    #[test]
+    fn deep_or_attribute_heavy_xml_is_refused() {
+        let nest = |n: usize| format!("{}<Code>X</Code>{}", "<a>".repeat(n), "</a>".repeat(n));
+        assert_eq!(xml_value(&nest(15), "Code").as_deref(), Some("X"));
+        assert_eq!(xml_value(&nest(16), "Code"), None);
+        let attributes = |n: usize| {
+            let list: String = (0..n).map(|i| format!(" a{i}=\"v\"")).collect();
+            format!("<E{list}><Code>X</Code></E>")
+        };
+        assert_eq!(xml_value(&attributes(8), "Code").as_deref(), Some("X"));
+        assert_eq!(xml_value(&attributes(9), "Code"), None);
+        // Thousands of duplicate attributes: refused at the ninth, not checked pairwise.
+        let many = format!("<E{}/><Code>X</Code>", " a=\"v\"".repeat(20_000));
+        let started = std::time::Instant::now();
+        assert_eq!(xml_value(&many, "Code"), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
