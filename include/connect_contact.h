@@ -186,7 +186,8 @@ typedef struct connect_client connect_client;
  *                       copy what you need, do not free it.
  * @param user_data      What the caller passed to connect_update_contact_async().
  *
- * Runs on one of the client's worker threads. During the callback,
+ * Runs on one of the client's worker threads, in the process that made the call: after a
+ * fork(), calls submitted before it call back in the parent only. During the callback,
  * connect_last_error_message() on that thread returns this call's message ("" on success).
  * The callback must return (not longjmp, not throw a C++ exception); it may call any function
  * of this library, including connect_update_contact_async() and connect_client_free().
@@ -223,7 +224,18 @@ extern "C" {
  *         INVALID_CONFIG (the message names the key), NO_REGION, NO_CREDENTIALS, or PANIC.
  *         Details of a failure: connect_last_error_message().
  *
+ * Deadline: `timeout_ms` (default 10000) bounds every call on the client from start to
+ * status, credential lookup included: a credential provider still working when the deadline
+ * passes (a slow credential_process, container endpoint or metadata service) makes that call
+ * CONNECT_STATUS_TIMEOUT naming the provider, and goes on in the background within its own
+ * limit (credential_process 60 s; container, IMDS, STS, SSO a few seconds); what it fetches
+ * serves the calls after it. Nothing a call does keeps it past its deadline.
+ *
  * Thread safety: may be called from any thread.
+ *
+ * Fork: a client may be created before or after fork(). The first call in a process installs
+ * a pthread_atfork() handler by which every client notices it is in a child (see
+ * connect_update_contact() and connect_update_contact_async()).
  */
 connect_status connect_client_new(const char *config_json, connect_client **client_out);
 
@@ -237,7 +249,13 @@ connect_status connect_client_new(const char *config_json, connect_client **clie
  * CONNECT_STATUS_CANCELLED (not sent); waits for the worker threads; then frees. So when it
  * returns, every callback has returned. Called from one of this client's own callbacks, it
  * does the same but cannot wait for that callback's worker, which ends once the callback
- * returns.
+ * returns. A credential refresh that outlived its call's deadline may still be running; it
+ * ends within its provider's limit and touches nothing the caller owns.
+ *
+ * Fork: the parent and the child each own a copy: free it in both. In the child this never
+ * waits for or joins the parent's worker threads (they do not exist there), drops the
+ * parent's queued calls without calling back (the parent reports them), and closes only the
+ * child's copies of the connections; the parent's client is unaffected.
  */
 void connect_client_free(connect_client *client);
 
@@ -255,6 +273,10 @@ void connect_client_free(connect_client *client);
  *                           `{"ResponseMetadata": {"RequestId", "HTTPStatusCode", "RetryAttempts"}}`
  *                           or `{"Error": {"Code", "Message"}, "ResponseMetadata": {...}}`.
  *                           The caller owns it and frees it with connect_string_free().
+ *                           Error.Message is connect_last_error_message()'s text (see there
+ *                           for what it may contain); Error.Code the service's error code or
+ *                           the status name; RequestId the service's x-amzn-RequestId.
+ *                           Neither ever holds the secret key or the session token.
  * @return CONNECT_STATUS_OK; caller errors NULL_ARGUMENT, INVALID_UTF8, INVALID_JSON,
  *         VALIDATION (nothing was sent; the message names the field and the rule);
  *         TRANSPORT, TIMEOUT, INVALID_RESPONSE; the service's ACCESS_DENIED, CONFLICT,
@@ -262,7 +284,14 @@ void connect_client_free(connect_client *client);
  *         RESOURCE_NOT_FOUND, THROTTLING, or SERVICE_ERROR for any other code; or PANIC.
  *         Throttling and transient failures are retried (max_attempts) before returning.
  *
- * Thread safety: may be called concurrently on one client. Blocks until done.
+ * Thread safety: may be called concurrently on one client. Blocks until done, at most
+ * timeout_ms (credential lookup included; see connect_client_new()).
+ *
+ * Fork: works in the child of a fork() on a client created before it. The child opens its
+ * own connections (it never uses the parent's pooled ones, which the parent goes on using)
+ * and keeps the credentials the parent had cached. As with any multithreaded library, do
+ * not fork while another thread is inside a call of this library: a lock it holds would stay
+ * held in the child.
  */
 connect_status connect_update_contact(const connect_client *client,
                                       const char *request_json,
@@ -286,6 +315,11 @@ connect_status connect_update_contact(const connect_client *client,
  *         started); or PANIC. Details: connect_last_error_message() on the calling thread.
  *
  * Thread safety: may be called concurrently on one client, and from inside a callback.
+ *
+ * Fork: works in the child of a fork() on a client created (and used asynchronously) before
+ * it. The child has none of the parent's worker threads: its first asynchronous call drops
+ * the parent's queued calls from its copy of the queue (the parent runs and reports them)
+ * and starts the child's own workers; its calls then complete and call back as usual.
  */
 connect_status connect_update_contact_async(const connect_client *client,
                                             const char *request_json,
@@ -306,8 +340,12 @@ connect_status connect_update_contact_async(const connect_client *client,
  * @return CONNECT_STATUS_OK, INVALID_CONFIG (min_level is not a connect_log_level) or PANIC.
  *
  * Lines never contain the secret key, the session token, the Authorization header, or a
- * request's Name or Description. When this returns, the previous callback is no longer
- * running and is never called again.
+ * request's Name or Description: they carry request paths (instance and contact IDs),
+ * statuses, error codes, HTTP statuses, request ids and timings, with the secret key and the
+ * session token removed from anything the endpoint sent. When this returns, the previous
+ * callback is no longer running and is never called again.
+ *
+ * Fork: the callback stays installed in the child.
  */
 connect_status connect_set_log_callback(connect_log_level min_level,
                                         connect_log_callback callback,
@@ -315,6 +353,8 @@ connect_status connect_set_log_callback(connect_log_level min_level,
 
 /**
  * Frees a string the library returned (a response document). NULL is a no-op.
+ *
+ * Fork: a string returned before fork() may be freed in either process (each has a copy).
  */
 void connect_string_free(char *s);
 
@@ -322,20 +362,31 @@ void connect_string_free(char *s);
  * The message of this thread's last failed call, or "" after a success. Never NULL.
  *
  * The string belongs to the library and stays valid until this thread's next call to
- * connect_client_new(), connect_update_contact() or connect_update_contact_async(). It never
- * holds a secret, a session token, or the Name or Description of a request. Inside a
+ * connect_client_new(), connect_update_contact() or connect_update_contact_async(). Inside a
  * connect_update_callback it is the message of the call being reported.
+ *
+ * What it may contain: for a failure the library detected, a message it composed from names
+ * (fields, config keys, environment variables, files and lines, credential providers, hosts),
+ * rules, statuses, HTTP statuses and request ids, never a value from the request's Name or
+ * Description; for an error the service (or a credential provider's endpoint) returned,
+ * that endpoint's own message, which may quote what was sent (IDs, References, attributes),
+ * with every sensitive request value (Name, Description) of 4 or more characters replaced by
+ * `** redacted **`. In every case the client's secret key and session token are replaced by
+ * `** redacted **` wherever they appear, whatever the text's source.
+ *
+ * Fork: per thread; in the child, the forking thread keeps its last message.
  */
 const char *connect_last_error_message(void);
 
 /**
  * The name of a status, e.g. "CONNECT_STATUS_THROTTLING"; "CONNECT_STATUS_UNKNOWN" for a
- * number that is not a status. Static storage; never NULL; any thread.
+ * number that is not a status. Static storage; never NULL; any thread, either side of fork().
  */
 const char *connect_status_name(connect_status status);
 
 /**
- * The library version, e.g. "0.1.0". Static storage; never NULL; any thread.
+ * The library version, e.g. "0.1.0". Static storage; never NULL; any thread, either side of
+ * fork().
  */
 const char *connect_version(void);
 

@@ -462,58 +462,183 @@ impl Direct {
         }
     }
 
-    /// Reads more into `conn.buf[filled..]`, growing it up to `limit`; Ok(0) at end of stream.
-    fn fill(
-        &self,
-        conn: &mut Conn,
-        filled: usize,
-        limit: usize,
-        deadline: Instant,
-        context: Option<&ResponseMetadata>,
-    ) -> Result<usize, Error> {
-        if filled == conn.buf.len() {
-            let grown = (conn.buf.len() * 2).min(limit).max(filled + 1);
-            conn.buf.resize(grown, 0);
-        }
-        loop {
-            shrink_timeout(&mut conn.read_timeout, deadline, |t| {
-                conn.stream.tcp().set_read_timeout(Some(t))
-            })
-            .map_err(|_| self.timeout("waiting for the response", context))?;
-            match conn.stream.read(&mut conn.buf[filled..]) {
-                Ok(n) => return Ok(n),
-                Err(e) if retry_io(&e) => {}
-                Err(e) => return Err(self.io_error(&e, context)),
-            }
-        }
-    }
-
     fn read_response(
         &self,
         conn: &mut Conn,
         deadline: Instant,
     ) -> Result<(HttpResponse, bool), Failure> {
+        let wire = Wire {
+            stream: &mut conn.stream,
+            read_timeout: &mut conn.read_timeout,
+            deadline,
+            direct: self,
+        };
+        Reader {
+            buf: &mut conn.buf,
+            source: wire,
+            authority: &self.authority,
+            leftover: 0,
+        }
+        .read()
+        .map_err(Failure::Error)
+    }
+
+    fn timeout(&self, doing: &str, context: Option<&ResponseMetadata>) -> Error {
+        Error::Timeout {
+            message: format!("timed out talking to {} ({doing})", self.authority),
+            metadata: context.cloned().unwrap_or_default(),
+        }
+    }
+
+    fn io_error(&self, e: &io::Error, context: Option<&ResponseMetadata>) -> Error {
+        Error::Transport {
+            message: format!("I/O error talking to {}: {e}", self.authority),
+            metadata: context.cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// Where a response's bytes come from: a connection ([`Wire`]), or a byte string handed over
+/// in pieces ([`read_response_bytes`], for the fuzz target).
+trait Source {
+    /// Reads into `buf` (never empty); Ok(0) at end of stream. `context` goes into errors.
+    fn read_some(
+        &mut self,
+        buf: &mut [u8],
+        context: Option<&ResponseMetadata>,
+    ) -> Result<usize, Error>;
+}
+
+/// A pooled connection's stream, read within the call's deadline.
+struct Wire<'a> {
+    stream: &'a mut Stream,
+    read_timeout: &'a mut Option<Duration>,
+    deadline: Instant,
+    direct: &'a Direct,
+}
+
+impl Source for Wire<'_> {
+    fn read_some(
+        &mut self,
+        buf: &mut [u8],
+        context: Option<&ResponseMetadata>,
+    ) -> Result<usize, Error> {
+        loop {
+            let tcp = self.stream.tcp();
+            shrink_timeout(self.read_timeout, self.deadline, |t| {
+                tcp.set_read_timeout(Some(t))
+            })
+            .map_err(|_| self.direct.timeout("waiting for the response", context))?;
+            match self.stream.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if retry_io(&e) => {}
+                Err(e) => return Err(self.direct.io_error(&e, context)),
+            }
+        }
+    }
+}
+
+/// A server's bytes, `chunk` at a time.
+struct Pieces<'a> {
+    rest: &'a [u8],
+    chunk: usize,
+}
+
+impl Source for Pieces<'_> {
+    fn read_some(&mut self, buf: &mut [u8], _: Option<&ResponseMetadata>) -> Result<usize, Error> {
+        let n = buf.len().min(self.chunk.max(1)).min(self.rest.len());
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
+    }
+}
+
+/// What [`read_response_bytes`] found.
+#[derive(Debug)]
+pub struct ReadOutcome {
+    /// The response and whether the connection could carry another request, or the error.
+    pub result: Result<(HttpResponse, bool), Error>,
+    /// Bytes read off the connection but not part of the response: left in the buffer.
+    pub buffered: usize,
+    /// Bytes the reader never asked for (still "on the wire", where the reuse probe sees them).
+    pub unread: usize,
+}
+
+/// The response reader without a socket, for the fuzz target: reads one response from
+/// `bytes`, handed over `chunk` bytes at a time as a connection might deliver them.
+pub fn read_response_bytes(bytes: &[u8], chunk: usize) -> ReadOutcome {
+    let mut buf = vec![0; INITIAL_BUFFER];
+    let mut reader = Reader {
+        buf: &mut buf,
+        source: Pieces { rest: bytes, chunk },
+        authority: "fuzz",
+        leftover: 0,
+    };
+    let result = reader.read();
+    ReadOutcome {
+        buffered: reader.leftover,
+        unread: reader.source.rest.len(),
+        result,
+    }
+}
+
+/// Reads one response from `source` into `buf`, which keeps its size across calls.
+struct Reader<'a, S> {
+    buf: &'a mut Vec<u8>,
+    source: S,
+    authority: &'a str,
+    /// After a read: bytes read past the end of the response.
+    leftover: usize,
+}
+
+impl<S: Source> Reader<'_, S> {
+    /// Reads more into `buf[filled..]`, growing it up to `limit`; Ok(0) at end of stream.
+    fn fill(
+        &mut self,
+        filled: usize,
+        limit: usize,
+        context: Option<&ResponseMetadata>,
+    ) -> Result<usize, Error> {
+        if filled == self.buf.len() {
+            let grown = (self.buf.len() * 2).min(limit).max(filled + 1);
+            self.buf.resize(grown, 0);
+        }
+        self.source.read_some(&mut self.buf[filled..], context)
+    }
+
+    fn malformed(&self, why: &str, context: Option<&ResponseMetadata>) -> Error {
+        Error::Transport {
+            message: format!("malformed HTTP exchange with {}: {why}", self.authority),
+            metadata: context.cloned().unwrap_or_default(),
+        }
+    }
+
+    fn truncated(&self, context: &ResponseMetadata) -> Error {
+        self.malformed(
+            "the connection closed before the response body ended",
+            Some(context),
+        )
+    }
+
+    /// One response (after any 1xx interim ones): the response, and whether the connection
+    /// may carry another request (nothing after the response in the buffer, keep-alive).
+    fn read(&mut self) -> Result<(HttpResponse, bool), Error> {
         let mut filled = 0;
         // The head (skipping any 1xx interim responses).
         let (head_len, head) = loop {
             let mut parsed = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut parsed);
-            match response.parse(&conn.buf[..filled]) {
+            match response.parse(&self.buf[..filled]) {
                 Ok(httparse::Status::Complete(len)) => {
-                    let head = Head::read(&response).map_err(|why| {
-                        Failure::Error(Error::InvalidResponse {
-                            message: format!(
-                                "invalid HTTP response from {}: {why}",
-                                self.authority
-                            ),
-                            metadata: ResponseMetadata {
-                                http_status: response.code,
-                                ..ResponseMetadata::default()
-                            },
-                        })
+                    let head = Head::read(&response).map_err(|why| Error::InvalidResponse {
+                        message: format!("invalid HTTP response from {}: {why}", self.authority),
+                        metadata: ResponseMetadata {
+                            http_status: response.code,
+                            ..ResponseMetadata::default()
+                        },
                     })?;
                     if (100..200).contains(&head.status) && head.status != 101 {
-                        conn.buf.copy_within(len..filled, 0);
+                        self.buf.copy_within(len..filled, 0);
                         filled -= len;
                         continue;
                     }
@@ -521,23 +646,19 @@ impl Direct {
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(e) => {
-                    return Err(Failure::Error(self.malformed(&format!("{e}"), None)));
+                    return Err(self.malformed(&format!("{e}"), None));
                 }
             }
             if filled >= MAX_HEAD_BYTES {
-                return Err(Failure::Error(
-                    self.malformed("the response head is larger than 65536 bytes", None),
-                ));
+                return Err(self.malformed("the response head is larger than 65536 bytes", None));
             }
-            match self.fill(conn, filled, MAX_HEAD_BYTES, deadline, None) {
+            match self.fill(filled, MAX_HEAD_BYTES, None) {
                 Ok(0) => {
-                    return Err(Failure::Error(self.malformed(
-                        "the connection closed before the response head ended",
-                        None,
-                    )))
+                    return Err(self
+                        .malformed("the connection closed before the response head ended", None))
                 }
                 Ok(n) => filled += n,
-                Err(e) => return Err(Failure::Error(e)),
+                Err(e) => return Err(e),
             }
         };
         let metadata = ResponseMetadata {
@@ -555,101 +676,99 @@ impl Direct {
         let limit = MAX_RESPONSE_BYTES as usize;
         let mut body = Vec::new();
         let mut start = head_len;
-        let reusable;
+        // Where the response ends in `buf[..filled]`.
+        let end;
         if head.status == 204 || head.status == 304 {
-            reusable = filled == head_len;
+            end = head_len;
         } else if head.chunked {
             // Decode in place: `start..filled` are undecoded bytes.
             loop {
-                let pending = &conn.buf[start..filled];
+                let pending = &self.buf[start..filled];
                 match next_chunk(pending) {
                     Chunk::Data { skip, len } => {
                         if body.len() + len > limit {
-                            return Err(Failure::Error(too_large()));
+                            return Err(too_large());
                         }
                         if pending.len() >= skip + len + 2 {
                             body.extend_from_slice(&pending[skip..skip + len]);
                             if &pending[skip + len..skip + len + 2] != b"\r\n" {
-                                return Err(Failure::Error(self.malformed(
-                                    "a chunk does not end with CRLF",
-                                    Some(&metadata),
-                                )));
+                                return Err(self
+                                    .malformed("a chunk does not end with CRLF", Some(&metadata)));
                             }
                             start += skip + len + 2;
                             continue;
                         }
                     }
-                    Chunk::Last { end } => {
-                        reusable = start + end == filled;
+                    Chunk::Last { end: last } => {
+                        end = start + last;
                         break;
                     }
                     Chunk::Incomplete => {
                         if pending.len() > 1024 && !pending.contains(&b'\n') {
-                            return Err(Failure::Error(
-                                self.malformed("a chunk size line is too long", Some(&metadata)),
-                            ));
+                            return Err(
+                                self.malformed("a chunk size line is too long", Some(&metadata))
+                            );
                         }
                     }
                     Chunk::Malformed => {
-                        return Err(Failure::Error(
-                            self.malformed("a chunk size is not hexadecimal", Some(&metadata)),
-                        ))
+                        return Err(
+                            self.malformed("a chunk size is not hexadecimal", Some(&metadata))
+                        )
                     }
                 }
                 // Need more: move what is pending to the front, then read.
-                compact(&mut conn.buf, &mut start, &mut filled);
+                compact(&mut self.buf, &mut start, &mut filled);
                 let room = limit + 4096;
-                let n = self
-                    .fill(conn, filled, room, deadline, Some(&metadata))
-                    .map_err(Failure::Error)?;
+                let n = self.fill(filled, room, Some(&metadata))?;
                 if n == 0 {
-                    return Err(Failure::Error(self.truncated(&metadata)));
+                    return Err(self.truncated(&metadata));
                 }
                 filled += n;
             }
         } else if let Some(length) = head.content_length {
             if length > limit {
-                return Err(Failure::Error(too_large()));
+                return Err(too_large());
             }
             while filled - start < length {
-                if filled == conn.buf.len() {
-                    compact(&mut conn.buf, &mut start, &mut filled);
+                if filled == self.buf.len() {
+                    compact(&mut self.buf, &mut start, &mut filled);
                 }
-                let n = self
-                    .fill(conn, filled, length + 1, deadline, Some(&metadata))
-                    .map_err(Failure::Error)?;
+                let n = self.fill(filled, length + 1, Some(&metadata))?;
                 if n == 0 {
-                    return Err(Failure::Error(self.truncated(&metadata)));
+                    return Err(self.truncated(&metadata));
                 }
                 filled += n;
             }
-            body.extend_from_slice(&conn.buf[start..start + length]);
-            reusable = filled == start + length;
+            body.extend_from_slice(&self.buf[start..start + length]);
+            end = start + length;
         } else {
             // Delimited by the end of the connection.
             loop {
                 if filled - start > limit {
-                    return Err(Failure::Error(too_large()));
+                    return Err(too_large());
                 }
-                if filled == conn.buf.len() {
-                    compact(&mut conn.buf, &mut start, &mut filled);
+                if filled == self.buf.len() {
+                    compact(&mut self.buf, &mut start, &mut filled);
                 }
-                let n = self
-                    .fill(conn, filled, limit + 4096, deadline, Some(&metadata))
-                    .map_err(Failure::Error)?;
+                let n = self.fill(filled, limit + 4096, Some(&metadata))?;
                 if n == 0 {
                     break;
                 }
                 filled += n;
             }
-            body.extend_from_slice(&conn.buf[start..filled]);
-            reusable = false;
+            body.extend_from_slice(&self.buf[start..filled]);
+            end = filled;
         }
-        let keep = reusable && head.keep_alive;
+        // Bytes after the response are a stray answer or garbage: never reuse.
+        self.leftover = filled - end;
+        // A body that ran to the end of the connection leaves no connection to reuse.
+        let delimited =
+            head.chunked || head.content_length.is_some() || matches!(head.status, 204 | 304);
+        let keep = delimited && self.leftover == 0 && head.keep_alive;
         // A connection that grew for a large head or body goes back to its usual size.
-        if conn.buf.len() > INITIAL_BUFFER * 4 {
-            conn.buf.truncate(INITIAL_BUFFER);
-            conn.buf.shrink_to_fit();
+        if self.buf.len() > INITIAL_BUFFER * 4 {
+            self.buf.truncate(INITIAL_BUFFER);
+            self.buf.shrink_to_fit();
         }
         Ok((
             HttpResponse {
@@ -663,34 +782,6 @@ impl Direct {
             },
             keep,
         ))
-    }
-
-    fn timeout(&self, doing: &str, context: Option<&ResponseMetadata>) -> Error {
-        Error::Timeout {
-            message: format!("timed out talking to {} ({doing})", self.authority),
-            metadata: context.cloned().unwrap_or_default(),
-        }
-    }
-
-    fn io_error(&self, e: &io::Error, context: Option<&ResponseMetadata>) -> Error {
-        Error::Transport {
-            message: format!("I/O error talking to {}: {e}", self.authority),
-            metadata: context.cloned().unwrap_or_default(),
-        }
-    }
-
-    fn malformed(&self, why: &str, context: Option<&ResponseMetadata>) -> Error {
-        Error::Transport {
-            message: format!("malformed HTTP exchange with {}: {why}", self.authority),
-            metadata: context.cloned().unwrap_or_default(),
-        }
-    }
-
-    fn truncated(&self, context: &ResponseMetadata) -> Error {
-        self.malformed(
-            "the connection closed before the response body ended",
-            Some(context),
-        )
     }
 }
 
@@ -955,6 +1046,25 @@ mod tests {
         );
         let f = tls("https://127.0.0.1:8443").unwrap();
         assert_eq!((f.host.as_str(), f.port), ("127.0.0.1", 8443));
+    }
+
+    #[test]
+    fn bytes_after_a_response_make_the_connection_unusable() {
+        let two = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n\r\n";
+        for chunk in [1, 7, usize::MAX] {
+            let outcome = read_response_bytes(two, chunk);
+            let (response, reusable) = outcome.result.unwrap();
+            assert_eq!((response.status, &response.body[..]), (200, &b"{}"[..]));
+            // Pieces of 1 leave the stray bytes on the wire (the probe sees them); a whole
+            // read buffers them: either way not reused from the buffer.
+            assert!(!reusable || outcome.buffered == 0, "chunk {chunk}");
+            assert_eq!(outcome.buffered + outcome.unread, 19, "chunk {chunk}");
+        }
+        let one = read_response_bytes(&two[..40], usize::MAX);
+        assert!(
+            one.result.unwrap().1,
+            "a lone response leaves the connection reusable"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Runs each coverage-guided fuzz target (fuzz/, cargo-fuzz + libFuzzer) for a bounded time:
-//! request JSON and config JSON through the exported C functions, and the error-response
-//! parser. Every run first replays the committed corpus in fuzz/corpus/<target>/, where any
+//! request JSON and config JSON through the exported C functions, the error-response
+//! parser, the HTTP/1.1 response reader, and the shared config and credentials files. Every run first replays the committed corpus in fuzz/corpus/<target>/, where any
 //! input that once crashed is kept as a regression case.
 //!
 //! Needs `cargo install cargo-fuzz`. CONNECT_FUZZ_SECONDS sets the time per target
@@ -12,7 +12,13 @@ use std::process::Command;
 
 use support::{repo_root, scratch_dir};
 
-const TARGETS: [&str; 3] = ["request_json", "config_json", "error_response"];
+const TARGETS: [&str; 5] = [
+    "request_json",
+    "config_json",
+    "error_response",
+    "http_response",
+    "profile_files",
+];
 
 #[test]
 fn fuzz_targets_run_clean() {

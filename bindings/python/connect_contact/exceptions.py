@@ -3,8 +3,9 @@
 Everything raised by this package derives from :class:`Error`, and every exception carries
 ``status`` (the ``connect_status`` number of the C ABI) and ``status_name``
 (``"CONNECT_STATUS_..."``). Messages come from the library, which promises never to put a
-secret key, a session token, or a request's Name or Description in them; this module adds
-nothing from the client's configuration either.
+secret key or a session token in them, nor a request's Name or Description in a message it
+composes (a service's own message may quote the request, its Name and Description values
+redacted); this module adds nothing from the client's configuration either.
 """
 
 from __future__ import annotations
