@@ -151,7 +151,6 @@ impl Client {
         );
         let url = self.settings.endpoint.url_for(&path);
         let body = request.to_body();
-        let sensitive = request.sensitive_values();
         let started = Instant::now();
         let deadline = started + self.settings.timeout;
         let policy = self.settings.retry;
@@ -176,7 +175,7 @@ impl Client {
                 response,
                 sent,
                 received,
-            } = self.attempt(&url, &body, deadline, &sensitive);
+            } = self.attempt(&url, &body, deadline, request);
             let latency = attempt_started.elapsed();
             let kind = result.as_ref().err().map(FailureKind::of);
             if let Some(limiter) = &self.limiter {
@@ -278,10 +277,16 @@ impl Client {
         error
     }
 
-    fn attempt(&self, url: &str, body: &[u8], deadline: Instant, sensitive: &[&str]) -> Attempt {
+    fn attempt(
+        &self,
+        url: &str,
+        body: &[u8],
+        deadline: Instant,
+        request: &UpdateContactRequest,
+    ) -> Attempt {
         let sent = SystemTime::now();
         let mut response = None;
-        let result = self.send(url, body, deadline, &mut response, sensitive);
+        let result = self.send(url, body, deadline, &mut response, request);
         Attempt {
             result,
             response,
@@ -296,27 +301,30 @@ impl Client {
         body: &[u8],
         deadline: Instant,
         response_out: &mut Option<HttpResponse>,
-        sensitive: &[&str],
+        request: &UpdateContactRequest,
     ) -> Result<UpdateContactOutput, Error> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(deadline_error(self.settings.timeout));
         }
-        let redactor = Redactor::new([], sensitive.iter().copied());
+        // Everything from here on may carry text from an endpoint (a provider's or the
+        // service's): scrubbed before it is logged or returned. The request's sensitive values
+        // are gathered only on failure (a success carries no message).
         let credentials = match self.settings.credentials.provide_by(deadline) {
             Ok(c) => c,
             Err(mut e) => {
-                redactor.error(&mut e);
+                let sensitive = request.sensitive_values();
+                Redactor::new([], sensitive.iter().map(String::as_str)).error(&mut e);
                 return Err(e);
             }
         };
-        // Everything from here on may carry text from the endpoint: scrubbed before it is
-        // logged or returned.
-        let redactor = redactor.with_secrets(credentials.secrets());
         let mut outcome = self.exchange(url, body, deadline, &credentials, response_out);
         match &mut outcome {
-            Ok(output) => redactor.metadata(&mut output.metadata),
-            Err(e) => redactor.error(e),
+            Ok(output) => Redactor::new(credentials.secrets(), []).metadata(&mut output.metadata),
+            Err(e) => {
+                let sensitive = request.sensitive_values();
+                Redactor::new(credentials.secrets(), sensitive.iter().map(String::as_str)).error(e);
+            }
         }
         outcome
     }

@@ -450,9 +450,10 @@ pub unsafe extern "C" fn connect_update_contact_async(
 /// @return CONNECT_STATUS_OK, INVALID_CONFIG (min_level is not a connect_log_level) or PANIC.
 ///
 /// Lines never contain the secret key, the session token, the Authorization header, or a
-/// request's Name or Description: they carry request paths (instance and contact IDs),
-/// statuses, error codes, HTTP statuses, request ids and timings, with the secret key and the
-/// session token removed from anything the endpoint sent. When this returns, the previous
+/// sensitive request value (Name, Description, a recipient's EmailAddress or DisplayName):
+/// they carry request paths (instance and contact IDs), statuses, error codes, HTTP statuses,
+/// request ids and timings, with the secret key and the session token removed from anything
+/// the endpoint sent. When this returns, the previous
 /// callback is no longer running and is never called again.
 ///
 /// Fork: the callback stays installed in the child.
@@ -501,12 +502,13 @@ pub unsafe extern "C" fn connect_string_free(s: *mut c_char) {
 ///
 /// What it may contain: for a failure the library detected, a message it composed from names
 /// (fields, config keys, environment variables, files and lines, credential providers, hosts),
-/// rules, statuses, HTTP statuses and request ids, never a value from the request's Name or
-/// Description; for an error the service (or a credential provider's endpoint) returned,
-/// that endpoint's own message, which may quote what was sent (IDs, References, attributes),
-/// with every sensitive request value (Name, Description) of 4 or more characters replaced by
-/// `** redacted **`. In every case the client's secret key and session token are replaced by
-/// `** redacted **` wherever they appear, whatever the text's source.
+/// rules, statuses, HTTP statuses and request ids, never the value of a sensitive request
+/// member (Name, Description, a recipient's EmailAddress or DisplayName); for an error the
+/// service (or a credential provider's endpoint) returned, that endpoint's own message, which
+/// may quote what was sent (IDs, References, attributes), with every sensitive request value
+/// of 4 or more characters replaced by `** redacted **`. In every case the client's secret
+/// key and session token are replaced by `** redacted **` wherever they appear, whatever the
+/// text's source.
 ///
 /// Fork: per thread; in the child, the forking thread keeps its last message.
 #[no_mangle]

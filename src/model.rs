@@ -62,15 +62,36 @@ impl UpdateContactRequest {
         serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
     }
 
-    /// The values of the members the service model marks sensitive, present and non-empty:
-    /// what [`crate::redact::Redactor`] keeps out of the messages of this request's call.
-    /// Every sensitive member is listed here, so a new one is covered by adding it.
-    pub fn sensitive_values(&self) -> Vec<&str> {
-        [self.name.as_deref(), self.description.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|v| !v.is_empty())
-            .collect()
+    /// The values of every member the service model marks sensitive ([`SENSITIVE_MEMBERS`]:
+    /// Name, Description, and the EmailAddress and DisplayName of each recipient), present and
+    /// non-empty, wherever they sit in the request: what [`crate::redact::Redactor`] keeps out
+    /// of the messages of this request's call. Found by walking the request's JSON form, so a
+    /// member the model marks sensitive later is covered with no change here.
+    pub fn sensitive_values(&self) -> Vec<String> {
+        fn collect(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::Object(members) => {
+                    for (name, value) in members {
+                        match value {
+                            Value::String(s) if SENSITIVE_MEMBERS.contains(&name.as_str()) => {
+                                if !s.is_empty() {
+                                    out.push(s.clone());
+                                }
+                            }
+                            other => collect(other, out),
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|item| collect(item, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        // Serializing plain strings, maps and integers cannot fail.
+        if let Ok(value) = serde_json::to_value(self) {
+            collect(&value, &mut out);
+        }
+        out
     }
 
     /// True when a member other than the two IDs is present.

@@ -10,7 +10,8 @@
 //!   signed with, a web identity token): replaced wherever they appear, in messages, error
 //!   codes and request ids;
 //! - **sensitive request values** (those [`crate::UpdateContactRequest::sensitive_values`]
-//!   lists: Name, Description): replaced in messages when at least [`MIN_SENSITIVE_CHARS`]
+//!   finds: Name, Description, recipients' EmailAddress and DisplayName — every member the
+//!   model marks sensitive): replaced in messages when at least [`MIN_SENSITIVE_CHARS`]
 //!   characters long (a shorter value cannot be told apart from ordinary words, and
 //!   replacing it would garble the message). Messages the library composes never hold them
 //!   in the first place.
@@ -133,5 +134,20 @@ mod tests {
         let mut t = "a Bob".to_owned();
         Redactor::default().message(&mut t);
         assert_eq!(t, "a Bob");
+    }
+
+    #[test]
+    fn a_request_lists_every_sensitive_value_wherever_it_sits() {
+        let request = crate::UpdateContactRequest::from_json(
+            r#"{"InstanceId":"i","ContactId":"c","Name":"N1","Description":"",
+                "References":{"Name":{"Value":"not sensitive","Type":"STRING"}},
+                "AdditionalRecipients":{"CcEmailAddresses":[
+                    {"EmailAddress":"a@b.example","DisplayName":"D1"},
+                    {"EmailAddress":"c@d.example"}]}}"#,
+        )
+        .unwrap();
+        let mut found = request.sensitive_values();
+        found.sort();
+        assert_eq!(found, ["D1", "N1", "a@b.example", "c@d.example"]);
     }
 }

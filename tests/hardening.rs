@@ -8,6 +8,7 @@ use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use connect_contact::model::{AdditionalRecipients, EmailAddressInfo};
 use connect_contact::{Client, ClientConfig, Error, Status, UpdateContactRequest};
 use support::{read_request, respond, RawServer, Reply, TestServer};
 
@@ -31,6 +32,12 @@ fn request(instance: &str) -> UpdateContactRequest {
     let mut r = UpdateContactRequest::new(instance, "c");
     r.name = Some("CANARY-NAME".into());
     r.description = Some("CANARY-DESCRIPTION".into());
+    r.additional_recipients = Some(AdditionalRecipients {
+        cc_email_addresses: Some(vec![EmailAddressInfo {
+            email_address: "CANARY-MAIL@example.com".into(),
+            display_name: Some("CANARY-DISPLAY".into()),
+        }]),
+    });
     r
 }
 
