@@ -717,7 +717,7 @@ impl<S: Source> Reader<'_, S> {
                     }
                 }
                 // Need more: move what is pending to the front, then read.
-                compact(&mut self.buf, &mut start, &mut filled);
+                compact(self.buf, &mut start, &mut filled);
                 let room = limit + 4096;
                 let n = self.fill(filled, room, Some(&metadata))?;
                 if n == 0 {
@@ -731,7 +731,7 @@ impl<S: Source> Reader<'_, S> {
             }
             while filled - start < length {
                 if filled == self.buf.len() {
-                    compact(&mut self.buf, &mut start, &mut filled);
+                    compact(self.buf, &mut start, &mut filled);
                 }
                 let n = self.fill(filled, length + 1, Some(&metadata))?;
                 if n == 0 {
@@ -748,7 +748,7 @@ impl<S: Source> Reader<'_, S> {
                     return Err(too_large());
                 }
                 if filled == self.buf.len() {
-                    compact(&mut self.buf, &mut start, &mut filled);
+                    compact(self.buf, &mut start, &mut filled);
                 }
                 let n = self.fill(filled, limit + 4096, Some(&metadata))?;
                 if n == 0 {
