@@ -141,32 +141,50 @@ fn client_for(server: &RawServer) -> Client {
 }
 
 /// Defect 1: after fork, the child's asynchronous calls complete (the pool notices it lost its
-/// workers and starts new ones), its blocking calls work on new connections, and freeing the
-/// inherited client neither panics nor waits on the parent's threads.
+/// workers and starts new ones), its blocking calls work on connections of its own (never
+/// one the parent pooled: both would read the same socket), and freeing the inherited client
+/// neither panics nor waits on the parent's threads.
 #[test]
 fn a_client_keeps_working_in_the_child_of_a_fork() {
-    use support::{
-        build_program, closing_counts, repo_root, run_program, standard_reply, TestServer,
-    };
+    use support::{build_program, closing_counts, repo_root, run_program};
     let program = build_program(
         "gcc",
         &["-std=c11"],
         &[repo_root().join("tests/c/fork.c")],
         "c-fork",
     );
-    let server = TestServer::start(standard_reply);
+    // Keep-alive; each answer names its connection: "conn<n>-req<k>".
+    let server = RawServer::start(|mut stream, n| {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        for k in 0..50 {
+            if read_request(&mut reader).is_none() {
+                return;
+            }
+            let id = format!("conn{n}-req{k}");
+            if respond(&mut stream, 200, &[("x-amzn-RequestId", &id)], b"{}").is_err() {
+                return;
+            }
+        }
+    });
     let (output, success) = run_program(&[], &program, &[server.url()], &[]);
     assert!(success, "fork test program failed:\n{output}");
     assert!(!output.contains("panic"), "{output}");
     assert!(output.contains("child: 3 checks passed"), "{output}");
     let (passed, failed) = closing_counts(&output);
     assert_eq!((passed, failed), (8, 0), "{output}");
-    let child_requests = server
-        .requests()
-        .iter()
-        .filter(|r| r.path.starts_with("/contacts/fork-child/"))
-        .count();
-    assert_eq!(child_requests, 3, "each child call sent once");
+    let connections = |who: &str| -> Vec<String> {
+        output
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("id {who} ")))
+            .map(|id| id.split('-').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let (parent, child) = (connections("parent"), connections("child"));
+    assert_eq!((parent.len(), child.len()), (2, 3), "{output}");
+    assert!(
+        child.iter().all(|c| !parent.contains(c)),
+        "the child used a connection the parent pooled: parent {parent:?}, child {child:?}"
+    );
 }
 
 /// A temporary HOME with `~/.aws/config`; removed on drop.

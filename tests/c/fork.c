@@ -5,7 +5,8 @@
  * The parent makes an asynchronous and a blocking call (workers started, a connection
  * pooled), then forks. The child, on the inherited client: an asynchronous call completes
  * (its callback runs, within 10 s), a blocking call succeeds, connect_client_free returns
- * without a panic. The parent goes on as before. Prints failed checks and "N passed, M failed".
+ * without a panic. The parent goes on as before. Prints "id <who> <RequestId>" for every
+ * call (the server names the connection in it), failed checks, and "N passed, M failed".
  */
 #define _POSIX_C_SOURCE 200809L
 #include "connect_contact.h"
@@ -24,11 +25,24 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static int done;
 static connect_status last_status;
+static char last_id[128];
+
+/* Copies the RequestId of a response document into `out` ("" when there is none). */
+static void request_id(const char *response_json, char *out, size_t size) {
+    const char *at = response_json ? strstr(response_json, "\"RequestId\":\"") : NULL;
+    size_t n = 0;
+    if (at) {
+        at += strlen("\"RequestId\":\"");
+        while (at[n] && at[n] != '"' && n + 1 < size) n++;
+        memcpy(out, at, n);
+    }
+    out[n] = '\0';
+}
 
 static void on_done(connect_status status, const char *response_json, void *user_data) {
-    (void)response_json;
     (void)user_data;
     pthread_mutex_lock(&lock);
+    request_id(response_json, last_id, sizeof last_id);
     last_status = status;
     done++;
     pthread_cond_broadcast(&changed);
@@ -37,7 +51,7 @@ static void on_done(connect_status status, const char *response_json, void *user
 
 /* Submits one asynchronous call and waits for its callback, at most 10 s. Returns the
  * callback's status, or -1 when submitting failed, or -2 when no callback came. */
-static int async_call(connect_client *client, const char *request) {
+static int async_call(connect_client *client, const char *request, const char *who) {
     struct timespec deadline;
     int want, got;
     connect_status st;
@@ -56,14 +70,18 @@ static int async_call(connect_client *client, const char *request) {
         if (pthread_cond_timedwait(&changed, &lock, &deadline) == ETIMEDOUT) break;
     }
     got = done >= want ? (int)last_status : -2;
+    if (got >= 0) printf("id %s %s\n", who, last_id);
     pthread_mutex_unlock(&lock);
     return got;
 }
 
-static connect_status blocking_call(connect_client *client, const char *request) {
+static connect_status blocking_call(connect_client *client, const char *request, const char *who) {
     char *response = NULL;
+    char id[128];
     connect_status st = connect_update_contact(client, request, &response);
     if (st != CONNECT_STATUS_OK) printf("  blocking: %s %s\n", connect_status_name(st), response);
+    request_id(response, id, sizeof id);
+    printf("id %s %s\n", who, id);
     connect_string_free(response);
     return st;
 }
@@ -82,17 +100,17 @@ int main(int argc, char **argv) {
              argv[1]);
     CHECK(connect_client_new(config, &client) == CONNECT_STATUS_OK, "client");
     if (!client) return 1;
-    CHECK(async_call(client, parent_req) == CONNECT_STATUS_OK, "parent async before fork");
-    CHECK(blocking_call(client, parent_req) == CONNECT_STATUS_OK, "parent blocking before fork");
+    CHECK(async_call(client, parent_req, "parent") == CONNECT_STATUS_OK, "parent async before fork");
+    CHECK(blocking_call(client, parent_req, "parent") == CONNECT_STATUS_OK, "parent blocking before fork");
 
     fflush(stdout);
     pid = fork();
     if (pid == 0) {
         int child_failed;
         passed = failed = 0;
-        CHECK(async_call(client, child_req) == CONNECT_STATUS_OK, "child async");
-        CHECK(async_call(client, child_req) == CONNECT_STATUS_OK, "child async again");
-        CHECK(blocking_call(client, child_req) == CONNECT_STATUS_OK, "child blocking");
+        CHECK(async_call(client, child_req, "child") == CONNECT_STATUS_OK, "child async");
+        CHECK(async_call(client, child_req, "child") == CONNECT_STATUS_OK, "child async again");
+        CHECK(blocking_call(client, child_req, "child") == CONNECT_STATUS_OK, "child blocking");
         connect_client_free(client);
         child_failed = failed;
         printf("child: %d checks passed\n", passed);
@@ -102,8 +120,8 @@ int main(int argc, char **argv) {
     CHECK(pid > 0, "fork");
     CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's checks passed");
-    CHECK(async_call(client, parent_req) == CONNECT_STATUS_OK, "parent async after fork");
-    CHECK(blocking_call(client, parent_req) == CONNECT_STATUS_OK, "parent blocking after fork");
+    CHECK(async_call(client, parent_req, "after") == CONNECT_STATUS_OK, "parent async after fork");
+    CHECK(blocking_call(client, parent_req, "after") == CONNECT_STATUS_OK, "parent blocking after fork");
     connect_client_free(client);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
