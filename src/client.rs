@@ -15,7 +15,7 @@ use crate::log::{emit, enabled, LogLevel};
 use crate::model::UpdateContactRequest;
 use crate::protocol::{parse_error, update_contact_path};
 use crate::rate_limit::AdaptiveLimiter;
-use crate::redact::Redactor;
+use crate::redact::{self, Redactor};
 use crate::response::UpdateContactOutput;
 use crate::retry::{random_unit, FailureKind, RetryMode, RetryQuota};
 use crate::signing::Signer;
@@ -320,7 +320,7 @@ impl Client {
         };
         let mut outcome = self.exchange(url, body, deadline, &credentials, response_out);
         match &mut outcome {
-            Ok(output) => Redactor::new(credentials.secrets(), []).metadata(&mut output.metadata),
+            Ok(output) => redact::request_id(&mut output.metadata, credentials.secrets()),
             Err(e) => {
                 let sensitive = request.sensitive_values();
                 Redactor::new(credentials.secrets(), sensitive.iter().map(String::as_str)).error(e);
