@@ -26,6 +26,14 @@ pub struct Property {
     pub sub: BTreeMap<String, String>,
 }
 
+impl Property {
+    /// True for a property that holds (or may still receive) sub-properties: its value was
+    /// empty on the line that named it.
+    pub fn is_block(&self) -> bool {
+        self.value.is_empty() || self.value.starts_with('\n')
+    }
+}
+
 /// The properties of one section. `Debug` shows keys only: values can be secrets.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Section {
@@ -37,6 +45,7 @@ impl Section {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.properties
             .get(key)
+            .filter(|p| !p.is_block())
             .map(|p| p.value.as_str())
             .filter(|v| !v.is_empty())
     }
@@ -92,22 +101,63 @@ impl ProfileSet {
     }
 
     /// Adds the sections of one file's text; `name` is used in error messages.
+    ///
+    /// Read as the SDKs read it: a section or property whose name is not a valid identifier
+    /// (`[profile in valid]`, `in valid = x`) is skipped with a warning in the log, not an
+    /// error; property names are lower-cased; in the config file `[profile default]` wins
+    /// over `[default]`, whose keys are then ignored.
     pub fn add(&mut self, text: &str, name: &str, kind: FileKind) -> Result<(), Error> {
-        for (header, section) in parse(text, name)? {
-            let (map, key) = match (kind, header.split_once(char::is_whitespace)) {
-                (FileKind::Config, Some(("profile", n))) => (&mut self.profiles, n.trim()),
-                (FileKind::Config, Some(("sso-session", n))) => (&mut self.sso_sessions, n.trim()),
-                (FileKind::Config, Some(("services", n))) => (&mut self.services, n.trim()),
-                (FileKind::Config, None) if header == "default" => (&mut self.profiles, "default"),
+        let sections = parse(text, name)?;
+        let has_profile_default = kind == FileKind::Config
+            && sections
+                .iter()
+                .any(|(h, _)| section_kind(h, kind) == Some((Kind::Profile, "default", true)));
+        for (header, section) in sections {
+            let Some((what, key, prefixed)) = section_kind(&header, kind) else {
                 // Like botocore and aws-sdk-rust: other headers in the config file
                 // (`[foo]` without `profile`) are not profiles.
-                (FileKind::Config, _) => continue,
-                (FileKind::Credentials, _) => (&mut self.profiles, header.as_str()),
+                continue;
+            };
+            if !valid_identifier(key) {
+                warn(format_args!(
+                    "{name}: section [{header}] ignored: \"{key}\" is not a valid name \
+                     (letters, digits and - / . % @ _ : + only)"
+                ));
+                continue;
+            }
+            if what == Kind::Profile && key == "default" && has_profile_default && !prefixed {
+                warn(format_args!(
+                    "{name}: [default] ignored because [profile default] is present"
+                ));
+                continue;
+            }
+            let map = match what {
+                Kind::Profile => &mut self.profiles,
+                Kind::SsoSession => &mut self.sso_sessions,
+                Kind::Services => &mut self.services,
             };
             let entry = map.entry(key.to_owned()).or_default();
-            entry.properties.extend(section.properties);
+            for (property, value) in section.properties {
+                if property.contains(char::is_whitespace) {
+                    warn(format_args!(
+                        "{name}: [{header}] property \"{property}\" ignored: names cannot contain spaces"
+                    ));
+                    continue;
+                }
+                entry.properties.insert(property, value);
+            }
         }
         Ok(())
+    }
+
+    /// The names of all profiles, in order.
+    pub fn profile_names(&self) -> impl Iterator<Item = &str> {
+        self.profiles.keys().map(String::as_str)
+    }
+
+    /// The names of all `[sso-session]` sections, in order.
+    pub fn sso_session_names(&self) -> impl Iterator<Item = &str> {
+        self.sso_sessions.keys().map(String::as_str)
     }
 
     pub fn profile(&self, name: &str) -> Option<&Section> {
@@ -135,10 +185,50 @@ impl ProfileSet {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Profile,
+    SsoSession,
+    Services,
+}
+
+/// What a section header names in a file of `kind`: (kind, name, whether the config file
+/// used the `profile` prefix). `None` for headers the SDKs ignore.
+fn section_kind(header: &str, kind: FileKind) -> Option<(Kind, &str, bool)> {
+    let split = header
+        .split_once(char::is_whitespace)
+        .map(|(a, b)| (a, b.trim()));
+    match (kind, split) {
+        (FileKind::Config, Some(("profile", n))) => Some((Kind::Profile, n, true)),
+        (FileKind::Config, Some(("sso-session", n))) => Some((Kind::SsoSession, n, false)),
+        (FileKind::Config, Some(("services", n))) => Some((Kind::Services, n, false)),
+        (FileKind::Config, None) if header == "default" => Some((Kind::Profile, "default", false)),
+        (FileKind::Config, _) => None,
+        (FileKind::Credentials, _) => Some((Kind::Profile, header, false)),
+    }
+}
+
+/// Profile and section names the SDKs accept: ASCII letters, digits and `- / . % @ _ : +`.
+fn valid_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-/.%@:+".contains(c))
+}
+
+fn warn(message: std::fmt::Arguments<'_>) {
+    crate::log::emit(crate::log::LogLevel::Warn, message);
+}
+
 /// Parses one file into (header, section) pairs in order. Errors name `file:line`.
+///
+/// Property names are lower-cased. A property whose value is empty and is followed by
+/// indented `key = value` lines holds them as sub-properties; its `value` is then the raw
+/// block (`"\nkey = value..."`, as the other SDKs keep it), which [`Section::get`] treats
+/// as unset.
 pub fn parse(text: &str, file: &str) -> Result<Vec<(String, Section)>, Error> {
     let mut sections: Vec<(String, Section)> = Vec::new();
-    // The property a continuation line belongs to: (section index, key).
+    // The property a continuation line belongs to.
     let mut last_property: Option<String> = None;
     for (index, raw) in text.lines().enumerate() {
         let line_no = index + 1;
@@ -159,10 +249,15 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<(String, Section)>, Error> {
                 .properties
                 .get_mut(key)
                 .expect("last property exists");
-            if property.value.is_empty() {
+            if property.is_block() {
                 let (k, v) = split_property(trimmed)
                     .ok_or_else(|| bad("expected \"key = value\" in a sub-section"))?;
-                property.sub.insert(k, v);
+                property.value.push('\n');
+                property.value.push_str(trimmed);
+                // Like the SDKs, a sub-property whose name has a space is skipped.
+                if !k.contains(char::is_whitespace) {
+                    property.sub.insert(k, v);
+                }
             } else {
                 // A continuation of a value, joined as botocore does.
                 property.value.push('\n');
@@ -191,6 +286,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<(String, Section)>, Error> {
         };
         let (key, value) = split_property(trimmed)
             .ok_or_else(|| bad("expected \"key = value\", a [section] or a comment"))?;
+        let key = key.to_lowercase();
         section.properties.insert(
             key.clone(),
             Property {
@@ -204,11 +300,12 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<(String, Section)>, Error> {
 }
 
 /// `key = value # comment` → (key, value). A comment in a value needs whitespace before it,
-/// so `#` and `;` inside secrets and URLs survive.
+/// so `#` and `;` inside secrets and URLs survive. The key may contain spaces (the caller
+/// skips such properties, as the SDKs do); an empty key is `None`.
 fn split_property(line: &str) -> Option<(String, String)> {
     let (key, value) = line.split_once('=')?;
     let key = key.trim();
-    if key.is_empty() || key.contains(char::is_whitespace) {
+    if key.is_empty() {
         return None;
     }
     let mut value = value;
@@ -265,8 +362,8 @@ mod tests {
             "[stray] in config is no profile"
         );
         assert!(
-            s.profile("profile odd").is_some(),
-            "credentials file takes names as they are"
+            s.profile("profile odd").is_none(),
+            "a name with a space is no profile in the credentials file"
         );
         assert!(!format!("{dev:?}").contains("se#cret"));
     }
@@ -294,6 +391,7 @@ mod tests {
             ("\n\n  indented = x\n", 3, "outside any section"),
             ("[default]\n  x = y\n", 2, "without a property"),
             ("[default]\nk =\n  no equals here\n", 3, "sub-section"),
+            ("[default]\nk =\n  = v\n", 3, "sub-section"),
             ("[default] junk\n", 1, "after a section header"),
             ("[default]\n= v\n", 2, "expected"),
         ] {
@@ -304,6 +402,52 @@ mod tests {
             );
             assert!(err.contains(why), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn names_are_read_as_the_sdks_read_them() {
+        let s = set(
+            "[profile foo]\nRegion = eu-west-1\nin valid = x\nok = 1\n\
+             [profile in valid]\nregion = nowhere\n[profile bad!name]\nk = v\n\
+             [services local]\nconnect =\n  in valid = x\n  Endpoint_URL = http://127.0.0.1:1\n",
+            "[in valid 2]\nk = v\n",
+        );
+        let foo = s.profile("foo").unwrap();
+        assert_eq!(foo.get("region"), Some("eu-west-1"), "lower-cased");
+        assert_eq!(
+            foo.get("ok"),
+            Some("1"),
+            "the line after a bad one still counts"
+        );
+        assert_eq!(format!("{foo:?}"), r#"{"ok", "region"}"#);
+        assert_eq!(s.profile_names().collect::<Vec<_>>(), ["foo"]);
+        let connect = s.services("local").unwrap().property("connect").unwrap();
+        assert_eq!(
+            connect.sub.keys().collect::<Vec<_>>(),
+            ["Endpoint_URL"],
+            "a sub-property with a space is skipped"
+        );
+        assert_eq!(
+            connect.value,
+            "\nin valid = x\nEndpoint_URL = http://127.0.0.1:1"
+        );
+        assert_eq!(s.services("local").unwrap().get("connect"), None);
+    }
+
+    #[test]
+    fn profile_default_wins_over_default_in_the_config_file() {
+        for config in [
+            "[default]\nregion = r1\nonly_plain = x\n[profile default]\nregion = r2\n",
+            "[profile default]\nregion = r2\n[default]\nregion = r1\nonly_plain = x\n",
+        ] {
+            let s = set(config, "[default]\nsecret = s\n");
+            let d = s.profile("default").unwrap();
+            assert_eq!(d.get("region"), Some("r2"), "{config}");
+            assert_eq!(d.get("only_plain"), None, "{config}");
+            assert_eq!(d.get("secret"), Some("s"), "credentials still merge");
+        }
+        let s = set("[default]\nregion = r1\n", "");
+        assert_eq!(s.profile("default").unwrap().get("region"), Some("r1"));
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub fn for_profile(
     build(ctx, name, &mut Vec::new())
 }
 
+/// `visited` holds the profiles of the chain so far, the selected one first; when it is
+/// not empty, `name` is the source of a role and (the SDKs' rule) its static keys, if it
+/// has them, win over its own `role_arn`.
 fn build(
     ctx: &Context<'_>,
     name: &str,
@@ -42,7 +45,19 @@ fn build(
             visited.join(" -> ")
         )));
     }
+    let is_source = !visited.is_empty();
     visited.push(name.to_owned());
+    if is_source {
+        if let Some(keys) = static_keys(p, &origin, &bad)? {
+            return Ok(Some(keys));
+        }
+    }
+    if p.get("role_arn").is_none() && p.get("web_identity_token_file").is_some() {
+        return Err(bad(
+            "has web_identity_token_file but no role_arn; set role_arn to the role to assume"
+                .into(),
+        ));
+    }
     if let Some(role_arn) = p.get("role_arn") {
         let session_name = p
             .get("role_session_name")
