@@ -279,6 +279,16 @@ impl ClientConfig {
         let on =
             |f: &Option<(bool, String)>| f.as_ref().filter(|(v, _)| *v).map(|(_, s)| s.clone());
         let (fips_on, dual_on) = (on(&fips), on(&dual));
+        // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (else the profile's key) set aside the
+        // endpoints of the environment and the profile files; the config key still counts.
+        let ignore_configured = match env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")? {
+            Some(v) => v,
+            None => match profile.get("ignore_configured_endpoint_urls") {
+                Some(v) => parse_flag(v, &in_profile("ignore_configured_endpoint_urls"))?,
+                None => false,
+            },
+        };
+        let configured = |url: Option<(String, String)>| url.filter(|_| !ignore_configured);
         let services = profile
             .get("services")
             .and_then(|name| files.services(name))
@@ -290,25 +300,31 @@ impl ClientConfig {
             .clone()
             .map(|u| (u, "config key \"endpoint_url\"".to_owned()))
             .or_else(|| {
-                env.var("AWS_ENDPOINT_URL_CONNECT")
-                    .map(|u| (u, "AWS_ENDPOINT_URL_CONNECT".into()))
+                configured(
+                    env.var("AWS_ENDPOINT_URL_CONNECT")
+                        .map(|u| (u, "AWS_ENDPOINT_URL_CONNECT".into())),
+                )
             })
             .or_else(|| {
-                env.var("AWS_ENDPOINT_URL")
-                    .map(|u| (u, "AWS_ENDPOINT_URL".into()))
+                configured(
+                    env.var("AWS_ENDPOINT_URL")
+                        .map(|u| (u, "AWS_ENDPOINT_URL".into())),
+                )
             })
             .or_else(|| {
-                services.map(|u| {
+                configured(services.map(|u| {
                     (
                         u.clone(),
                         format!("profile \"{profile_name}\" services section \"connect\""),
                     )
-                })
+                }))
             })
             .or_else(|| {
-                profile
-                    .get("endpoint_url")
-                    .map(|u| (u.to_owned(), in_profile("endpoint_url")))
+                configured(
+                    profile
+                        .get("endpoint_url")
+                        .map(|u| (u.to_owned(), in_profile("endpoint_url"))),
+                )
             });
         let endpoint = match custom {
             Some((url, source)) => {
@@ -357,6 +373,7 @@ impl ClientConfig {
             transport: Arc::new(Transport::with_network(&network, connect_timeout)),
             timeout,
             allow_http,
+            ignore_configured_endpoint_urls: ignore_configured,
         };
         let credentials = default_chain(self, &ctx)?;
         let retry_mode = match self.retry_mode {
@@ -1068,6 +1085,65 @@ mod tests {
                 "profile \"nope\" (from AWS_PROFILE) is not in {0}/.aws/config and {0}/.aws/credentials",
                 home.path()
             )
+        );
+    }
+
+    #[test]
+    fn configured_endpoints_can_be_ignored() {
+        let home = Home::new(
+            "ignore-ep",
+            "[default]\nendpoint_url = https://profile.example\n\
+             [profile ign]\nendpoint_url = https://profile.example\nservices = s\n\
+             ignore_configured_endpoint_urls = true\n\
+             [services s]\nconnect =\n  endpoint_url = https://services.example\n\
+             [profile bad]\nignore_configured_endpoint_urls = sometimes\n",
+            "",
+        );
+        let base = [
+            ("AWS_REGION", "us-east-1"),
+            ("HOME", home.path()),
+            KEYS[0],
+            KEYS[1],
+        ];
+        let host = |json: &str, extra: &[(&str, &str)]| {
+            let mut env = base.to_vec();
+            env.extend_from_slice(extra);
+            resolve(json, &env).map(|s| s.endpoint.host)
+        };
+        let default = "connect.us-east-1.amazonaws.com";
+        assert_eq!(host("{}", &[]).unwrap(), "profile.example");
+        let on = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true");
+        assert_eq!(host("{}", &[on]).unwrap(), default);
+        for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CONNECT"] {
+            let url = (var, "https://env.example");
+            assert_eq!(host("{}", &[url]).unwrap(), "env.example", "{var}");
+            assert_eq!(
+                host("{}", &[(var, "https://env.example"), on]).unwrap(),
+                default
+            );
+        }
+        assert_eq!(
+            host(r#"{"endpoint_url":"https://explicit.example"}"#, &[on]).unwrap(),
+            "explicit.example",
+            "the config key is not a configured endpoint"
+        );
+        let ign = ("AWS_PROFILE", "ign");
+        assert_eq!(host("{}", &[ign]).unwrap(), default);
+        assert_eq!(
+            host(
+                "{}",
+                &[ign, ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false")]
+            )
+            .unwrap(),
+            "services.example",
+            "the environment wins over the profile"
+        );
+        let err = host("{}", &[("AWS_PROFILE", "bad")]).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "key \"ignore_configured_endpoint_urls\": \"sometimes\" is not true or false"
+            ),
+            "{err}"
         );
     }
 

@@ -675,3 +675,42 @@ fn ca_bundle_is_loaded() {
     assert_eq!(s.network.root_certs.as_ref().map(|r| r.len()), Some(1));
     let _ = Arc::clone(&s.credentials);
 }
+
+#[test]
+fn ignored_endpoint_urls_apply_to_sts_too() {
+    let home = Home::new("ignore-sts");
+    home.write(
+        ".aws/credentials",
+        "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = S\n",
+    );
+    home.write(
+        ".aws/config",
+        "[profile role]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n",
+    );
+    let sts = TestServer::start(|_, n| sts_ok(&format!("ASIAROLE{n}")));
+    // Nothing leaves the machine: remote hosts go to this loopback proxy, which refuses.
+    let proxy = TestServer::start(|_, _| json(403, ""));
+    let (sts_url, proxy_url) = (sts.url(), proxy.url());
+    let with = |ignore: &str| {
+        resolve(
+            &home,
+            r#"{"profile":"role"}"#,
+            &[
+                ("AWS_ENDPOINT_URL_STS", &sts_url),
+                ("HTTPS_PROXY", &proxy_url),
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", ignore),
+            ],
+        )
+        .unwrap()
+        .credentials
+        .provide()
+    };
+    assert_eq!(with("false").unwrap().access_key_id(), "ASIAROLE0");
+    assert!(with("true").is_err());
+    assert_eq!(sts.requests().len(), 1, "the override was set aside");
+    let seen = proxy.requests();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("CONNECT", "sts.us-east-1.amazonaws.com:443")
+    );
+}

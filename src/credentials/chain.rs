@@ -34,13 +34,25 @@ pub struct Context<'a> {
     pub timeout: Duration,
     /// Whether endpoint overrides may use plain http to a non-loopback host.
     pub allow_http: bool,
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` (or the profile's key): the STS and SSO
+    /// endpoint variables are set aside too.
+    pub ignore_configured_endpoint_urls: bool,
 }
 
 impl Context<'_> {
+    /// `AWS_ENDPOINT_URL_{service}`, else `AWS_ENDPOINT_URL`, unless configured endpoints
+    /// are ignored.
+    pub fn endpoint_override(&self, service: &str) -> Result<Option<String>, Error> {
+        if self.ignore_configured_endpoint_urls {
+            return Ok(None);
+        }
+        self.env.endpoint_override(service, self.allow_http)
+    }
+
     /// STS at `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`, else the region's endpoint.
     /// Resolved only when a role needs it, so an unused override cannot fail a client.
     pub fn sts(&self) -> Result<StsClient, Error> {
-        let endpoint = match self.env.endpoint_override("STS", self.allow_http)? {
+        let endpoint = match self.endpoint_override("STS")? {
             Some(url) => url,
             None => format!(
                 "https://sts.{}.{}",

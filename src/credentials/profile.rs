@@ -211,7 +211,7 @@ fn sso_provider(
     let home = ctx.env.home().ok_or_else(|| {
         bad("SSO reads the token cache under ~/.aws/sso/cache, but HOME is not set".into())
     })?;
-    let endpoint = match ctx.env.endpoint_override("SSO", ctx.allow_http)? {
+    let endpoint = match ctx.endpoint_override("SSO")? {
         Some(url) => url,
         None => format!(
             "https://portal.sso.{region}.{}",
