@@ -270,8 +270,13 @@ void connect_client_free(connect_client *client);
  *                           CustomerEndpoint, SystemEndpoint. Borrowed for the call.
  * @param response_json_out  NULL, or receives a response document on success and on every
  *                           failure but NULL_ARGUMENT:
- *                           `{"ResponseMetadata": {"RequestId", "HTTPStatusCode", "RetryAttempts"}}`
- *                           or `{"Error": {"Code", "Message"}, "ResponseMetadata": {...}}`.
+ *                           `{"ResponseMetadata": {"RequestId", "HTTPStatusCode", "HTTPHeaders",
+ *                           "RetryAttempts"}}` (and `"MaxAttemptsReached": true` once the
+ *                           attempt limit is reached, as boto3), or `{"Error": {"Code",
+ *                           "Message"}, "ResponseMetadata": {...}, "Details": {...}}`: Message
+ *                           is the service's own; Details (when any) holds StopReason (how
+ *                           retrying stopped), Transport (ConnectTimeout, ReadTimeout or
+ *                           EndpointConnection) and EndpointUrl.
  *                           The caller owns it and frees it with connect_string_free().
  *                           Error.Message is connect_last_error_message()'s text (see there
  *                           for what it may contain); Error.Code the service's error code or

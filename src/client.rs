@@ -184,6 +184,7 @@ impl Client {
             let mut error = match result {
                 Ok(mut output) => {
                     output.metadata.retry_attempts = attempt - 1;
+                    output.metadata.max_attempts_reached = attempt >= policy.max_attempts;
                     self.quota.on_success(last_retry_cost);
                     self.log_attempt(&path, attempt, latency, &Ok(&output), "done");
                     return Ok(output);
@@ -192,6 +193,9 @@ impl Client {
             };
             if let Some(m) = error.metadata_mut() {
                 m.retry_attempts = attempt - 1;
+                // As boto3's standard and adaptive modes: set whenever the limit is reached.
+                m.max_attempts_reached = attempt >= policy.max_attempts;
+                m.url = Some(url.clone());
             }
             // A skew-coded error with a server Date far from ours: fix the clock and retry once,
             // outside the retry budget (the request never reached the service's logic).
@@ -262,8 +266,11 @@ impl Client {
 
     fn give_up(&self, mut error: Error, attempts: u32, stop: Stop) -> Error {
         let plural = if attempts == 1 { "" } else { "s" };
-        error.append_to_message(&format!(
-            " (gave up after {attempts} attempt{plural}: {})",
+        if let (Some(m), Stop::QuotaEmpty) = (error.metadata_mut(), stop) {
+            m.retry_quota_reached = true;
+        }
+        error.set_stop_reason(format!(
+            "gave up after {attempts} attempt{plural}: {}",
             stop.describe(self.settings.retry.max_attempts)
         ));
         emit(
@@ -363,7 +370,7 @@ impl Client {
         )?);
         if (200..300).contains(&response.status) {
             return Ok(UpdateContactOutput {
-                metadata: response.metadata(),
+                metadata: response.take_metadata(),
             });
         }
         let document = parse_error(
@@ -374,7 +381,7 @@ impl Client {
         Err(Error::Service(ServiceError {
             code: document.code,
             message: document.message,
-            metadata: response.metadata(),
+            metadata: response.take_metadata(),
         }))
     }
 

@@ -174,6 +174,106 @@ pub struct ResponseMetadata {
     pub http_status: Option<u16>,
     /// Attempts made beyond the first.
     pub retry_attempts: u32,
+    /// The last response's headers (boto3's `HTTPHeaders`).
+    pub http_headers: HttpHeaders,
+    /// The last attempt was attempt `max_attempts` (boto3's `MaxAttemptsReached`, which its
+    /// standard and adaptive modes set whenever the attempt limit is reached, success or not).
+    pub max_attempts_reached: bool,
+    /// A retry was wanted but the retry quota could not pay for it (boto3's
+    /// `RetryQuotaReached`).
+    pub retry_quota_reached: bool,
+    /// How a failed call stopped retrying, when retries happened or one was declined, e.g.
+    /// `gave up after 3 attempts: max_attempts 3 reached`. Never part of the service's message.
+    pub stop_reason: Option<String>,
+    /// The failure happened while connecting (resolving, TCP or TLS handshake), before any
+    /// of the request was sent.
+    pub while_connecting: bool,
+    /// The URL of the last attempt, for failures on the wire (botocore names it in its
+    /// connection and timeout errors). Path and labels only: requests carry no query.
+    pub url: Option<String>,
+}
+
+/// Response headers as received: `name: value` lines (names as the server wrote them),
+/// kept as one string so the hot path pays one allocation for them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpHeaders(String);
+
+impl HttpHeaders {
+    /// Collects `(name, value)` pairs.
+    pub fn from_pairs<'a, I>(pairs: I) -> HttpHeaders
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+        I::IntoIter: Clone,
+    {
+        let pairs = pairs.into_iter();
+        let size = pairs.clone().map(|(n, v)| n.len() + v.len() + 2).sum();
+        let mut text = String::with_capacity(size);
+        for (name, value) in pairs {
+            if name.contains(['\n', ':']) || value.contains('\n') {
+                continue;
+            }
+            text.push_str(name);
+            text.push(':');
+            text.push_str(value.trim());
+            text.push('\n');
+        }
+        HttpHeaders(text)
+    }
+
+    /// The headers in arrival order, names as received.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.lines().filter_map(|l| l.split_once(':'))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Writes [`HttpHeaders::to_map`] as a JSON object without building the map: names in
+    /// arrival order (JSON objects are unordered), unless a name repeats or needs escaping.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let plain = |n: &str| {
+            n.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        };
+        let simple = self.iter().enumerate().all(|(i, (name, _))| {
+            plain(name)
+                && !self
+                    .iter()
+                    .skip(i + 1)
+                    .any(|(other, _)| other.eq_ignore_ascii_case(name))
+        });
+        if !simple {
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(out, &self.to_map());
+            return;
+        }
+        out.push(b'{');
+        for (i, (name, value)) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+            out.extend_from_slice(b"\":");
+            let _ = serde_json::to_writer(&mut *out, value);
+        }
+        out.push(b'}');
+    }
+
+    /// As boto3 shows them: names lower-cased; a repeated name's values joined by ", ".
+    pub fn to_map(&self) -> std::collections::BTreeMap<String, String> {
+        let mut map = std::collections::BTreeMap::<String, String>::new();
+        for (name, value) in self.iter() {
+            map.entry(name.to_ascii_lowercase())
+                .and_modify(|v| {
+                    v.push_str(", ");
+                    v.push_str(value);
+                })
+                .or_insert_with(|| value.to_owned());
+        }
+        map
+    }
 }
 
 /// An error response from the service, parsed per restJson1.
@@ -278,9 +378,47 @@ impl Error {
         }
     }
 
-    /// Adds to the message, for what the client learned after the error (attempts made).
-    pub(crate) fn append_to_message(&mut self, suffix: &str) {
-        self.edit_message(|m| m.push_str(suffix));
+    /// Records how the call stopped retrying: in the metadata for errors on the wire (the
+    /// service's message stays as it was sent), else at the end of the message.
+    pub(crate) fn set_stop_reason(&mut self, reason: String) {
+        match self.metadata_mut() {
+            Some(m) => m.stop_reason = Some(reason),
+            None => match self {
+                Error::InvalidJson(m)
+                | Error::Validation(m)
+                | Error::InvalidConfig(m)
+                | Error::NoRegion(m)
+                | Error::NoCredentials(m)
+                | Error::CredentialsProvider(m) => {
+                    m.push_str(" (");
+                    m.push_str(&reason);
+                    m.push(')');
+                }
+                _ => {}
+            },
+        }
+    }
+
+    /// The message with how the call stopped, if it was recorded: the full sentence
+    /// `connect_last_error_message()` gives.
+    pub fn sentence(&self) -> String {
+        match self.metadata().and_then(|m| m.stop_reason.as_deref()) {
+            Some(reason) => format!("{} ({reason})", self.message()),
+            None => self.message().to_owned(),
+        }
+    }
+
+    /// For transport failures and timeouts, which of botocore's errors this is:
+    /// `ConnectTimeout`, `ReadTimeout` or `EndpointConnection` (connect failures).
+    pub fn transport_kind(&self) -> Option<&'static str> {
+        match self {
+            Error::Timeout { metadata, .. } if metadata.while_connecting => Some("ConnectTimeout"),
+            Error::Timeout { .. } => Some("ReadTimeout"),
+            Error::Transport { metadata, .. } if metadata.while_connecting => {
+                Some("EndpointConnection")
+            }
+            _ => None,
+        }
     }
 
     /// Changes the message in place (see [`crate::redact`]).
@@ -313,8 +451,12 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Service(e) => write!(f, "{}: {}", e.code, e.message),
-            other => f.write_str(other.message()),
+            Error::Service(e) => write!(f, "{}: {}", e.code, e.message)?,
+            other => f.write_str(other.message())?,
+        }
+        match self.metadata().and_then(|m| m.stop_reason.as_deref()) {
+            Some(reason) => write!(f, " ({reason})"),
+            None => Ok(()),
         }
     }
 }

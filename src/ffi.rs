@@ -98,7 +98,7 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         Failure {
             status: e.status(),
-            message: e.message().to_owned(),
+            message: e.sentence(),
             document: e.to_document(),
         }
     }
@@ -271,8 +271,13 @@ pub unsafe extern "C" fn connect_client_free(client: *mut connect_client) {
 ///                           CustomerEndpoint, SystemEndpoint. Borrowed for the call.
 /// @param response_json_out  NULL, or receives a response document on success and on every
 ///                           failure but NULL_ARGUMENT:
-///                           `{"ResponseMetadata": {"RequestId", "HTTPStatusCode", "RetryAttempts"}}`
-///                           or `{"Error": {"Code", "Message"}, "ResponseMetadata": {...}}`.
+///                           `{"ResponseMetadata": {"RequestId", "HTTPStatusCode", "HTTPHeaders",
+///                           "RetryAttempts"}}` (and `"MaxAttemptsReached": true` once the
+///                           attempt limit is reached, as boto3), or `{"Error": {"Code",
+///                           "Message"}, "ResponseMetadata": {...}, "Details": {...}}`: Message
+///                           is the service's own; Details (when any) holds StopReason (how
+///                           retrying stopped), Transport (ConnectTimeout, ReadTimeout or
+///                           EndpointConnection) and EndpointUrl.
 ///                           The caller owns it and frees it with connect_string_free().
 ///                           Error.Message is connect_last_error_message()'s text (see there
 ///                           for what it may contain); Error.Code the service's error code or
@@ -552,6 +557,35 @@ mod tests {
         unsafe { CStr::from_ptr(connect_last_error_message()) }
             .to_string_lossy()
             .into_owned()
+    }
+
+    #[test]
+    fn the_last_error_is_a_sentence_and_the_document_keeps_the_service_message() {
+        let error = Error::Service(crate::error::ServiceError {
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+            metadata: crate::error::ResponseMetadata {
+                stop_reason: Some("gave up after 3 attempts: max_attempts 3 reached".into()),
+                ..Default::default()
+            },
+        });
+        let mut doc: *mut c_char = ptr::null_mut();
+        assert_eq!(call(&mut doc, || Err(error.into())), Status::Throttling);
+        assert_eq!(
+            last_error(),
+            "Rate exceeded (gave up after 3 attempts: max_attempts 3 reached)"
+        );
+        // SAFETY: written by `call`.
+        let text = unsafe { CStr::from_ptr(doc) }
+            .to_string_lossy()
+            .into_owned();
+        unsafe { connect_string_free(doc) };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["Error"]["Message"], "Rate exceeded");
+        assert_eq!(
+            v["Details"]["StopReason"],
+            "gave up after 3 attempts: max_attempts 3 reached"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-use crate::error::{Error, ResponseMetadata};
+use crate::error::{Error, HttpHeaders, ResponseMetadata};
 use crate::transport::{HttpResponse, MAX_RESPONSE_BYTES};
 
 /// Largest response head read (ureq's limit too).
@@ -231,7 +231,7 @@ impl Direct {
                 Err(Failure::Stale(_)) => {} // closed while idle: one new connection, silently
             }
         }
-        let mut conn = self.connect(deadline)?;
+        let mut conn = self.connect(deadline).map_err(while_connecting)?;
         match self.exchange(&mut conn, path, headers, body, deadline) {
             Ok(done) => Ok(self.finish(conn, done)),
             Err(Failure::Error(e)) => Err(e),
@@ -661,10 +661,11 @@ impl<S: Source> Reader<'_, S> {
                 Err(e) => return Err(e),
             }
         };
-        let metadata = ResponseMetadata {
+        let mut metadata = ResponseMetadata {
             request_id: head.request_id.clone(),
             http_status: Some(head.status),
-            retry_attempts: 0,
+            http_headers: head_headers(&self.buf[..head_len]),
+            ..Default::default()
         };
         let too_large = || Error::InvalidResponse {
             message: format!(
@@ -778,6 +779,7 @@ impl<S: Source> Reader<'_, S> {
                 date: head.date,
                 cached: head.cached,
                 retry_after: head.retry_after,
+                headers: std::mem::take(&mut metadata.http_headers),
                 body,
             },
             keep,
@@ -935,6 +937,25 @@ fn next_chunk(pending: &[u8]) -> Chunk {
 }
 
 /// Moves the unconsumed `buf[start..filled]` to the front, making room to read into.
+/// The header lines of a response head (status line skipped), for `HTTPHeaders`.
+fn head_headers(head: &[u8]) -> HttpHeaders {
+    let text = String::from_utf8_lossy(head);
+    HttpHeaders::from_pairs(
+        text.split("\r\n")
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim(), value.trim())),
+    )
+}
+
+/// Marks a failure of `connect` (resolve, TCP, TLS) as happening before anything was sent.
+fn while_connecting(mut e: Error) -> Error {
+    if let Some(m) = e.metadata_mut() {
+        m.while_connecting = true;
+    }
+    e
+}
+
 fn compact(buf: &mut [u8], start: &mut usize, filled: &mut usize) {
     buf.copy_within(*start..*filled, 0);
     *filled -= *start;

@@ -14,19 +14,28 @@ pub struct UpdateContactOutput {
 }
 
 impl UpdateContactOutput {
-    /// `{"ResponseMetadata": {"RequestId": …, "HTTPStatusCode": 200, "RetryAttempts": 0}}`
-    /// Written directly (one allocation, every call takes this path) in serde_json's own
-    /// output for the `json!` form: keys in its sorted order, strings escaped by serde_json.
+    /// `{"ResponseMetadata": {"RequestId": …, "HTTPStatusCode": 200, "HTTPHeaders": {…},
+    /// "RetryAttempts": 0}}` (plus `"MaxAttemptsReached": true` when it applies, as boto3).
+    /// Written directly (every call takes this path): the same JSON value as the `json!`
+    /// form, keys in serde_json's sorted order, strings escaped by serde_json; header names
+    /// in arrival order.
     pub fn to_document(&self) -> String {
         let m = &self.metadata;
-        let mut out = Vec::with_capacity(96);
+        let mut out = Vec::with_capacity(160);
         out.extend_from_slice(b"{\"ResponseMetadata\":{");
+        if !m.http_headers.is_empty() {
+            out.extend_from_slice(b"\"HTTPHeaders\":");
+            m.http_headers.write_json(&mut out);
+            out.push(b',');
+        }
         if let Some(status) = m.http_status {
             let _ = write!(out, "\"HTTPStatusCode\":{status},");
         }
+        if m.max_attempts_reached {
+            out.extend_from_slice(b"\"MaxAttemptsReached\":true,");
+        }
         if let Some(id) = &m.request_id {
             out.extend_from_slice(b"\"RequestId\":");
-            // Writing a &str into a Vec cannot fail.
             let _ = serde_json::to_writer(&mut out, id.as_str());
             out.push(b',');
         }
@@ -47,9 +56,31 @@ pub fn error_document(code: &str, message: &str, metadata: Option<&ResponseMetad
 }
 
 impl Error {
-    /// This error as a response document.
+    /// This error as a response document: boto3's `Error` (the service's message as it was
+    /// sent) and `ResponseMetadata`, then, when there is any, the library's own `Details`:
+    /// `StopReason` (how retrying stopped), `Transport` (`ConnectTimeout`, `ReadTimeout` or
+    /// `EndpointConnection`) and `EndpointUrl` (the URL of the last attempt).
     pub fn to_document(&self) -> String {
-        error_document(self.code(), self.message(), self.metadata())
+        let default = ResponseMetadata::default();
+        let metadata = self.metadata().unwrap_or(&default);
+        let mut doc = json!({
+            "Error": { "Code": self.code(), "Message": self.message() },
+            "ResponseMetadata": metadata_json(metadata),
+        });
+        let mut details = Map::new();
+        if let Some(reason) = &metadata.stop_reason {
+            details.insert("StopReason".into(), reason.as_str().into());
+        }
+        if let Some(kind) = self.transport_kind() {
+            details.insert("Transport".into(), kind.into());
+        }
+        if let Some(url) = &metadata.url {
+            details.insert("EndpointUrl".into(), url.as_str().into());
+        }
+        if !details.is_empty() {
+            doc["Details"] = Value::Object(details);
+        }
+        doc.to_string()
     }
 }
 
@@ -61,6 +92,18 @@ fn metadata_json(m: &ResponseMetadata) -> Value {
     if let Some(status) = m.http_status {
         out.insert("HTTPStatusCode".into(), status.into());
     }
+    if !m.http_headers.is_empty() {
+        out.insert(
+            "HTTPHeaders".into(),
+            serde_json::to_value(m.http_headers.to_map()).unwrap_or_default(),
+        );
+    }
+    if m.max_attempts_reached {
+        out.insert("MaxAttemptsReached".into(), true.into());
+    }
+    if m.retry_quota_reached {
+        out.insert("RetryQuotaReached".into(), true.into());
+    }
     out.insert("RetryAttempts".into(), m.retry_attempts.into());
     Value::Object(out)
 }
@@ -68,19 +111,36 @@ fn metadata_json(m: &ResponseMetadata) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ServiceError;
+    use crate::error::{HttpHeaders, ServiceError};
 
     #[test]
-    fn the_written_success_document_is_what_serde_json_writes() {
+    fn the_written_success_document_is_what_serde_json_means() {
         for request_id in [None, Some(""), Some("r-1"), Some("q\"\\\n\u{1}é😀</")] {
             for http_status in [None, Some(200), Some(204)] {
-                let metadata = ResponseMetadata {
-                    request_id: request_id.map(str::to_owned),
-                    http_status,
-                    retry_attempts: 3,
-                };
-                let expected = json!({ "ResponseMetadata": metadata_json(&metadata) }).to_string();
-                assert_eq!(UpdateContactOutput { metadata }.to_document(), expected);
+                for (headers, reached) in [
+                    (vec![], false),
+                    (
+                        vec![("X-Amzn-RequestId", "r\"1"), ("x-dup", "a"), ("X-Dup", "b")],
+                        true,
+                    ),
+                    (
+                        vec![("X-Amzn-RequestId", "r\"1\u{1}é"), ("Content-Length", "2")],
+                        false,
+                    ),
+                ] {
+                    let metadata = ResponseMetadata {
+                        request_id: request_id.map(str::to_owned),
+                        http_status,
+                        retry_attempts: 3,
+                        http_headers: HttpHeaders::from_pairs(headers),
+                        max_attempts_reached: reached,
+                        ..Default::default()
+                    };
+                    let expected = json!({ "ResponseMetadata": metadata_json(&metadata) });
+                    let written = UpdateContactOutput { metadata }.to_document();
+                    let parsed: Value = serde_json::from_str(&written).unwrap();
+                    assert_eq!(parsed, expected, "{written}");
+                }
             }
         }
     }
@@ -91,7 +151,7 @@ mod tests {
             metadata: ResponseMetadata {
                 request_id: Some("r-1".into()),
                 http_status: Some(200),
-                retry_attempts: 0,
+                ..Default::default()
             },
         };
         let v: Value = serde_json::from_str(&ok.to_document()).unwrap();
@@ -106,14 +166,46 @@ mod tests {
                 request_id: Some("r-2".into()),
                 http_status: Some(429),
                 retry_attempts: 2,
+                http_headers: HttpHeaders::from_pairs([
+                    ("x-amzn-RequestId", "r-2"),
+                    ("Retry-After", "1"),
+                ]),
+                max_attempts_reached: true,
+                stop_reason: Some("gave up after 3 attempts: max_attempts 3 reached".into()),
+                ..Default::default()
             },
         });
         let v: Value = serde_json::from_str(&err.to_document()).unwrap();
         assert_eq!(
-            v["Error"],
-            json!({"Code": "ThrottlingException", "Message": "Rate \"exceeded\"\n"})
+            v,
+            json!({
+                "Error": {"Code": "ThrottlingException", "Message": "Rate \"exceeded\"\n"},
+                "ResponseMetadata": {
+                    "RequestId": "r-2", "HTTPStatusCode": 429, "RetryAttempts": 2,
+                    "HTTPHeaders": {"x-amzn-requestid": "r-2", "retry-after": "1"},
+                    "MaxAttemptsReached": true,
+                },
+                "Details": {"StopReason": "gave up after 3 attempts: max_attempts 3 reached"},
+            }),
+            "the service's message untouched; the stop reason apart"
         );
-        assert_eq!(v["ResponseMetadata"]["RetryAttempts"], 2);
+        assert_eq!(
+            err.to_string(),
+            "ThrottlingException: Rate \"exceeded\"\n (gave up after 3 attempts: max_attempts 3 reached)"
+        );
+        let timeout = Error::Timeout {
+            message: "timed out talking to h:1 (connect)".into(),
+            metadata: ResponseMetadata {
+                while_connecting: true,
+                url: Some("https://h:1/contacts/i/c".into()),
+                ..Default::default()
+            },
+        };
+        let v: Value = serde_json::from_str(&timeout.to_document()).unwrap();
+        assert_eq!(
+            v["Details"],
+            json!({"Transport": "ConnectTimeout", "EndpointUrl": "https://h:1/contacts/i/c"})
+        );
         let v: Value =
             serde_json::from_str(&Error::Validation("Name: too long".into()).to_document())
                 .unwrap();

@@ -12,7 +12,7 @@ use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::{Proxy, ProxyProtocol};
 
 use crate::config::Settings;
-use crate::error::{Error, ResponseMetadata};
+use crate::error::{Error, HttpHeaders, ResponseMetadata};
 use crate::http1::Direct;
 
 /// Largest response body read. UpdateContact answers `{}` and errors are a line of JSON;
@@ -34,15 +34,19 @@ pub struct HttpResponse {
     pub cached: bool,
     /// `x-amz-retry-after`, in milliseconds as text.
     pub retry_after: Option<String>,
+    /// Every header, for the response document's `HTTPHeaders`.
+    pub headers: HttpHeaders,
     pub body: Vec<u8>,
 }
 
 impl HttpResponse {
-    pub fn metadata(&self) -> ResponseMetadata {
+    /// Request id, status and headers (moved out: nothing else reads them afterwards).
+    pub fn take_metadata(&mut self) -> ResponseMetadata {
         ResponseMetadata {
             request_id: self.request_id.clone(),
             http_status: Some(self.status),
-            retry_attempts: 0,
+            http_headers: std::mem::take(&mut self.headers),
+            ..Default::default()
         }
     }
 }
@@ -176,6 +180,12 @@ impl Transport {
         let date = header("date");
         let cached = response.headers().contains_key("age");
         let retry_after = header("x-amz-retry-after");
+        let pairs: Vec<(&str, &str)> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
+        let headers = HttpHeaders::from_pairs(pairs.iter().copied());
         let body = match response
             .into_body()
             .with_config()
@@ -191,7 +201,8 @@ impl Transport {
                     metadata: ResponseMetadata {
                         request_id,
                         http_status: Some(status),
-                        retry_attempts: 0,
+                        http_headers: headers,
+                        ..Default::default()
                     },
                 })
             }
@@ -200,6 +211,7 @@ impl Transport {
                 if let Some(m) = err.metadata_mut() {
                     m.request_id = request_id;
                     m.http_status = Some(status);
+                    m.http_headers = headers;
                 }
                 return Err(err);
             }
@@ -211,6 +223,7 @@ impl Transport {
             date,
             cached,
             retry_after,
+            headers,
             body,
         })
     }
@@ -224,10 +237,20 @@ fn map_error(error: ureq::Error, url: &str) -> Error {
         message,
         metadata: ResponseMetadata::default(),
     };
+    let connecting = |message: String| Error::Transport {
+        message,
+        metadata: ResponseMetadata {
+            while_connecting: true,
+            ..Default::default()
+        },
+    };
     match error {
         ureq::Error::Timeout(which) => Error::Timeout {
             message: format!("timed out talking to {host} ({which})"),
-            metadata: ResponseMetadata::default(),
+            metadata: ResponseMetadata {
+                while_connecting: matches!(which, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+                ..Default::default()
+            },
         },
         ureq::Error::Io(e)
             if matches!(
@@ -240,9 +263,20 @@ fn map_error(error: ureq::Error, url: &str) -> Error {
                 metadata: ResponseMetadata::default(),
             }
         }
+        ureq::Error::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionRefused
+                    | io::ErrorKind::HostUnreachable
+                    | io::ErrorKind::NetworkUnreachable
+                    | io::ErrorKind::AddrNotAvailable
+            ) =>
+        {
+            connecting(format!("could not connect to {host}: {e}"))
+        }
         ureq::Error::Io(e) => transport(format!("I/O error talking to {host}: {e}")),
-        ureq::Error::HostNotFound => transport(format!("could not resolve host {host}")),
-        ureq::Error::ConnectionFailed => transport(format!("could not connect to {host}")),
+        ureq::Error::HostNotFound => connecting(format!("could not resolve host {host}")),
+        ureq::Error::ConnectionFailed => connecting(format!("could not connect to {host}")),
         ureq::Error::Tls(why) => transport(format!("TLS failure with {host}: {why}")),
         ureq::Error::Protocol(e) => transport(format!("malformed HTTP exchange with {host}: {e}")),
         other => transport(format!("HTTP failure with {host}: {other}")),

@@ -16,7 +16,8 @@ use connect_contact::ffi::{
 };
 use connect_contact::Status;
 
-/// Measured at 40 when this guard was written (JSON parse into a Value and the model, path,
+/// Measured at 40 when this guard was written (41 since the response headers are kept for
+/// HTTPHeaders, in one string) (JSON parse into a Value and the model, path,
 /// URL, body, signature strings, headers, response metadata, the document and its CString;
 /// 56 before the success document was written directly, 16 of them for serde_json::json!);
 /// the headroom absorbs dependency updates, not a return to per-call buffers or threads.

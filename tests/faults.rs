@@ -165,11 +165,24 @@ fn throttling_every_time_makes_exactly_max_attempts() {
     assert_eq!(err.status(), Status::Throttling);
     assert_eq!(attempts(&server, "always-429"), 3);
     assert_eq!(err.metadata().unwrap().retry_attempts, 2);
-    assert!(
-        err.message()
-            .contains("gave up after 3 attempts: max_attempts 3 reached"),
-        "{}",
-        err.message()
+    // As boto3: the service's message untouched, the stop apart (MaxAttemptsReached).
+    assert_eq!(err.message(), "Rate exceeded");
+    let metadata = err.metadata().unwrap();
+    assert!(metadata.max_attempts_reached && !metadata.retry_quota_reached);
+    assert_eq!(
+        err.to_string(),
+        "ThrottlingException: Rate exceeded (gave up after 3 attempts: max_attempts 3 reached)"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&err.to_document()).unwrap();
+    assert_eq!(doc["Error"]["Message"], "Rate exceeded");
+    assert_eq!(doc["ResponseMetadata"]["MaxAttemptsReached"], true);
+    assert_eq!(
+        doc["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"],
+        "r"
+    );
+    assert_eq!(
+        doc["Details"]["StopReason"],
+        "gave up after 3 attempts: max_attempts 3 reached"
     );
     let delays = recorded_delays("always-429");
     assert_eq!(delays.len(), 2);
@@ -296,11 +309,11 @@ fn the_retry_quota_drains_under_sustained_503_then_refills() {
                     let err = client
                         .update_contact(&request(&format!("quota-{t}-{i}")))
                         .unwrap_err();
-                    if err.message().contains("retry quota is empty") {
-                        assert!(
-                            err.metadata().unwrap().retry_attempts < 2,
-                            "stopped before max_attempts"
-                        );
+                    if err.to_string().contains("retry quota is empty") {
+                        let metadata = err.metadata().unwrap();
+                        assert!(metadata.retry_attempts < 2, "stopped before max_attempts");
+                        assert!(metadata.retry_quota_reached && !metadata.max_attempts_reached);
+                        assert_eq!(err.message(), "busy");
                         quota_errors.fetch_add(1, Ordering::SeqCst);
                     }
                 }
@@ -347,6 +360,7 @@ fn a_silent_server_times_out_by_the_deadline() {
     let err = client.update_contact(&request("silent")).unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(err.status(), Status::Timeout, "{err}");
+    assert_eq!(err.transport_kind(), Some("ReadTimeout"), "{err}");
     assert!(
         elapsed <= Duration::from_millis(1100 + 300),
         "deadline + 10% (+ scheduling slack on a loaded machine): {elapsed:?}"
@@ -402,12 +416,36 @@ fn a_port_that_never_accepts_hits_the_connect_timeout() {
     let started = Instant::now();
     let err = client.update_contact(&request("backlog")).unwrap_err();
     assert_eq!(err.status(), Status::Timeout, "{err}");
+    // botocore's ConnectTimeoutError, naming the URL the attempt went to.
+    assert_eq!(err.transport_kind(), Some("ConnectTimeout"), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&err.to_document()).unwrap();
+    assert_eq!(
+        doc["Details"]["EndpointUrl"],
+        format!("http://{addr}/contacts/backlog/c")
+    );
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
     drop(listener);
+}
+
+#[test]
+fn a_refused_connection_is_a_connect_failure() {
+    let addr = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let client = client(
+        &format!("http://{addr}"),
+        serde_json::json!({"max_attempts": 1}),
+    );
+    let err = client.update_contact(&request("refused")).unwrap_err();
+    assert_eq!(err.status(), Status::Transport, "{err}");
+    assert_eq!(err.transport_kind(), Some("EndpointConnection"), "{err}");
+    let metadata = err.metadata().unwrap();
+    assert!(metadata.max_attempts_reached && metadata.http_headers.is_empty());
 }
 
 #[test]

@@ -19,8 +19,12 @@ OPERATION_NAME = "UpdateContact"
 class Error(Exception):
     """Base of every exception this package raises.
 
-    ``response`` is the library's response document when there is one (for errors on the
-    wire it holds ``ResponseMetadata`` with ``RetryAttempts``), else ``None``.
+    ``document`` is the library's whole response document when there is one, else ``None``:
+    ``Error``, ``ResponseMetadata`` (``RetryAttempts``, ``MaxAttemptsReached``, ...) and, when
+    any, the library's ``Details`` (``StopReason``: how retrying stopped; ``Transport``;
+    ``EndpointUrl``). ``response`` is what botocore's exception of the same name has:
+    the boto3-shaped ``{"Error", "ResponseMetadata"}`` for a :class:`ClientError`, ``None``
+    for the connection and timeout errors (botocore's have none), else the document.
     """
 
     def __init__(
@@ -30,34 +34,45 @@ class Error(Exception):
         status: int,
         status_name: str,
         response: Optional[Dict[str, Any]] = None,
+        document: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.status_name = status_name
         self.response = response
+        self.document = document if document is not None else response
 
     def __reduce__(self) -> Any:
         # Keyword-only arguments defeat Exception's default pickling (multiprocessing,
         # concurrent.futures); rebuild through a helper that knows them.
-        return (_rebuild, (type(self), self.message, self.status, self.status_name, self.response))
+        return (_rebuild, (type(self), self.message, self.status, self.status_name, self.response, self.document))
 
 
 def _rebuild(
-    cls: Type[Error], message: str, status: int, status_name: str, response: Any
+    cls: Type[Error],
+    message: str,
+    status: int,
+    status_name: str,
+    response: Any,
+    document: Any = None,
 ) -> Error:
     err = cls.__new__(cls)
-    Error.__init__(err, message, status=status, status_name=status_name, response=response)
+    Error.__init__(err, message, status=status, status_name=status_name, response=response, document=document)
     if isinstance(err, ClientError):
         err.operation_name = OPERATION_NAME
+    if isinstance(err, (HTTPClientError, ConnectionError)):
+        err.kwargs = _transport_kwargs(document, message)
     return err
 
 
 class ClientError(Error):
     """The service answered with an error (botocore's ``ClientError``).
 
-    ``response`` is ``{"Error": {"Code", "Message"}, "ResponseMetadata": {...}}`` and
-    ``operation_name`` is ``"UpdateContact"``.
+    ``response`` is ``{"Error": {"Code", "Message"}, "ResponseMetadata": {...}}`` exactly as
+    boto3 builds it (the service's message untouched; ``HTTPHeaders``, ``RetryAttempts`` and,
+    when the attempt limit was reached, ``MaxAttemptsReached``), ``operation_name`` is
+    ``"UpdateContact"``, and ``str()`` is botocore's sentence.
     """
 
     response: Dict[str, Any]
@@ -70,21 +85,27 @@ class ClientError(Error):
         status: int = 499,
         status_name: str = "CONNECT_STATUS_SERVICE_ERROR",
     ) -> None:
-        response = dict(error_response)
+        document = dict(error_response)
+        # boto3's dictionary: the library's own Details stay in ``document``.
+        response = {k: v for k, v in document.items() if k != "Details"}
         super().__init__(
             _client_error_text(response, operation_name),
             status=status,
             status_name=status_name,
             response=response,
+            document=document,
         )
         self.operation_name = operation_name
 
 
 def _client_error_text(response: Mapping[str, Any], operation_name: str) -> str:
-    # The same sentence botocore prints, so log searches and doctests keep working.
+    # The sentence botocore prints (its retry note only when the attempt limit was reached),
+    # so log searches and doctests keep working.
     error = response.get("Error") or {}
-    retries = (response.get("ResponseMetadata") or {}).get("RetryAttempts")
-    retry_info = f" (reached max retries: {retries})" if retries else ""
+    metadata = response.get("ResponseMetadata") or {}
+    retry_info = ""
+    if metadata.get("MaxAttemptsReached", False) and "RetryAttempts" in metadata:
+        retry_info = f" (reached max retries: {metadata['RetryAttempts']})"
     return (
         f"An error occurred ({error.get('Code', 'Unknown')}) when calling the "
         f"{operation_name} operation{retry_info}: {error.get('Message', 'Unknown')}"
@@ -144,21 +165,55 @@ class CredentialsProviderError(Error):
     """A configured source of credentials failed."""
 
 
+def _transport_kwargs(document: Optional[Mapping[str, Any]], message: str) -> Dict[str, Any]:
+    details = (document or {}).get("Details") or {}
+    return {"endpoint_url": details.get("EndpointUrl"), "error": message}
+
+
 class HTTPClientError(Error):
-    """The request did not get a usable HTTP answer (base of the connection errors)."""
+    """The request did not get a usable HTTP answer (botocore's ``HTTPClientError``).
+
+    As botocore's: ``response`` is ``None`` and ``kwargs`` holds ``endpoint_url`` (the URL of
+    the last attempt) and ``error`` (the library's description). ``document`` is the
+    library's response document (``RetryAttempts``, ``Details``)."""
+
+    kwargs: Dict[str, Any]
 
 
-class EndpointConnectionError(HTTPClientError):
-    """DNS, connect, TLS or I/O failure (``CONNECT_STATUS_TRANSPORT``)."""
+class ConnectionError(Error):  # noqa: A001 - botocore's name, kept for ``except`` parity
+    """A connection could not be established (botocore's ``ConnectionError``); ``response``,
+    ``kwargs`` and ``document`` as for :class:`HTTPClientError`."""
+
+    kwargs: Dict[str, Any]
 
 
-class ConnectTimeoutError(EndpointConnectionError):
-    """Reserved: the C ABI reports every deadline as one status, raised as ReadTimeoutError."""
+class EndpointConnectionError(ConnectionError):
+    """DNS, connect or TLS failure, or an I/O failure (``CONNECT_STATUS_TRANSPORT``). For a
+    failure to connect, ``str()`` is botocore's ``Could not connect to the endpoint URL: "..."``."""
+
+    fmt = 'Could not connect to the endpoint URL: "{endpoint_url}"'
+
+
+class ConnectTimeoutError(ConnectionError):
+    """The connect timeout expired (``CONNECT_STATUS_TIMEOUT``): botocore's
+    ``Connect timeout on endpoint URL: "..."``."""
+
+    fmt = 'Connect timeout on endpoint URL: "{endpoint_url}"'
 
 
 class ReadTimeoutError(HTTPClientError):
-    """A deadline expired (``CONNECT_STATUS_TIMEOUT``): the connect timeout or the whole
-    call's ``timeout_ms``. The library has one status for both, so this one class is raised."""
+    """A deadline expired after the connection was made (``CONNECT_STATUS_TIMEOUT``): the
+    attempt's or the whole call's. botocore's ``Read timeout on endpoint URL: "..."``."""
+
+    fmt = 'Read timeout on endpoint URL: "{endpoint_url}"'
+
+
+# Details.Transport of the library's document -> the botocore class it stands for.
+_TRANSPORT_CLASSES: Dict[str, Type[Error]] = {
+    "ConnectTimeout": ConnectTimeoutError,
+    "ReadTimeout": ReadTimeoutError,
+    "EndpointConnection": EndpointConnectionError,
+}
 
 
 class InvalidResponseError(Error):
@@ -238,6 +293,17 @@ def error_for_status(
         # A service error always comes with a document; build one if it somehow did not.
         doc = response or {"Error": {"Code": name, "Message": message}, "ResponseMetadata": {}}
         return cls(doc, OPERATION_NAME, status=status, status_name=name)
+    details = (response or {}).get("Details") or {}
+    botocore_cls = _TRANSPORT_CLASSES.get(details.get("Transport"))
+    cls = botocore_cls or cls
+    if issubclass(cls, (HTTPClientError, ConnectionError)):
+        kwargs = _transport_kwargs(response, message)
+        fmt: Optional[str] = getattr(botocore_cls, "fmt", None)
+        # botocore's sentence where the library says which failure this was; else its own.
+        text = fmt.format(**kwargs) if fmt and kwargs["endpoint_url"] else message or name
+        err = cls(text, status=status, status_name=name, response=None, document=response)
+        err.kwargs = kwargs
+        return err
     if response is not None:
         message = (response.get("Error") or {}).get("Message") or message
     return cls(message or name, status=status, status_name=name, response=response)

@@ -116,11 +116,14 @@ MODEL_TYPES = ["AdditionalRecipients", "EmailAddressInfo", "Endpoint", "QueueInf
 
 
 class ResponseMetadata(TypedDict, total=False):
-    """What boto3 calls ResponseMetadata, minus HTTPHeaders (the C ABI does not return them)."""
+    """What boto3 calls ResponseMetadata."""
 
     RequestId: str
     HTTPStatusCode: int
+    HTTPHeaders: Dict[str, str]
     RetryAttempts: int
+    MaxAttemptsReached: bool
+    RetryQuotaReached: bool
 
 
 class UpdateContactResponse(TypedDict):

@@ -6,14 +6,27 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import tempfile
+import time
 import unittest
 from typing import Any, Dict, List
 from unittest import mock
 
 import connect_contact
 
-from _support import ACCESS_KEY, REGION, SECRET_KEY, SESSION_TOKEN, Received, ScriptedServer, client_kwargs
+from _support import (
+    ACCESS_KEY,
+    REGION,
+    SECRET_KEY,
+    SESSION_TOKEN,
+    Received,
+    ScriptedServer,
+    client_kwargs,
+    closed_port_url,
+    service_error,
+    success,
+)
 
 try:
     import boto3
@@ -137,3 +150,148 @@ class Boto3EquivalenceTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def _without_dates(response: Any) -> Any:
+    """A response dict with HTTPHeaders' Date removed (the one header that differs by time)."""
+    if not isinstance(response, dict):
+        return response
+    out = dict(response)
+    meta = dict(out.get("ResponseMetadata") or {})
+    if "HTTPHeaders" in meta:
+        meta["HTTPHeaders"] = {k: v for k, v in meta["HTTPHeaders"].items() if k != "date"}
+    out["ResponseMetadata"] = meta
+    return out
+
+
+MODELED_ERRORS = [
+    ("AccessDeniedException", 403),
+    ("ConflictException", 409),
+    ("InternalServiceException", 500),
+    ("InvalidActiveRegionException", 400),
+    ("InvalidParameterException", 400),
+    ("InvalidRequestException", 400),
+    ("ResourceNotFoundException", 404),
+    ("ThrottlingException", 429),
+]
+
+
+class Boto3ErrorEquivalenceTest(unittest.TestCase):
+    """The same failing loopback server seen through boto3 (standard retry mode) and through
+    connect_contact: equal exception classes, equal ``str(e)``, equal ``e.response`` (Date
+    aside) and the same number of attempts. Never skipped: boto3 is a test requirement."""
+
+    CALL = {"InstanceId": "instance-1", "ContactId": "contact-1", "Name": "n"}
+
+    def setUp(self) -> None:
+        Boto3EquivalenceTest.setUp(self)  # type: ignore[arg-type]  # hermetic env + a server
+
+    def _both(self, url: str, attempts: int, **timeouts: float) -> List[BaseException]:
+        """Makes the call through boto3, then through ours; returns the two exceptions."""
+        session = boto3.session.Session(
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            aws_session_token=SESSION_TOKEN,
+            region_name=REGION,
+        )
+        config = Config(retries={"mode": "standard", "total_max_attempts": attempts}, **timeouts)
+        theirs = session.client("connect", endpoint_url=url, config=config)
+        ours_config: Dict[str, Any] = {"max_attempts": attempts, "retry_mode": "standard", "timeout_ms": 20000}
+        if "connect_timeout" in timeouts:
+            ours_config["connect_timeout_ms"] = int(timeouts["connect_timeout"] * 1000)
+        if "read_timeout" in timeouts:
+            ours_config["attempt_timeout_ms"] = int(timeouts["read_timeout"] * 1000)
+        raised: List[BaseException] = []
+        with connect_contact.Client(**client_kwargs(url, **ours_config)) as ours:
+            for client in (theirs, ours):
+                try:
+                    client.update_contact(**self.CALL)
+                except Exception as e:  # noqa: BLE001 - both sides' exceptions are compared
+                    raised.append(e)
+                else:
+                    self.fail(f"{type(client).__name__}: no error")
+        return raised
+
+    def _assert_same(self, theirs: BaseException, mine: BaseException) -> None:
+        self.assertEqual(type(mine).__name__, type(theirs).__name__)
+        self.assertEqual(str(mine), str(theirs))
+        self.assertEqual(
+            _without_dates(getattr(mine, "response", None)),
+            _without_dates(getattr(theirs, "response", None)),
+        )
+        if hasattr(theirs, "kwargs"):
+            self.assertEqual(mine.kwargs["endpoint_url"], theirs.kwargs["endpoint_url"])  # type: ignore[attr-defined]
+
+    def test_every_modeled_error(self) -> None:
+        for code, status in MODELED_ERRORS:
+            with self.subTest(code):
+                self.server.responder = service_error(code, status, f"{code}: it failed", "req-" + code)
+                before = len(self.server.received())
+                theirs, mine = self._both(self.server.url, attempts=2)
+                self._assert_same(theirs, mine)
+                self.assertIsInstance(mine, connect_contact.ClientError)
+                sent = len(self.server.received()) - before
+                retried = code in ("InternalServiceException", "ThrottlingException")
+                self.assertEqual(sent, 2 * (2 if retried else 1), "the same attempts on both sides")
+                if retried:  # the limit reached: botocore's note in str(), the message untouched
+                    self.assertIn("(reached max retries: 1)", str(mine))
+                    self.assertEqual(mine.response["Error"]["Message"], f"{code}: it failed")  # type: ignore[attr-defined]
+
+    def test_throttling_until_max_attempts(self) -> None:
+        self.server.responder = service_error("ThrottlingException", 429, "Rate exceeded", "req-429")
+        theirs, mine = self._both(self.server.url, attempts=3)
+        self._assert_same(theirs, mine)
+        self.assertEqual(len(self.server.received()), 6)
+        self.assertEqual(
+            str(mine),
+            "An error occurred (ThrottlingException) when calling the UpdateContact operation"
+            " (reached max retries: 2): Rate exceeded",
+        )
+        meta = mine.response["ResponseMetadata"]  # type: ignore[attr-defined]
+        self.assertEqual((meta["MaxAttemptsReached"], meta["RetryAttempts"]), (True, 2))
+        self.assertEqual(meta["HTTPHeaders"]["x-amzn-requestid"], "req-429")
+        self.assertEqual(
+            mine.document["Details"]["StopReason"],  # type: ignore[attr-defined]
+            "gave up after 3 attempts: max_attempts 3 reached",
+        )
+
+    def test_read_timeout(self) -> None:
+        def slow(req: Received) -> Any:
+            time.sleep(1.2)
+            return success()(req)
+
+        self.server.responder = slow
+        theirs, mine = self._both(self.server.url, attempts=1, read_timeout=0.4, connect_timeout=2.0)
+        self._assert_same(theirs, mine)
+        self.assertIsInstance(mine, connect_contact.ReadTimeoutError)
+        self.assertEqual(str(mine), f'Read timeout on endpoint URL: "{self.server.url}/contacts/instance-1/contact-1"')
+
+    def test_connect_timeout(self) -> None:
+        # A listener whose accept queue is full and never drained: new connects hang in SYN.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+        for _ in range(1000):
+            s = socket.socket()
+            self.addCleanup(s.close)
+            s.settimeout(0.1)
+            try:
+                s.connect(("127.0.0.1", port))
+            except OSError:
+                break
+        else:
+            self.fail("the accept queue never filled")
+        url = f"http://127.0.0.1:{port}"
+        theirs, mine = self._both(url, attempts=1, connect_timeout=0.4, read_timeout=2.0)
+        self._assert_same(theirs, mine)
+        self.assertIsInstance(mine, connect_contact.ConnectTimeoutError)
+        self.assertEqual(str(mine), f'Connect timeout on endpoint URL: "{url}/contacts/instance-1/contact-1"')
+
+    def test_refused_connection(self) -> None:
+        url = closed_port_url()
+        theirs, mine = self._both(url, attempts=1)
+        self._assert_same(theirs, mine)
+        self.assertIsInstance(mine, connect_contact.EndpointConnectionError)
+        self.assertEqual(str(mine), f'Could not connect to the endpoint URL: "{url}/contacts/instance-1/contact-1"')

@@ -62,7 +62,11 @@ class CallTest(ServerTest):
             References={"ref": {"Type": "URL", "Value": "https://example.com"}},
             SegmentAttributes={"connect:Subtype": {"ValueString": "connect:Guide"}},
         )
-        self.assertEqual(out, {"ResponseMetadata": {"RequestId": "req-123", "HTTPStatusCode": 200, "RetryAttempts": 0}})
+        meta = out["ResponseMetadata"]
+        headers = meta.pop("HTTPHeaders")
+        # As boto3's standard mode: with max_attempts 1 the first attempt reaches the limit.
+        self.assertEqual(meta, {"RequestId": "req-123", "HTTPStatusCode": 200, "RetryAttempts": 0, "MaxAttemptsReached": True})
+        self.assertEqual((headers["x-amzn-requestid"], headers["content-length"]), ("req-123", "2"))
         [req] = self.server.received()
         self.assertEqual((req.method, req.path), ("POST", "/contacts/instance-1/contact-1"))
         self.assertEqual(
@@ -93,7 +97,10 @@ class CallTest(ServerTest):
                 meta = e.response["ResponseMetadata"]
                 self.assertEqual((meta["RequestId"], meta["HTTPStatusCode"]), ("req-" + code, http_status))
                 self.assertEqual(
-                    str(e), f"An error occurred ({code}) when calling the UpdateContact operation: {code} happened"
+                    str(e),
+                    f"An error occurred ({code}) when calling the UpdateContact operation"
+                    f" (reached max retries: 0): {code} happened",
+                    "max_attempts 1: the limit is reached at once, as botocore says it",
                 )
                 self.assertTrue(400 <= e.status < 500 and e.status_name.startswith("CONNECT_STATUS_"), e.status)
                 self.assertIs(self.client.exceptions.from_code(code), cls)
@@ -266,11 +273,17 @@ class LocalFailureTest(unittest.TestCase):
     """Failures that never reach a server."""
 
     def test_connection_refused_is_endpoint_connection_error(self) -> None:
-        with connect_contact.Client(**client_kwargs(closed_port_url())) as client:
+        base = closed_port_url()
+        with connect_contact.Client(**client_kwargs(base)) as client:
             with self.assertRaises(connect_contact.EndpointConnectionError) as ctx:
                 client.update_contact(**CALL)
         self.assertEqual(ctx.exception.status, 300)
-        self.assertEqual(ctx.exception.response["ResponseMetadata"]["RetryAttempts"], 0)
+        e = ctx.exception
+        self.assertIsNone(e.response, "as botocore's, which has none")
+        self.assertEqual(e.document["ResponseMetadata"]["RetryAttempts"], 0)
+        url = f"{base}/contacts/{CALL['InstanceId']}/{CALL['ContactId']}"
+        self.assertEqual(e.kwargs["endpoint_url"], url)
+        self.assertEqual(str(e), f'Could not connect to the endpoint URL: "{url}"')
 
     def test_no_region_and_no_credentials(self) -> None:
         # Every source of the credential chain is emptied, and the metadata service (the last
