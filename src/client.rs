@@ -195,7 +195,7 @@ impl Client {
                 m.retry_attempts = attempt - 1;
                 // As boto3's standard and adaptive modes: set whenever the limit is reached.
                 m.max_attempts_reached = attempt >= policy.max_attempts;
-                m.url = Some(url.clone());
+                m.notes_mut().url = Some(url.clone());
             }
             // A skew-coded error with a server Date far from ours: fix the clock and retry once,
             // outside the retry budget (the request never reached the service's logic).

@@ -365,17 +365,6 @@ impl ClientConfig {
         )?;
         let timeout = check_timeout(self.timeout, DEFAULT_TIMEOUT, "timeout_ms")?;
 
-        let ctx = Context {
-            env: &env,
-            files: &files,
-            profile: &profile_name,
-            region: &region,
-            transport: Arc::new(Transport::with_network(&network, connect_timeout)),
-            timeout,
-            allow_http,
-            ignore_configured_endpoint_urls: ignore_configured,
-        };
-        let credentials = default_chain(self, &ctx)?;
         let retry_mode = match self.retry_mode {
             Some(mode) => mode,
             None => match env
@@ -396,6 +385,23 @@ impl ClientConfig {
                 .var("AWS_NEW_RETRIES_2026")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         };
+        let retry = RetryPolicy {
+            mode: retry_mode,
+            max_attempts,
+            new_2026,
+        };
+        let ctx = Context {
+            env: &env,
+            files: &files,
+            profile: &profile_name,
+            region: &region,
+            transport: Arc::new(Transport::with_network(&network, connect_timeout)),
+            timeout,
+            allow_http,
+            ignore_configured_endpoint_urls: ignore_configured,
+            retry,
+        };
+        let credentials = default_chain(self, &ctx)?;
         Ok(Settings {
             region,
             endpoint,
@@ -408,11 +414,7 @@ impl ClientConfig {
                 "attempt_timeout_ms",
             )?
             .min(timeout),
-            retry: RetryPolicy {
-                mode: retry_mode,
-                max_attempts,
-                new_2026,
-            },
+            retry,
             clock_skew_correction: !env
                 .var("AWS_DISABLE_CLOCK_SKEW_CORRECTION")
                 .is_some_and(|v| v.eq_ignore_ascii_case("true")),

@@ -182,15 +182,36 @@ pub struct ResponseMetadata {
     /// A retry was wanted but the retry quota could not pay for it (boto3's
     /// `RetryQuotaReached`).
     pub retry_quota_reached: bool,
-    /// How a failed call stopped retrying, when retries happened or one was declined, e.g.
-    /// `gave up after 3 attempts: max_attempts 3 reached`. Never part of the service's message.
-    pub stop_reason: Option<String>,
     /// The failure happened while connecting (resolving, TCP or TLS handshake), before any
     /// of the request was sent.
     pub while_connecting: bool,
-    /// The URL of the last attempt, for failures on the wire (botocore names it in its
-    /// connection and timeout errors). Path and labels only: requests carry no query.
+    /// How a failed call ended and where it went; boxed, so errors stay small.
+    pub notes: Option<Box<CallNotes>>,
+}
+
+/// What the client adds to a failed call's metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallNotes {
+    /// How the call stopped retrying, when retries happened or one was declined, e.g.
+    /// `gave up after 3 attempts: max_attempts 3 reached`. Never part of the service's message.
+    pub stop_reason: Option<String>,
+    /// The URL of the last attempt (botocore names it in its connection and timeout errors).
+    /// Path and labels only: requests carry no query.
     pub url: Option<String>,
+}
+
+impl ResponseMetadata {
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.notes.as_ref()?.stop_reason.as_deref()
+    }
+
+    pub fn url(&self) -> Option<&str> {
+        self.notes.as_ref()?.url.as_deref()
+    }
+
+    pub fn notes_mut(&mut self) -> &mut CallNotes {
+        self.notes.get_or_insert_with(Default::default)
+    }
 }
 
 /// Response headers as received: `name: value` lines (names as the server wrote them),
@@ -382,7 +403,7 @@ impl Error {
     /// service's message stays as it was sent), else at the end of the message.
     pub(crate) fn set_stop_reason(&mut self, reason: String) {
         match self.metadata_mut() {
-            Some(m) => m.stop_reason = Some(reason),
+            Some(m) => m.notes_mut().stop_reason = Some(reason),
             None => match self {
                 Error::InvalidJson(m)
                 | Error::Validation(m)
@@ -402,7 +423,7 @@ impl Error {
     /// The message with how the call stopped, if it was recorded: the full sentence
     /// `connect_last_error_message()` gives.
     pub fn sentence(&self) -> String {
-        match self.metadata().and_then(|m| m.stop_reason.as_deref()) {
+        match self.metadata().and_then(ResponseMetadata::stop_reason) {
             Some(reason) => format!("{} ({reason})", self.message()),
             None => self.message().to_owned(),
         }
@@ -454,7 +475,7 @@ impl fmt::Display for Error {
             Error::Service(e) => write!(f, "{}: {}", e.code, e.message)?,
             other => f.write_str(other.message())?,
         }
-        match self.metadata().and_then(|m| m.stop_reason.as_deref()) {
+        match self.metadata().and_then(ResponseMetadata::stop_reason) {
             Some(reason) => write!(f, " ({reason})"),
             None => Ok(()),
         }

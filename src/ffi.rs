@@ -565,7 +565,10 @@ mod tests {
             code: "ThrottlingException".into(),
             message: "Rate exceeded".into(),
             metadata: crate::error::ResponseMetadata {
-                stop_reason: Some("gave up after 3 attempts: max_attempts 3 reached".into()),
+                notes: Some(Box::new(crate::error::CallNotes {
+                    stop_reason: Some("gave up after 3 attempts: max_attempts 3 reached".into()),
+                    url: None,
+                })),
                 ..Default::default()
             },
         });

@@ -68,14 +68,14 @@ impl Error {
             "ResponseMetadata": metadata_json(metadata),
         });
         let mut details = Map::new();
-        if let Some(reason) = &metadata.stop_reason {
-            details.insert("StopReason".into(), reason.as_str().into());
+        if let Some(reason) = metadata.stop_reason() {
+            details.insert("StopReason".into(), reason.into());
         }
         if let Some(kind) = self.transport_kind() {
             details.insert("Transport".into(), kind.into());
         }
-        if let Some(url) = &metadata.url {
-            details.insert("EndpointUrl".into(), url.as_str().into());
+        if let Some(url) = metadata.url() {
+            details.insert("EndpointUrl".into(), url.into());
         }
         if !details.is_empty() {
             doc["Details"] = Value::Object(details);
@@ -111,7 +111,7 @@ fn metadata_json(m: &ResponseMetadata) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{HttpHeaders, ServiceError};
+    use crate::error::{CallNotes, HttpHeaders, ServiceError};
 
     #[test]
     fn the_written_success_document_is_what_serde_json_means() {
@@ -171,7 +171,10 @@ mod tests {
                     ("Retry-After", "1"),
                 ]),
                 max_attempts_reached: true,
-                stop_reason: Some("gave up after 3 attempts: max_attempts 3 reached".into()),
+                notes: Some(Box::new(CallNotes {
+                    stop_reason: Some("gave up after 3 attempts: max_attempts 3 reached".into()),
+                    url: None,
+                })),
                 ..Default::default()
             },
         });
@@ -197,7 +200,10 @@ mod tests {
             message: "timed out talking to h:1 (connect)".into(),
             metadata: ResponseMetadata {
                 while_connecting: true,
-                url: Some("https://h:1/contacts/i/c".into()),
+                notes: Some(Box::new(CallNotes {
+                    stop_reason: None,
+                    url: Some("https://h:1/contacts/i/c".into()),
+                })),
                 ..Default::default()
             },
         };

@@ -4,7 +4,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
@@ -136,6 +136,39 @@ impl RetryPolicy {
     }
 }
 
+/// Runs `attempt` (given its number, from 1) until it succeeds or fails for good, while
+/// `policy.max_attempts` and `deadline` allow, sleeping the policy's backoff in between.
+/// `classify` says what kind of failure an error is (usually [`FailureKind::of`]). Returns the
+/// last result and the number of attempts made.
+///
+/// This is the standard policy the SDKs apply to their credential calls (STS, SSO, SSO OIDC);
+/// UpdateContact's own loop (client.rs) uses the same classification and delays and adds the
+/// retry quota, the adaptive rate limiter and clock-skew correction.
+pub fn retry_call<T>(
+    policy: &RetryPolicy,
+    deadline: Instant,
+    classify: impl Fn(&Error) -> FailureKind,
+    mut attempt: impl FnMut(u32) -> Result<T, Error>,
+) -> (Result<T, Error>, u32) {
+    let mut number = 1;
+    loop {
+        let result = attempt(number);
+        let kind = match &result {
+            Ok(_) => return (result, number),
+            Err(e) => classify(e),
+        };
+        if kind == FailureKind::Final || number >= policy.max_attempts {
+            return (result, number);
+        }
+        let delay = policy.delay(kind, number, random_unit(), None);
+        if Instant::now() + delay >= deadline {
+            return (result, number);
+        }
+        std::thread::sleep(delay);
+        number += 1;
+    }
+}
+
 /// `x-amz-retry-after` is a whole number of milliseconds; anything else is ignored.
 fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_millis)
@@ -198,6 +231,38 @@ pub fn random_unit() -> f64 {
 mod tests {
     use super::*;
     use crate::error::{ResponseMetadata, ServiceError};
+
+    #[test]
+    fn retry_call_stops_on_success_final_errors_and_max_attempts() {
+        let policy = RetryPolicy {
+            mode: RetryMode::Standard,
+            max_attempts: 3,
+            new_2026: true, // 50 ms base for transient errors: a quick test
+        };
+        let far = Instant::now() + Duration::from_secs(30);
+        let (r, n) = retry_call(&policy, far, FailureKind::of, |n| {
+            if n < 2 {
+                Err(service("ServiceUnavailable", 503))
+            } else {
+                Ok(n)
+            }
+        });
+        assert_eq!((r.unwrap(), n), (2, 2));
+        let (r, n) = retry_call(&policy, far, FailureKind::of, |_| {
+            Err::<(), _>(service("AccessDenied", 403))
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 1, "a final error is not retried");
+        let (r, n) = retry_call(&policy, far, FailureKind::of, |_| {
+            Err::<(), _>(service("ServiceUnavailable", 503))
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 3, "max_attempts");
+        let (_, n) = retry_call(&policy, Instant::now(), FailureKind::of, |_| {
+            Err::<(), _>(service("ServiceUnavailable", 503))
+        });
+        assert_eq!(n, 1, "no retry past the deadline");
+    }
 
     fn service(code: &str, status: u16) -> Error {
         Error::Service(ServiceError {

@@ -714,3 +714,267 @@ fn ignored_endpoint_urls_apply_to_sts_too() {
         ("CONNECT", "sts.us-east-1.amazonaws.com:443")
     );
 }
+
+/// `now + secs` as the SSO token cache writes times.
+fn cache_time(secs_from_now: i64) -> String {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    DateTime::from_secs(now + secs_from_now)
+        .fmt(Format::DateTime)
+        .unwrap()
+}
+
+fn sts_error(status: u16, code: &str) -> Reply {
+    Reply::Respond {
+        status,
+        headers: vec![("content-type".into(), "text/xml".into())],
+        body: format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>m</Message></Error></ErrorResponse>"
+        )
+        .into_bytes(),
+    }
+}
+
+#[test]
+fn sts_calls_are_retried_with_the_standard_policy() {
+    let home = Home::new("sts-retry");
+    home.write(
+        ".aws/config",
+        "[profile transient]\nrole_arn = arn:aws:iam::1:role/transient\nsource_profile = base\n\
+         [profile throttled]\nrole_arn = arn:aws:iam::1:role/throttled\nsource_profile = base\n\
+         [profile denied]\nrole_arn = arn:aws:iam::1:role/denied\nsource_profile = base\n\
+         [profile down]\nrole_arn = arn:aws:iam::1:role/down\nsource_profile = base\n",
+    );
+    home.write(
+        ".aws/credentials",
+        "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = S\n",
+    );
+    let sts = TestServer::start(|r, _| {
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        let role = body
+            .split("role%2F")
+            .nth(1)
+            .unwrap_or("")
+            .split('&')
+            .next()
+            .unwrap_or("");
+        match role {
+            "denied" => sts_error(403, "AccessDenied"),
+            "down" => sts_error(503, "ServiceUnavailable"),
+            _ => sts_ok(&format!("ASIA{role}")),
+        }
+    });
+    // The first request of each retried role fails once: count per role.
+    let seen = Arc::new(std::sync::Mutex::new(HashMap::<String, usize>::new()));
+    let seen2 = seen.clone();
+    let flaky = TestServer::start(move |r, _| {
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        let role = body
+            .split("role%2F")
+            .nth(1)
+            .unwrap_or("")
+            .split('&')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let n = {
+            let mut seen = seen2.lock().unwrap();
+            let n = seen.entry(role.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        match (role.as_str(), n) {
+            ("transient", 1) => sts_error(500, "InternalFailure"),
+            ("throttled", 1) => sts_error(400, "Throttling"),
+            _ => sts_ok(&format!("ASIA{role}")),
+        }
+    });
+    let with = |profile: &str, url: &str| {
+        resolve(
+            &home,
+            &format!(r#"{{"profile":"{profile}","new_retries_2026":true}}"#),
+            &[("AWS_ENDPOINT_URL_STS", url)],
+        )
+        .unwrap()
+        .credentials
+        .provide()
+    };
+    assert_eq!(
+        with("transient", &flaky.url()).unwrap().access_key_id(),
+        "ASIAtransient"
+    );
+    assert_eq!(
+        with("throttled", &flaky.url()).unwrap().access_key_id(),
+        "ASIAthrottled"
+    );
+    assert_eq!(flaky.requests().len(), 4, "one retry each");
+    let e = with("denied", &sts.url()).unwrap_err();
+    assert!(e.to_string().contains("HTTP 403 AccessDenied: m"), "{e}");
+    assert_eq!(sts.requests().len(), 1, "an access denial is not retried");
+    let e = with("down", &sts.url()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("HTTP 503 ServiceUnavailable: m (after 3 attempts)"),
+        "{e}"
+    );
+    assert_eq!(sts.requests().len(), 4, "max_attempts 3");
+}
+
+/// An SSO portal answering with the role credentials for `token`, after `fail_first`
+/// answers of 503.
+fn sso_portal(token: &'static str, fail_first: usize) -> TestServer {
+    TestServer::start(move |r, n| {
+        if n < fail_first {
+            return json(503, r#"{"message":"busy"}"#);
+        }
+        if r.header("x-amz-sso_bearer_token") != Some(token) {
+            return json(401, r#"{"message":"Session token not found or invalid"}"#);
+        }
+        json(
+            200,
+            &format!(
+                r#"{{"roleCredentials":{{"accessKeyId":"ASIASSO{n}","secretAccessKey":"{CANARY}","sessionToken":"SSOST","expiration":4070908800000}}}}"#
+            ),
+        )
+    })
+}
+
+const SSO_CONFIG: &str = "[profile dev]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = r\n\
+     [sso-session corp]\nsso_region = us-east-1\nsso_start_url = https://corp.awsapps.com/start\n\
+     [profile legacy]\nsso_start_url = https://legacy/start\nsso_region = us-east-1\nsso_account_id = 1\nsso_role_name = r\n";
+/// sha1("corp"): the cache file of the sso_session.
+const CORP_CACHE: &str = ".aws/sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json";
+
+fn sso_cache(home: &Home, rel: &str, expires_in: i64) {
+    home.write(
+        rel,
+        &format!(
+            r#"{{"accessToken":"OLD-TOKEN","expiresAt":"{}","refreshToken":"REFRESH-1","clientId":"CID","clientSecret":"{CANARY}","registrationExpiresAt":"{}","region":"us-east-1","startUrl":"https://corp.awsapps.com/start"}}"#,
+            cache_time(expires_in),
+            cache_time(86_400)
+        ),
+    );
+}
+
+#[test]
+fn sso_calls_are_retried() {
+    let home = Home::new("sso-retry");
+    home.write(".aws/config", SSO_CONFIG);
+    sso_cache(&home, CORP_CACHE, 3600);
+    let portal = sso_portal("OLD-TOKEN", 1);
+    let s = resolve(
+        &home,
+        r#"{"profile":"dev","new_retries_2026":true}"#,
+        &[("AWS_ENDPOINT_URL_SSO", &portal.url())],
+    )
+    .unwrap();
+    assert_eq!(access_key(&s), "ASIASSO1");
+    assert_eq!(portal.requests().len(), 2, "the 503 was retried");
+}
+
+#[test]
+fn sso_tokens_near_expiry_are_refreshed_and_written_back() {
+    let home = Home::new("sso-refresh");
+    home.write(".aws/config", SSO_CONFIG);
+    let oidc = TestServer::start(|r, _| {
+        if r.path != "/token" || r.method != "POST" {
+            return json(404, "{}");
+        }
+        json(
+            200,
+            r#"{"accessToken":"NEW-TOKEN","expiresIn":3600,"tokenType":"Bearer","refreshToken":"REFRESH-2"}"#,
+        )
+    });
+    let portal = sso_portal("NEW-TOKEN", 0);
+    let env = [
+        ("AWS_ENDPOINT_URL_SSO", portal.url()),
+        ("AWS_ENDPOINT_URL_SSO_OIDC", oidc.url()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let provide = || {
+        resolve(&home, r#"{"profile":"dev"}"#, &env)
+            .unwrap()
+            .credentials
+            .provide()
+    };
+    // Ten minutes left: inside the 15-minute window.
+    sso_cache(&home, CORP_CACHE, 600);
+    assert_eq!(provide().unwrap().access_key_id(), "ASIASSO0");
+    let calls = oidc.requests();
+    assert_eq!(calls.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&calls[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"grantType": "refresh_token", "clientId": "CID",
+                           "clientSecret": CANARY, "refreshToken": "REFRESH-1"})
+    );
+    let cached: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(home.0.join(CORP_CACHE)).unwrap()).unwrap();
+    assert_eq!(cached["accessToken"], "NEW-TOKEN");
+    assert_eq!(cached["refreshToken"], "REFRESH-2");
+    assert_eq!(cached["clientId"], "CID", "the rest of the cache is kept");
+    let expires = cached["expiresAt"].as_str().unwrap();
+    assert!(
+        (cache_time(3590)..=cache_time(3610)).contains(&expires.to_owned()),
+        "{expires}"
+    );
+    // Now valid for an hour: no refresh.
+    assert_eq!(provide().unwrap().access_key_id(), "ASIASSO1");
+    assert_eq!(oidc.requests().len(), 1);
+
+    // A failing refresh: a token still valid is used; an expired one is an error.
+    let broken = TestServer::start(|_, _| json(400, r#"{"error":"invalid_grant"}"#));
+    let old_portal = sso_portal("OLD-TOKEN", 0);
+    let env = [
+        ("AWS_ENDPOINT_URL_SSO", old_portal.url()),
+        ("AWS_ENDPOINT_URL_SSO_OIDC", broken.url()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let provide = || {
+        resolve(&home, r#"{"profile":"dev"}"#, &env)
+            .unwrap()
+            .credentials
+            .provide()
+    };
+    sso_cache(&home, CORP_CACHE, 600);
+    assert_eq!(provide().unwrap().access_key_id(), "ASIASSO0");
+    sso_cache(&home, CORP_CACHE, -60);
+    let e = provide().unwrap_err();
+    assert!(
+        e.to_string().contains("expired and could not be refreshed")
+            && e.to_string().contains("invalid_grant")
+            && e.to_string().contains("aws sso login --sso-session corp"),
+        "{e}"
+    );
+    assert_no_canary(&e);
+    assert_eq!(broken.requests().len(), 2, "a 400 is not retried");
+
+    // The legacy keys have no refresh: their expired token just says to log in.
+    let legacy = connect_contact::credentials::sso::cache_file(
+        &home.0.join(".aws/sso/cache"),
+        "https://legacy/start",
+    );
+    std::fs::write(
+        &legacy,
+        format!(r#"{{"accessToken":"OLD-TOKEN","expiresAt":"{}","refreshToken":"R","clientId":"C","clientSecret":"S"}}"#, cache_time(-60)),
+    )
+    .unwrap();
+    let before = broken.requests().len();
+    let e = resolve(&home, r#"{"profile":"legacy"}"#, &env)
+        .unwrap()
+        .credentials
+        .provide()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("the cached token has expired"),
+        "{e}"
+    );
+    assert_eq!(
+        broken.requests().len(),
+        before,
+        "no refresh for the legacy keys"
+    );
+}

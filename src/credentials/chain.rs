@@ -19,6 +19,7 @@ use crate::config::{ClientConfig, Env};
 use crate::endpoint::partition_of;
 use crate::error::Error;
 use crate::profile::ProfileSet;
+use crate::retry::{RetryMode, RetryPolicy};
 use crate::transport::Transport;
 
 /// What building providers needs, resolved once per client.
@@ -37,6 +38,9 @@ pub struct Context<'a> {
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` (or the profile's key): the STS and SSO
     /// endpoint variables are set aside too.
     pub ignore_configured_endpoint_urls: bool,
+    /// The client's retry policy, which STS and SSO calls follow too (standard mode: the
+    /// adaptive rate limiter is the Connect client's own).
+    pub retry: RetryPolicy,
 }
 
 impl Context<'_> {
@@ -51,6 +55,14 @@ impl Context<'_> {
 
     /// STS at `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`, else the region's endpoint.
     /// Resolved only when a role needs it, so an unused override cannot fail a client.
+    /// The policy for STS and SSO calls: the client's attempts, standard mode.
+    pub fn credential_retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            mode: RetryMode::Standard,
+            ..self.retry
+        }
+    }
+
     pub fn sts(&self) -> Result<StsClient, Error> {
         let endpoint = match self.endpoint_override("STS")? {
             Some(url) => url,
@@ -65,6 +77,7 @@ impl Context<'_> {
             region: self.region.to_owned(),
             transport: self.transport.clone(),
             timeout: self.timeout,
+            retry: self.credential_retry(),
         })
     }
 }

@@ -187,7 +187,7 @@ fn sso_provider(
             .map(str::to_owned)
             .ok_or_else(|| bad(format!("SSO needs {key} in {where_}")))
     };
-    let (region, cache_key, login_hint) = match p.get("sso_session") {
+    let (region, cache_key, login_hint, refreshable) = match p.get("sso_session") {
         Some(session_name) => {
             let session = ctx.files.sso_session(session_name).ok_or_else(|| {
                 bad(format!(
@@ -200,12 +200,14 @@ fn sso_provider(
                 need(session, "sso_region", &where_)?,
                 session_name.to_owned(),
                 format!("aws sso login --sso-session {session_name}"),
+                true,
             )
         }
         None => (
             need(p, "sso_region", origin)?,
             need(p, "sso_start_url", origin)?,
             format!("aws sso login --profile {name}"),
+            false,
         ),
     };
     let home = ctx.env.home().ok_or_else(|| {
@@ -218,8 +220,19 @@ fn sso_provider(
             partition_of(&region).dns_suffix
         ),
     };
+    // Tokens of an sso_session are refreshed, as botocore's SSOTokenProvider does.
+    let oidc_endpoint = match (refreshable, ctx.endpoint_override("SSO_OIDC")?) {
+        (false, _) => None,
+        (true, Some(url)) => Some(url),
+        (true, None) => Some(format!(
+            "https://oidc.{region}.{}",
+            partition_of(&region).dns_suffix
+        )),
+    };
     Ok(Arc::new(Cached::new(Sso {
         cache_file: sso::cache_file(&home.join(".aws/sso/cache"), &cache_key),
+        oidc_endpoint,
+        retry: ctx.credential_retry(),
         account_id: need(p, "sso_account_id", origin)?,
         role_name: need(p, "sso_role_name", origin)?,
         endpoint,

@@ -1,20 +1,31 @@
 //! IAM Identity Center (SSO): role credentials for the token `aws sso login` cached.
 //!
 //! The cache file is `~/.aws/sso/cache/<sha1 hex>.json`, keyed by the `sso_session` name
-//! (or, for the legacy profile keys, the start URL). This library reads the token and never
-//! refreshes it: when it has expired the message says to log in again.
+//! (or, for the legacy profile keys, the start URL). For an `sso_session`, a token within 15
+//! minutes of expiry is refreshed as botocore's SSOTokenProvider does: CreateToken at the
+//! session's OIDC endpoint with the cached `refreshToken`, `clientId` and `clientSecret`, and
+//! the new token written back to the cache. When that fails, a token still valid is used;
+//! an expired one is an error saying to log in again. Every call is retried with the
+//! standard policy.
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use aws_smithy_types::date_time::{DateTime, Format};
+use serde_json::{json, Value};
 
+use super::sts::credential_error;
 use super::{fetched, parse_time, Credentials, ProvideCredentials};
-use crate::error::Error;
+use crate::error::{Error, ResponseMetadata, ServiceError};
+use crate::log::{emit, LogLevel};
 use crate::protocol::encode_label;
-use crate::transport::{Limits, Transport};
+use crate::retry::{retry_call, FailureKind, RetryPolicy};
+use crate::transport::{HttpResponse, Limits, Transport};
+
+/// A token this close to expiry is refreshed (botocore's refresh window).
+const REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug)]
 pub struct Sso {
@@ -23,8 +34,12 @@ pub struct Sso {
     pub role_name: String,
     /// `https://portal.sso.{sso_region}.amazonaws.com` or an override.
     pub endpoint: String,
+    /// `https://oidc.{sso_region}.amazonaws.com` (or an override) for an `sso_session`,
+    /// whose tokens are refreshed; `None` for the legacy keys, whose tokens are not.
+    pub oidc_endpoint: Option<String>,
     pub transport: Arc<Transport>,
     pub timeout: Duration,
+    pub retry: RetryPolicy,
     /// "profile \"dev\"", for messages.
     pub origin: String,
     /// `aws sso login --profile dev` or `--sso-session corp`.
@@ -39,35 +54,189 @@ pub fn cache_file(dir: &Path, key: &str) -> PathBuf {
 }
 
 impl Sso {
+    fn fail(&self, why: String) -> Error {
+        Error::CredentialsProvider(format!(
+            "SSO for {}: {why}; run `{}`",
+            self.origin, self.login_hint
+        ))
+    }
+
+    /// The cached access token, refreshed first when it is near expiry and can be.
     fn token(&self) -> Result<String, Error> {
-        let fail = |why: String| {
-            Error::CredentialsProvider(format!(
-                "SSO for {}: {why}; run `{}`",
-                self.origin, self.login_hint
-            ))
-        };
         let shown = self.cache_file.display();
         let text = std::fs::read(&self.cache_file)
-            .map_err(|e| fail(format!("the token cache {shown} cannot be read ({e})")))?;
+            .map_err(|e| self.fail(format!("the token cache {shown} cannot be read ({e})")))?;
         let doc: Value = serde_json::from_slice(&text)
-            .map_err(|_| fail(format!("the token cache {shown} is not JSON")))?;
+            .map_err(|_| self.fail(format!("the token cache {shown} is not JSON")))?;
         let token = doc
             .get("accessToken")
             .and_then(Value::as_str)
-            .ok_or_else(|| fail(format!("the token cache {shown} has no accessToken")))?;
+            .ok_or_else(|| self.fail(format!("the token cache {shown} has no accessToken")))?;
         let expires = doc
             .get("expiresAt")
             .and_then(Value::as_str)
             .and_then(parse_time)
-            .ok_or_else(|| fail(format!("the token cache {shown} has no valid expiresAt")))?;
-        if expires <= SystemTime::now() {
-            return Err(fail("the cached token has expired".into()));
+            .ok_or_else(|| self.fail(format!("the token cache {shown} has no valid expiresAt")))?;
+        let now = SystemTime::now();
+        let mut refresh_failure = None;
+        if expires <= now + REFRESH_WINDOW {
+            match self.refresh(&doc) {
+                Ok(Some(new_token)) => return Ok(new_token),
+                Ok(None) => {}
+                Err(e) => {
+                    emit(
+                        LogLevel::Warn,
+                        format_args!("SSO token refresh for {} failed: {e}", self.origin),
+                    );
+                    refresh_failure = Some(e);
+                }
+            }
         }
-        if token.is_empty() || token.chars().any(|c| c.is_control()) {
-            return Err(fail(format!("the token in {shown} is malformed")));
+        if expires <= now {
+            return Err(self.fail(match refresh_failure {
+                Some(e) => format!("the cached token has expired and could not be refreshed ({e})"),
+                None => "the cached token has expired".into(),
+            }));
         }
+        check_token(token).map_err(|_| self.fail(format!("the token in {shown} is malformed")))?;
         Ok(token.to_owned())
     }
+
+    /// CreateToken with the cached refresh token; `Ok(None)` when this token cannot be
+    /// refreshed (legacy profile keys, no refresh token, an expired client registration).
+    fn refresh(&self, cached: &Value) -> Result<Option<String>, Error> {
+        let Some(oidc) = &self.oidc_endpoint else {
+            return Ok(None);
+        };
+        let get = |k: &str| cached.get(k).and_then(Value::as_str);
+        let (Some(refresh_token), Some(client_id), Some(client_secret)) =
+            (get("refreshToken"), get("clientId"), get("clientSecret"))
+        else {
+            return Ok(None);
+        };
+        if get("registrationExpiresAt")
+            .and_then(parse_time)
+            .is_some_and(|t| t <= SystemTime::now())
+        {
+            return Ok(None);
+        }
+        let what = format!("SSO OIDC CreateToken for {}", self.origin);
+        let url = format!("{}/token", oidc.trim_end_matches('/'));
+        let body = json!({
+            "grantType": "refresh_token",
+            "clientId": client_id,
+            "clientSecret": client_secret,
+            "refreshToken": refresh_token,
+        })
+        .to_string();
+        let headers = [("content-type", "application/json")];
+        let response = self.send_with_retries(&what, |limits| {
+            self.transport
+                .send("POST", &url, &headers, Some(body.as_bytes()), limits)
+        })?;
+        let answer: Value = serde_json::from_slice(&response.body)
+            .map_err(|_| Error::CredentialsProvider(format!("{what}: the answer is not JSON")))?;
+        let access_token = answer
+            .get("accessToken")
+            .and_then(Value::as_str)
+            .filter(|t| check_token(t).is_ok())
+            .ok_or_else(|| {
+                Error::CredentialsProvider(format!("{what}: the answer has no valid accessToken"))
+            })?;
+        let expires_in = answer
+            .get("expiresIn")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| {
+                Error::CredentialsProvider(format!("{what}: the answer has no expiresIn"))
+            })?;
+        let expires_at = SystemTime::now() + Duration::from_secs(expires_in);
+        let mut updated = cached.clone();
+        updated["accessToken"] = access_token.into();
+        updated["expiresAt"] = format_time(expires_at).into();
+        if let Some(new_refresh) = answer.get("refreshToken").and_then(Value::as_str) {
+            updated["refreshToken"] = new_refresh.into();
+        }
+        // A token that cannot be written back still serves this call.
+        if let Err(e) = write_cache(&self.cache_file, &updated) {
+            emit(
+                LogLevel::Warn,
+                format_args!(
+                    "SSO token cache {} could not be updated: {e}",
+                    self.cache_file.display()
+                ),
+            );
+        }
+        Ok(Some(access_token.to_owned()))
+    }
+
+    /// Sends with the standard retry policy; a non-200 answer becomes a service error
+    /// (retried when throttling or 5xx), then CREDENTIALS_PROVIDER naming `what`.
+    fn send_with_retries(
+        &self,
+        what: &str,
+        send: impl Fn(Limits) -> Result<HttpResponse, Error>,
+    ) -> Result<HttpResponse, Error> {
+        let deadline = Instant::now() + self.timeout;
+        let (result, attempts) = retry_call(&self.retry, deadline, FailureKind::of, |_| {
+            let limits = Limits::total(deadline.saturating_duration_since(Instant::now()));
+            let response = send(limits)?;
+            if response.status == 200 {
+                return Ok(response);
+            }
+            let doc: Option<Value> = serde_json::from_slice(&response.body).ok();
+            let field = |k: &str| {
+                doc.as_ref()
+                    .and_then(|d| d.get(k))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            Err(Error::Service(ServiceError {
+                code: field("error")
+                    .or_else(|| response.error_type.clone())
+                    .unwrap_or_else(|| "no error code".into()),
+                message: field("message")
+                    .or_else(|| field("Message"))
+                    .or_else(|| field("error_description"))
+                    .unwrap_or_default(),
+                metadata: ResponseMetadata {
+                    http_status: Some(response.status),
+                    ..Default::default()
+                },
+            }))
+        });
+        result.map_err(|e| credential_error(e, what, attempts))
+    }
+}
+
+/// A token goes into a header: never empty, never a control character.
+fn check_token(token: &str) -> Result<(), ()> {
+    if token.is_empty() || token.chars().any(|c| c.is_control()) {
+        Err(())
+    } else {
+        Ok(())
+    }
+}
+
+/// `2026-01-01T00:00:00Z`, as botocore writes `expiresAt`.
+fn format_time(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DateTime::from_secs(secs as i64)
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
+
+/// Replaces the cache file: written beside it (owner-only), then renamed over it.
+fn write_cache(path: &Path, doc: &Value) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(doc.to_string().as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 impl ProvideCredentials for Sso {
@@ -87,29 +256,19 @@ impl ProvideCredentials for Sso {
             query_encode(&self.account_id),
             query_encode(&self.role_name)
         );
-        let limits = Limits::total(self.timeout);
+        let headers = [("x-amz-sso_bearer_token", token.as_str())];
         let response = self
-            .transport
-            .send(
-                "GET",
-                &url,
-                &[("x-amz-sso_bearer_token", token.as_str())],
-                None,
-                limits,
-            )
-            .map_err(|e| Error::CredentialsProvider(format!("{what}: {e}")))?;
+            .send_with_retries(&what, |limits| {
+                self.transport.send("GET", &url, &headers, None, limits)
+            })
+            .map_err(|e| match e {
+                Error::CredentialsProvider(m) => Error::CredentialsProvider(format!(
+                    "{m}; if the session ended, run `{}`",
+                    self.login_hint
+                )),
+                other => other,
+            })?;
         let doc: Option<Value> = serde_json::from_slice(&response.body).ok();
-        if response.status != 200 {
-            let message = doc
-                .as_ref()
-                .and_then(|d| d.get("message").or_else(|| d.get("Message")))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            return Err(Error::CredentialsProvider(format!(
-                "{what}: HTTP {} {message}; if the session ended, run `{}`",
-                response.status, self.login_hint
-            )));
-        }
         let role = doc
             .as_ref()
             .and_then(|d| d.get("roleCredentials"))

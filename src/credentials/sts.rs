@@ -4,15 +4,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::{fetched, parse_time, Credentials, ProvideCredentials};
-use crate::error::Error;
+use crate::error::{Error, ResponseMetadata, ServiceError};
 use crate::protocol::encode_label;
 use crate::redact::Redactor;
+use crate::retry::{retry_call, FailureKind, RetryPolicy};
 use crate::signing::Signer;
 use crate::transport::{Limits, Transport};
 
@@ -22,7 +23,10 @@ pub struct StsClient {
     pub endpoint: String,
     pub region: String,
     pub transport: Arc<Transport>,
+    /// Bound on one exchange, retries included.
     pub timeout: Duration,
+    /// Attempts and backoff (the standard policy, as the SDKs retry STS).
+    pub retry: RetryPolicy,
 }
 
 /// `role_arn` with `source_profile` or `credential_source`.
@@ -119,8 +123,26 @@ impl ProvideCredentials for WebIdentity {
 
 impl StsClient {
     /// POSTs a Query-protocol form, signed when `credentials` are given, and reads the
-    /// credentials out of the XML answer.
+    /// credentials out of the XML answer; throttling, 5xx, timeouts, connection failures and
+    /// IDPCommunicationError are retried with the standard policy, as the SDKs do.
     fn call(
+        &self,
+        params: &[(&str, &str)],
+        credentials: Option<&Credentials>,
+        what: &str,
+    ) -> Result<Credentials, Error> {
+        let deadline = Instant::now() + self.timeout;
+        let classify = |e: &Error| match e {
+            Error::Service(s) if s.code == "IDPCommunicationError" => FailureKind::Transient,
+            other => FailureKind::of(other),
+        };
+        let (result, attempts) = retry_call(&self.retry, deadline, classify, |_| {
+            self.call_once(params, credentials, what)
+        });
+        result.map_err(|e| credential_error(e, what, attempts))
+    }
+
+    fn call_once(
         &self,
         params: &[(&str, &str)],
         credentials: Option<&Credentials>,
@@ -146,10 +168,9 @@ impl StsClient {
         let mut headers = vec![CONTENT_TYPE];
         headers.extend(signed.iter().map(|(k, v)| (*k, v.as_str())));
         let limits = Limits::total(self.timeout);
-        let response = self
-            .transport
-            .send("POST", &url, &headers, Some(body.as_bytes()), limits)
-            .map_err(|e| Error::CredentialsProvider(format!("{what}: {e}")))?;
+        let response =
+            self.transport
+                .send("POST", &url, &headers, Some(body.as_bytes()), limits)?;
         let text = String::from_utf8_lossy(&response.body);
         if response.status != 200 {
             let code = xml_value(&text, "Code").unwrap_or_else(|| "no error code".into());
@@ -161,9 +182,18 @@ impl StsClient {
                 .filter(|(name, _)| *name == "WebIdentityToken")
                 .map(|(_, value)| *value)
                 .chain(credentials.into_iter().flat_map(Credentials::secrets));
-            let mut text = format!("{what}: HTTP {} {code}: {message}", response.status);
-            Redactor::new(secrets, []).message(&mut text);
-            return Err(Error::CredentialsProvider(text));
+            let redactor = Redactor::new(secrets, []);
+            let (mut code, mut message) = (code, message);
+            redactor.identifier(&mut code);
+            redactor.message(&mut message);
+            return Err(Error::Service(ServiceError {
+                code,
+                message,
+                metadata: ResponseMetadata {
+                    http_status: Some(response.status),
+                    ..Default::default()
+                },
+            }));
         }
         let field = |name: &str| {
             xml_value(&text, name).ok_or_else(|| {
@@ -190,6 +220,27 @@ impl StsClient {
 const MAX_XML_DEPTH: usize = 16;
 /// Most attributes on one element (STS sends one, `xmlns`).
 const MAX_XML_ATTRIBUTES: usize = 8;
+
+/// A failed credential call (STS, SSO, SSO OIDC) as CREDENTIALS_PROVIDER naming `what`: the
+/// service's status, code and message, or the transport's reason, and the attempts made.
+pub fn credential_error(e: Error, what: &str, attempts: u32) -> Error {
+    let after = if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    };
+    match e {
+        Error::CredentialsProvider(m) => Error::CredentialsProvider(format!("{m}{after}")),
+        Error::Service(s) => {
+            let status = s.metadata.http_status.unwrap_or_default();
+            Error::CredentialsProvider(format!(
+                "{what}: HTTP {status} {}: {}{after}",
+                s.code, s.message
+            ))
+        }
+        other => Error::CredentialsProvider(format!("{what}: {other}{after}")),
+    }
+}
 
 /// The text of the first element named `name` (STS answers are shallow and names unique).
 /// Malformed XML, or XML nested deeper than [`MAX_XML_DEPTH`] or with more than
