@@ -978,3 +978,25 @@ fn sso_tokens_near_expiry_are_refreshed_and_written_back() {
         "no refresh for the legacy keys"
     );
 }
+
+#[test]
+fn web_identity_token_file_without_role_arn_names_the_profile() {
+    let home = Home::new("webid-no-role");
+    let token = home.write("token.jwt", "JWT");
+    home.write(
+        ".aws/config",
+        &format!("[profile half]\nweb_identity_token_file = {token}\n"),
+    );
+    let e = resolve(&home, r#"{"profile":"half"}"#, &[]).unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidConfig(_)),
+        "not a fall-through: {e:?}"
+    );
+    assert!(
+        e.to_string().starts_with("profile \"half\" in ")
+            && e.to_string().ends_with(
+                "has web_identity_token_file but no role_arn; set role_arn to the role to assume"
+            ),
+        "{e}"
+    );
+}

@@ -446,6 +446,13 @@ fn a_refused_connection_is_a_connect_failure() {
     assert_eq!(err.transport_kind(), Some("EndpointConnection"), "{err}");
     let metadata = err.metadata().unwrap();
     assert!(metadata.max_attempts_reached && metadata.http_headers.is_empty());
+    // https goes through the general transport: the same answer.
+    let tls = self::client(
+        &format!("https://{addr}"),
+        serde_json::json!({"max_attempts": 1}),
+    );
+    let err = tls.update_contact(&request("refused")).unwrap_err();
+    assert_eq!(err.transport_kind(), Some("EndpointConnection"), "{err}");
 }
 
 #[test]
