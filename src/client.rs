@@ -378,10 +378,16 @@ impl Client {
             response.error_type.as_deref(),
             &response.body,
         );
+        let mut metadata = response.take_metadata();
+        if document.generic {
+            // Not the service's answer (a proxy's or load balancer's): no request id, as botocore.
+            metadata.request_id = None;
+        }
         Err(Error::Service(ServiceError {
             code: document.code,
             message: document.message,
-            metadata: response.take_metadata(),
+            metadata,
+            fields: document.fields.map(Box::new),
         }))
     }
 

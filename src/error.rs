@@ -307,6 +307,9 @@ pub struct ServiceError {
     pub message: String,
     /// Request id and attempts.
     pub metadata: ResponseMetadata,
+    /// The modeled error's members the body carried (e.g. `Message`, `Reason`); the response
+    /// document shows them next to `Error`, as boto3 does.
+    pub fields: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// Every way an UpdateContact call or a client construction can fail.

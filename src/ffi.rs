@@ -571,6 +571,7 @@ mod tests {
                 })),
                 ..Default::default()
             },
+            fields: None,
         });
         let mut doc: *mut c_char = ptr::null_mut();
         assert_eq!(call(&mut doc, || Err(error.into())), Status::Throttling);

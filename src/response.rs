@@ -80,6 +80,12 @@ impl Error {
         if !details.is_empty() {
             doc["Details"] = Value::Object(details);
         }
+        // A modeled error's members sit next to Error, as boto3 puts them.
+        if let (Error::Service(e), Value::Object(top)) = (self, &mut doc) {
+            for (name, value) in e.fields.iter().flat_map(|f| f.iter()) {
+                top.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
         doc.to_string()
     }
 }
@@ -177,6 +183,10 @@ mod tests {
                 })),
                 ..Default::default()
             },
+            fields: serde_json::json!({"Message": "Rate \"exceeded\"\n"})
+                .as_object()
+                .cloned()
+                .map(Box::new),
         });
         let v: Value = serde_json::from_str(&err.to_document()).unwrap();
         assert_eq!(
@@ -189,6 +199,7 @@ mod tests {
                     "MaxAttemptsReached": true,
                 },
                 "Details": {"StopReason": "gave up after 3 attempts: max_attempts 3 reached"},
+                "Message": "Rate \"exceeded\"\n",
             }),
             "the service's message untouched; the stop reason apart"
         );

@@ -272,6 +272,7 @@ mod tests {
                 http_status: Some(status),
                 ..Default::default()
             },
+            fields: None,
         })
     }
 

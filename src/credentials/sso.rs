@@ -202,6 +202,7 @@ impl Sso {
                     http_status: Some(response.status),
                     ..Default::default()
                 },
+                fields: None,
             }))
         });
         result.map_err(|e| credential_error(e, what, attempts))

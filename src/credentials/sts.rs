@@ -193,6 +193,7 @@ impl StsClient {
                     http_status: Some(response.status),
                     ..Default::default()
                 },
+                fields: None,
             }));
         }
         let field = |name: &str| {

@@ -4,6 +4,7 @@ same request: same path, same JSON body, and signatures botocore itself accepts.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import socket
@@ -237,6 +238,35 @@ class Boto3ErrorEquivalenceTest(unittest.TestCase):
                 if retried:  # the limit reached: botocore's note in str(), the message untouched
                     self.assertIn("(reached max retries: 1)", str(mine))
                     self.assertEqual(mine.response["Error"]["Message"], f"{code}: it failed")  # type: ignore[attr-defined]
+
+    def test_bodies_as_the_service_and_load_balancers_send_them(self) -> None:
+        def reply(status: int, body: bytes, error_type: str = "") -> Any:
+            headers = {"x-amzn-RequestId": "req-body", "Content-Type": "application/json"}
+            if error_type:
+                headers["x-amzn-ErrorType"] = error_type
+            return lambda _req: (status, headers, body)
+
+        reason = {"AttachedFileInvalidRequestExceptionReason": "INVALID_FILE_NAME"}
+        cases = {
+            # The service's own form: the model's member names, which boto3 copies next to Error.
+            "modeled members": reply(
+                400, json.dumps({"Message": "bad file", "Reason": reason}).encode(), "InvalidRequestException"
+            ),
+            "capital Message": reply(404, b'{"Message": "no such contact"}', "ResourceNotFoundException"),
+            "code in the body": reply(409, b'{"__type": "com.amazonaws.connect#ConflictException"}'),
+            "no body": reply(403, b"", "AccessDeniedException"),
+            "not JSON": reply(400, b"plain words", "InvalidParameterException"),
+            "a load balancer's page": reply(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+            "an empty 503": reply(503, b"", "ServiceUnavailableException"),
+        }
+        for name, responder in cases.items():
+            with self.subTest(name):
+                self.server.responder = responder
+                theirs, mine = self._both(self.server.url, attempts=1)
+                self._assert_same(theirs, mine)
+        self.server.responder = cases["modeled members"]
+        _, mine = self._both(self.server.url, attempts=1)
+        self.assertEqual(mine.response["Reason"], reason)  # type: ignore[attr-defined]
 
     def test_throttling_until_max_attempts(self) -> None:
         self.server.responder = service_error("ThrottlingException", 429, "Rate exceeded", "req-429")
