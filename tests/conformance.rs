@@ -4,9 +4,9 @@
 //! `ClientConfig::resolve_with`; role chains are observed on loopback STS, SSO and IMDS fakes.
 //!
 //! Every case runs. The few that do not apply to this library are named in `NOT_APPLICABLE`
-//! with the reason, and the test fails if such a case disappears from the suite or starts to
-//! be listed twice. Error cases are checked for being errors of the right kind that name a
-//! profile (or file and line); the suites' wording is smithy-rs's own, not an SDK contract.
+//! with the reason, and the tests fail if such a case disappears from the suite. Error cases
+//! are checked for being errors of the right kind that name a profile (or file and line);
+//! the suites' wording is smithy-rs's own, not an SDK contract.
 
 mod support;
 
@@ -146,11 +146,12 @@ fn profile_parser_suite() {
 #[test]
 fn file_location_suite() {
     let suite = suite("file-location-tests.json");
-    let mut ran = 0;
+    let (mut ran, mut windows) = (0, 0);
     for case in suite["tests"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         if case["platform"] != "linux" {
             assert_eq!(not_applicable(name), Some("Windows paths"), "{name}");
+            windows += 1;
             continue;
         }
         let env: HashMap<String, String> = case["environment"]
@@ -196,6 +197,8 @@ fn file_location_suite() {
         ran += 1;
     }
     assert_eq!(ran, 4);
+    // Five Windows cases under four names (two share one).
+    assert_eq!(windows, 5, "the listed Windows cases are in the suite");
 }
 
 const IMDS_KEY: &str = "AKIDIMDS";
