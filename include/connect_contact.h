@@ -275,8 +275,8 @@ void connect_client_free(connect_client *client);
  *                           attempt limit is reached, as boto3), or `{"Error": {"Code",
  *                           "Message"}, "ResponseMetadata": {...}, "Details": {...}}`: Message
  *                           is the service's own; Details (when any) holds StopReason (how
- *                           retrying stopped), Transport (ConnectTimeout, ReadTimeout or
- *                           EndpointConnection) and EndpointUrl.
+ *                           retrying stopped), Transport (ConnectTimeout, ReadTimeout,
+ *                           EndpointConnection or ConnectionClosed) and EndpointUrl.
  *                           The caller owns it and frees it with connect_string_free().
  *                           Error.Message is connect_last_error_message()'s text (see there
  *                           for what it may contain); Error.Code the service's error code or

@@ -433,7 +433,8 @@ impl Error {
     }
 
     /// For transport failures and timeouts, which of botocore's errors this is:
-    /// `ConnectTimeout`, `ReadTimeout` or `EndpointConnection` (connect failures).
+    /// `ConnectTimeout`, `ReadTimeout`, `EndpointConnection` (a failure to connect) or
+    /// `ConnectionClosed` (the connection failed or closed before a valid response).
     pub fn transport_kind(&self) -> Option<&'static str> {
         match self {
             Error::Timeout { metadata, .. } if metadata.while_connecting => Some("ConnectTimeout"),
@@ -441,6 +442,7 @@ impl Error {
             Error::Transport { metadata, .. } if metadata.while_connecting => {
                 Some("EndpointConnection")
             }
+            Error::Transport { .. } => Some("ConnectionClosed"),
             _ => None,
         }
     }

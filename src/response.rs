@@ -58,8 +58,8 @@ pub fn error_document(code: &str, message: &str, metadata: Option<&ResponseMetad
 impl Error {
     /// This error as a response document: boto3's `Error` (the service's message as it was
     /// sent) and `ResponseMetadata`, then, when there is any, the library's own `Details`:
-    /// `StopReason` (how retrying stopped), `Transport` (`ConnectTimeout`, `ReadTimeout` or
-    /// `EndpointConnection`) and `EndpointUrl` (the URL of the last attempt).
+    /// `StopReason` (how retrying stopped), `Transport` ([`Error::transport_kind`]) and
+    /// `EndpointUrl` (the URL of the last attempt).
     pub fn to_document(&self) -> String {
         let default = ResponseMetadata::default();
         let metadata = self.metadata().unwrap_or(&default);

@@ -456,6 +456,15 @@ fn a_refused_connection_is_a_connect_failure() {
 }
 
 #[test]
+fn a_connection_closed_without_an_answer_is_told_apart() {
+    let server = scripted(|_, _| Reply::Close);
+    let client = client(&server.url(), serde_json::json!({"max_attempts": 1}));
+    let err = client.update_contact(&request("closed")).unwrap_err();
+    assert_eq!(err.status(), Status::Transport, "{err}");
+    assert_eq!(err.transport_kind(), Some("ConnectionClosed"), "{err}");
+}
+
+#[test]
 fn broken_responses_are_retried() {
     // Connection n: 0 closes before the status line, 1 sends half a head, 2 truncates the
     // body, 3 answers properly. One client, so each retry opens the next connection.

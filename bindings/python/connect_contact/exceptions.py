@@ -188,8 +188,8 @@ class ConnectionError(Error):  # noqa: A001 - botocore's name, kept for ``except
 
 
 class EndpointConnectionError(ConnectionError):
-    """DNS, connect or TLS failure, or an I/O failure (``CONNECT_STATUS_TRANSPORT``). For a
-    failure to connect, ``str()`` is botocore's ``Could not connect to the endpoint URL: "..."``."""
+    """DNS, connect or TLS failure (``CONNECT_STATUS_TRANSPORT``): botocore's
+    ``Could not connect to the endpoint URL: "..."``."""
 
     fmt = 'Could not connect to the endpoint URL: "{endpoint_url}"'
 
@@ -199,6 +199,13 @@ class ConnectTimeoutError(ConnectionError):
     ``Connect timeout on endpoint URL: "..."``."""
 
     fmt = 'Connect timeout on endpoint URL: "{endpoint_url}"'
+
+
+class ConnectionClosedError(HTTPClientError):
+    """The connection failed or closed before a valid response came (``CONNECT_STATUS_TRANSPORT``):
+    botocore's ``Connection was closed before we received a valid response from endpoint URL: "..."``."""
+
+    fmt = 'Connection was closed before we received a valid response from endpoint URL: "{endpoint_url}".'
 
 
 class ReadTimeoutError(HTTPClientError):
@@ -213,6 +220,7 @@ _TRANSPORT_CLASSES: Dict[str, Type[Error]] = {
     "ConnectTimeout": ConnectTimeoutError,
     "ReadTimeout": ReadTimeoutError,
     "EndpointConnection": EndpointConnectionError,
+    "ConnectionClosed": ConnectionClosedError,
 }
 
 

@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import tempfile
+import threading
 import time
 import unittest
 from typing import Any, Dict, List
@@ -319,6 +320,35 @@ class Boto3ErrorEquivalenceTest(unittest.TestCase):
         self._assert_same(theirs, mine)
         self.assertIsInstance(mine, connect_contact.ConnectTimeoutError)
         self.assertEqual(str(mine), f'Connect timeout on endpoint URL: "{url}/contacts/instance-1/contact-1"')
+
+    def test_connection_closed_without_an_answer(self) -> None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        listener.settimeout(10)
+        self.addCleanup(listener.close)
+
+        def close_each(count: int) -> None:
+            for _ in range(count):  # one connection per side
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.settimeout(5)
+                    conn.recv(65536)
+
+        closer = threading.Thread(target=close_each, args=(2,), daemon=True)
+        closer.start()
+        url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+        theirs, mine = self._both(url, attempts=1)
+        closer.join(timeout=10)
+        self._assert_same(theirs, mine)
+        self.assertIsInstance(mine, connect_contact.ConnectionClosedError)
+        self.assertEqual(
+            str(mine),
+            f'Connection was closed before we received a valid response from endpoint URL: "{url}/contacts/instance-1/contact-1".',
+        )
 
     def test_refused_connection(self) -> None:
         url = closed_port_url()
