@@ -241,6 +241,16 @@ impl HttpHeaders {
         HttpHeaders(text)
     }
 
+    /// Replaces every occurrence of each of `values` (names and values alike), allocating only
+    /// when one is there.
+    pub fn replace_all(&mut self, values: &[&str], with: &str) {
+        for value in values {
+            if !value.is_empty() && self.0.contains(value) {
+                self.0 = self.0.replace(value, with);
+            }
+        }
+    }
+
     /// The headers in arrival order, names as received.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.lines().filter_map(|l| l.split_once(':'))

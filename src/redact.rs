@@ -19,6 +19,8 @@
 //! Each is replaced by [`REDACTED`].
 #![forbid(unsafe_code)]
 
+use serde_json::Value;
+
 use crate::error::{Error, ResponseMetadata};
 
 /// What a removed value is replaced with.
@@ -79,9 +81,23 @@ impl<'a> Redactor<'a> {
         replace_all(text, &self.secrets);
     }
 
+    /// The request id and the response headers (an echoing endpoint may put a secret in
+    /// either): secrets removed.
     pub fn metadata(&self, metadata: &mut ResponseMetadata) {
         if let Some(id) = &mut metadata.request_id {
             self.identifier(id);
+        }
+        metadata.http_headers.replace_all(&self.secrets, REDACTED);
+    }
+
+    /// A modeled error's members (a copy of the message among them): both kinds removed
+    /// from every string.
+    fn fields(&self, value: &mut Value) {
+        match value {
+            Value::String(text) => self.message(text),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.fields(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.fields(v)),
+            _ => {}
         }
     }
 
@@ -92,22 +108,29 @@ impl<'a> Redactor<'a> {
         }
         if let Error::Service(service) = error {
             self.identifier(&mut service.code);
+            if let Some(fields) = &mut service.fields {
+                fields.values_mut().for_each(|v| self.fields(v));
+            }
         }
         error.edit_message(|m| self.message(m));
     }
 }
 
-/// The success path's scrub: `secrets` out of a response's request id, without allocating
-/// unless one is there (a warm call's allocation budget is counted; see
+/// The success path's scrub: `secrets` out of a response's request id and headers, without
+/// allocating unless one is there (a warm call's allocation budget is counted; see
 /// tests/alloc_budget.rs). Longest first is not needed: a secret key and a session token do
 /// not contain each other.
 pub fn request_id<'a>(metadata: &mut ResponseMetadata, secrets: impl IntoIterator<Item = &'a str>) {
-    if let Some(id) = &mut metadata.request_id {
-        for secret in secrets {
-            if !secret.is_empty() && id.contains(secret) {
+    for secret in secrets {
+        if secret.is_empty() {
+            continue;
+        }
+        if let Some(id) = &mut metadata.request_id {
+            if id.contains(secret) {
                 *id = id.replace(secret, REDACTED);
             }
         }
+        metadata.http_headers.replace_all(&[secret], REDACTED);
     }
 }
 
@@ -134,8 +157,17 @@ mod tests {
             metadata: ResponseMetadata {
                 request_id: Some("id-SECRETKEY".into()),
                 http_status: Some(400),
-                retry_attempts: 0,
+                http_headers: crate::error::HttpHeaders::from_pairs([
+                    ("x-amzn-RequestId", "id-SECRETKEY"),
+                    ("x-echo", "TOKEN-TOKEN"),
+                ]),
+                ..Default::default()
             },
+            fields: serde_json::json!({"Message": "Value 'Billing callback' with WEBID",
+                                       "Reason": {"R": "SECRETKEY"}})
+            .as_object()
+            .cloned()
+            .map(Box::new),
         });
         r.error(&mut e);
         let Error::Service(s) = &e else { panic!() };
@@ -145,6 +177,33 @@ mod tests {
             "Value '** redacted **' by Bob with ** redacted ** and ** redacted **"
         );
         assert_eq!(s.metadata.request_id.as_deref(), Some("id-** redacted **"));
+        let headers: Vec<_> = s.metadata.http_headers.iter().collect();
+        assert_eq!(
+            headers,
+            [
+                ("x-amzn-RequestId", "id-** redacted **"),
+                ("x-echo", "** redacted **")
+            ]
+        );
+        assert_eq!(
+            serde_json::Value::Object(*s.fields.clone().unwrap()),
+            serde_json::json!({"Message": "Value '** redacted **' with ** redacted **",
+                               "Reason": {"R": "** redacted **"}})
+        );
+        let mut m = ResponseMetadata {
+            request_id: Some("ok-SECRETKEY".into()),
+            http_headers: crate::error::HttpHeaders::from_pairs([(
+                "x-amzn-requestid",
+                "ok-SECRETKEY",
+            )]),
+            ..Default::default()
+        };
+        request_id(&mut m, ["SECRETKEY", ""]);
+        assert_eq!(m.request_id.as_deref(), Some("ok-** redacted **"));
+        assert_eq!(
+            m.http_headers.iter().collect::<Vec<_>>(),
+            [("x-amzn-requestid", "ok-** redacted **")]
+        );
         let mut t = "a Bob".to_owned();
         Redactor::default().message(&mut t);
         assert_eq!(t, "a Bob");

@@ -750,7 +750,7 @@ fn sts_calls_are_retried_with_the_standard_policy() {
     );
     home.write(
         ".aws/credentials",
-        "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = S\n",
+        &format!("[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = {CANARY}\n"),
     );
     let sts = TestServer::start(|r, _| {
         let body = String::from_utf8_lossy(&r.body).into_owned();
@@ -926,7 +926,15 @@ fn sso_tokens_near_expiry_are_refreshed_and_written_back() {
     assert_eq!(oidc.requests().len(), 1);
 
     // A failing refresh: a token still valid is used; an expired one is an error.
-    let broken = TestServer::start(|_, _| json(400, r#"{"error":"invalid_grant"}"#));
+    // It echoes the client secret it was sent: scrubbed.
+    let broken = TestServer::start(|_, _| {
+        json(
+            400,
+            &format!(
+                r#"{{"error":"invalid_grant","error_description":"no such secret {CANARY}"}}"#
+            ),
+        )
+    });
     let old_portal = sso_portal("OLD-TOKEN", 0);
     let env = [
         ("AWS_ENDPOINT_URL_SSO", old_portal.url()),
@@ -945,7 +953,8 @@ fn sso_tokens_near_expiry_are_refreshed_and_written_back() {
     let e = provide().unwrap_err();
     assert!(
         e.to_string().contains("expired and could not be refreshed")
-            && e.to_string().contains("invalid_grant")
+            && e.to_string()
+                .contains("invalid_grant: no such secret ** redacted **")
             && e.to_string().contains("aws sso login --sso-session corp"),
         "{e}"
     );

@@ -21,6 +21,7 @@ use super::{fetched, parse_time, Credentials, ProvideCredentials};
 use crate::error::{Error, ResponseMetadata, ServiceError};
 use crate::log::{emit, LogLevel};
 use crate::protocol::encode_label;
+use crate::redact::Redactor;
 use crate::retry::{retry_call, FailureKind, RetryPolicy};
 use crate::transport::{HttpResponse, Limits, Transport};
 
@@ -130,7 +131,12 @@ impl Sso {
         })
         .to_string();
         let headers = [("content-type", "application/json")];
-        let response = self.send_with_retries(&what, |limits| {
+        let secrets = [
+            refresh_token,
+            client_secret,
+            get("accessToken").unwrap_or(""),
+        ];
+        let response = self.send_with_retries(&what, &secrets, |limits| {
             self.transport
                 .send("POST", &url, &headers, Some(body.as_bytes()), limits)
         })?;
@@ -171,11 +177,14 @@ impl Sso {
 
     /// Sends with the standard retry policy; a non-200 answer becomes a service error
     /// (retried when throttling or 5xx), then CREDENTIALS_PROVIDER naming `what`.
+    /// `secrets` (the tokens and client secret sent) are scrubbed from what the service says.
     fn send_with_retries(
         &self,
         what: &str,
+        secrets: &[&str],
         send: impl Fn(Limits) -> Result<HttpResponse, Error>,
     ) -> Result<HttpResponse, Error> {
+        let redactor = Redactor::new(secrets.iter().copied(), []);
         let deadline = Instant::now() + self.timeout;
         let (result, attempts) = retry_call(&self.retry, deadline, FailureKind::of, |_| {
             let limits = Limits::total(deadline.saturating_duration_since(Instant::now()));
@@ -190,14 +199,18 @@ impl Sso {
                     .and_then(Value::as_str)
                     .map(str::to_owned)
             };
+            let mut code = field("error")
+                .or_else(|| response.error_type.clone())
+                .unwrap_or_else(|| "no error code".into());
+            let mut message = field("message")
+                .or_else(|| field("Message"))
+                .or_else(|| field("error_description"))
+                .unwrap_or_default();
+            redactor.identifier(&mut code);
+            redactor.message(&mut message);
             Err(Error::Service(ServiceError {
-                code: field("error")
-                    .or_else(|| response.error_type.clone())
-                    .unwrap_or_else(|| "no error code".into()),
-                message: field("message")
-                    .or_else(|| field("Message"))
-                    .or_else(|| field("error_description"))
-                    .unwrap_or_default(),
+                code,
+                message,
                 metadata: ResponseMetadata {
                     http_status: Some(response.status),
                     ..Default::default()
@@ -259,7 +272,7 @@ impl ProvideCredentials for Sso {
         );
         let headers = [("x-amz-sso_bearer_token", token.as_str())];
         let response = self
-            .send_with_retries(&what, |limits| {
+            .send_with_retries(&what, &[token.as_str()], |limits| {
                 self.transport.send("GET", &url, &headers, None, limits)
             })
             .map_err(|e| match e {
