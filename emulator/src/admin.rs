@@ -13,6 +13,9 @@ use crate::reply::{ApiError, Reply};
 use crate::service::Service;
 use crate::store::Store;
 
+/// Prefix of the admin API.
+pub const PREFIX: &str = "/_emulator/";
+
 /// `rest` is the path after `/_emulator/`.
 pub fn handle(service: &Service, method: &str, rest: &str, body: &[u8]) -> Reply {
     let result = match (method, rest) {
