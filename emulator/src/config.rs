@@ -70,7 +70,8 @@ pub struct EmulatorConfig {
     pub seed_file: Option<PathBuf>,
     /// Create unknown instances and contacts on their first UpdateContact instead of answering 404.
     pub auto_create: bool,
-    /// Load the store from this file at start (if it exists) and write it on every change.
+    /// Keep the store in this SQLite file (created from the seed if missing); each change is
+    /// on disk before it is acknowledged. A JSON state file of an earlier version is converted.
     pub state_file: Option<PathBuf>,
     /// Faults injected from the start.
     pub faults: Faults,
