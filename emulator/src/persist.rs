@@ -3,9 +3,9 @@
 //! The state store is an SQLite database in WAL mode with `synchronous=FULL`: each commit
 //! appends to the write-ahead log and fsyncs it before the update is acknowledged, so an
 //! acknowledged update survives kill -9 and power loss alike, and a crash at any point
-//! leaves a database SQLite recovers on the next open (the log is replayed or discarded
-//! whole). One row per contact, so an update costs the same at 1,000 contacts as at
-//! 100,000. Writes go through one writer thread that commits whatever is queued as a single
+//! leaves a database SQLite recovers on the next open (committed transactions in the log are
+//! kept, a partly written one is ignored). One row per contact, so the cost of an update
+//! does not grow with the store. Writes go through one writer thread that commits whatever is queued as a single
 //! transaction (group commit): concurrent clients share an fsync instead of queueing behind
 //! one each.
 //!

@@ -95,36 +95,44 @@ fn a_bad_policy_file_stops_the_start_naming_the_member() {
 
 #[test]
 fn the_quota_throttles_the_sixth_call_of_a_burst_of_six_across_both_apis() {
-    let emu = start(|c| {
-        c.auto_create = true;
-        c.quota = Some(Quota::default());
-    });
-    let signer = Signer::default();
-    let agent = agent();
-    let path = contact_path("i", "c");
-    let mut statuses = Vec::new();
-    let mut last = None;
-    for n in 0..6 {
-        // Alternate the two APIs: the bucket is shared.
-        let (method, body) = if n % 2 == 0 {
-            ("POST", r#"{"Name":"n"}"#)
-        } else {
-            ("GET", "")
-        };
-        let a = send(&agent, &emu, &signer, method, &path, body).unwrap();
-        statuses.push(a.status);
-        last = Some(a);
+    // A burst means within the half second it takes to refill one token; on a loaded machine
+    // six calls can take longer, so a slow round is repeated (at most three).
+    for _ in 0..3 {
+        let emu = start(|c| {
+            c.auto_create = true;
+            c.quota = Some(Quota::default());
+        });
+        let signer = Signer::default();
+        let agent = agent();
+        let path = contact_path("i", "c");
+        let started = std::time::Instant::now();
+        let mut answers = Vec::new();
+        for n in 0..6 {
+            // Alternate the two APIs: the bucket is shared.
+            let (method, body) = if n % 2 == 0 {
+                ("POST", r#"{"Name":"n"}"#)
+            } else {
+                ("GET", "")
+            };
+            answers.push(send(&agent, &emu, &signer, method, &path, body).unwrap());
+        }
+        if started.elapsed() > std::time::Duration::from_millis(450) {
+            continue;
+        }
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+        let last = &answers[5];
+        last.expect_error(429, "ThrottlingException");
+        assert_eq!(last.json(), serde_json::json!({"message": "Rate exceeded"}));
+        // Two per second refill: half a second later one more call goes through.
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        assert_eq!(
+            send(&agent, &emu, &signer, "GET", &path, "")
+                .unwrap()
+                .status,
+            200
+        );
+        return;
     }
-    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
-    let last = last.unwrap();
-    last.expect_error(429, "ThrottlingException");
-    assert_eq!(last.json(), serde_json::json!({"message": "Rate exceeded"}));
-    // Two per second refill: half a second later one more call goes through.
-    std::thread::sleep(std::time::Duration::from_millis(600));
-    assert_eq!(
-        send(&agent, &emu, &signer, "GET", &path, "")
-            .unwrap()
-            .status,
-        200
-    );
+    panic!("six calls never fitted in 450 ms; the machine is too loaded to tell a burst");
 }
