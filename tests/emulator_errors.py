@@ -1,9 +1,12 @@
-"""Every error the emulator can inject, through boto3 and through our Python client: each must
-raise the exception class a real service answer would. Usage: emulator_errors.py ENDPOINT.
+"""Every error the emulator can inject, through boto3, our Python client and the AWS CLI: each
+must raise the exception class (the CLI: print the error) a real service answer would. Usage:
+emulator_errors.py ENDPOINT.
 
 Prints one "ok CLIENT CODE" line per check; exits non-zero at the first mismatch."""
 
 import json
+import os
+import subprocess
 import sys
 import urllib.request
 
@@ -59,6 +62,22 @@ def check(client_name, client, modeled_base, code, status, modeled):
     sys.exit(f"{client_name} {code}: no exception")
 
 
+def check_cli(code, status):
+    """The AWS CLI prints the service's code and fails (v1, the awscli package, exits 255 for a
+    service error; v2 exits 254)."""
+    inject(code)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET, AWS_MAX_ATTEMPTS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "awscli", "connect", "update-contact", "--endpoint-url", ENDPOINT,
+         "--region", REGION, "--instance-id", "inst", "--contact-id", "c", "--name", "n"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    expected = f"An error occurred ({code}) when calling the UpdateContact operation"
+    if result.returncode not in (254, 255) or expected not in result.stderr:
+        sys.exit(f"aws-cli {code}: exit {result.returncode}, stderr {result.stderr!r}")
+    print(f"ok aws-cli {code} {status}")
+
+
 boto = boto3.client(
     "connect",
     region_name=REGION,
@@ -77,4 +96,5 @@ ours = connect_contact.Client(
 for code, status, modeled in ERRORS:
     check("boto3", boto, botocore.exceptions.ClientError, code, status, modeled)
     check("connect_contact", ours, connect_contact.ClientError, code, status, modeled)
+    check_cli(code, status)
 print("all errors raised as modeled")

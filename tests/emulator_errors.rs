@@ -1,6 +1,7 @@
 //! Every error the emulator can inject (UpdateContact's eight modeled errors and 503), sent
-//! to boto3 and to our Python client (bindings/python over the cdylib built for this run):
-//! each raises the exception class the service's answer would.
+//! to boto3, to our Python client (bindings/python over the cdylib built for this run) and to
+//! the AWS CLI (the awscli package of tests/requirements.txt): each raises the exception
+//! class (the CLI: prints the error code) the service's answer would.
 
 mod support;
 
@@ -54,7 +55,7 @@ fn boto3_and_the_python_client_raise_the_modeled_exception_for_every_injected_er
         "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status
     );
-    for client in ["boto3", "connect_contact"] {
+    for client in ["boto3", "connect_contact", "aws-cli"] {
         for (code, status) in [
             ("AccessDeniedException", 403),
             ("ConflictException", 409),
