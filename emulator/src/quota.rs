@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use serde_json::{json, Value};
+
 use crate::reply::ApiError;
 
 /// The service's default rate for UpdateContact and DescribeContact (requests per second).
@@ -34,6 +36,33 @@ impl Default for Quota {
 }
 
 impl Quota {
+    /// The admin API's form: `{"rps": 2, "burst": 5}`, or `null` for no quota.
+    pub fn to_json(quota: Option<Quota>) -> Value {
+        quota.map_or(Value::Null, |q| json!({ "rps": q.rps, "burst": q.burst }))
+    }
+
+    /// Reads the admin API's form; a member left out takes the service's default.
+    pub fn from_json(value: &Value) -> Result<Option<Quota>, String> {
+        let map = match value {
+            Value::Null => return Ok(None),
+            Value::Object(map) => map,
+            _ => return Err("quota must be {\"rps\": N, \"burst\": N} or null".into()),
+        };
+        if let Some(unknown) = map.keys().find(|k| *k != "rps" && *k != "burst") {
+            return Err(format!("{unknown}: unknown member; expected rps, burst"));
+        }
+        let mut quota = Quota::default();
+        for (name, slot) in [("rps", &mut quota.rps), ("burst", &mut quota.burst)] {
+            if let Some(v) = map.get(name) {
+                *slot = v
+                    .as_f64()
+                    .ok_or_else(|| format!("{name} must be a number"))?;
+            }
+        }
+        quota.check()?;
+        Ok(Some(quota))
+    }
+
     pub fn check(&self) -> Result<(), String> {
         if !(self.rps.is_finite() && self.rps > 0.0) {
             return Err(format!(
@@ -63,6 +92,10 @@ impl QuotaState {
             quota,
             buckets: HashMap::new(),
         }
+    }
+
+    pub fn quota(&self) -> Quota {
+        self.quota
     }
 
     /// Takes a token for one call, or answers as the service does when none is left.

@@ -14,7 +14,7 @@ use crate::faults::{Decision, FaultState, Faults};
 use crate::model::ServiceModel;
 use crate::persist::{self, Pending, StateStore};
 use crate::policy::{self, Policy, ACCOUNT};
-use crate::quota::QuotaState;
+use crate::quota::{Quota, QuotaState};
 use crate::reply::{ApiError, Incoming, Outcome, Reply};
 use crate::store::Store;
 
@@ -31,7 +31,8 @@ pub struct Service {
     store: Mutex<Store>,
     faults: Mutex<FaultState>,
     policy: Option<Policy>,
-    quota: Option<Mutex<QuotaState>>,
+    /// The quota in force, if any (the admin API may change it).
+    quota: Mutex<Option<QuotaState>>,
 }
 
 /// A poisoned lock only means another request panicked mid-way; the data is still usable.
@@ -74,7 +75,7 @@ impl Service {
             store: Mutex::new(store),
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             policy,
-            quota: config.quota.map(|q| Mutex::new(QuotaState::new(q))),
+            quota: Mutex::new(config.quota.map(QuotaState::new)),
         })
     }
 
@@ -135,8 +136,8 @@ impl Service {
             let resource = policy::contact_arn(&self.region, instance_id, contact_id);
             policy.check(principal, operation.action(), &resource)?;
         }
-        if let Some(quota) = &self.quota {
-            lock(quota).take(ACCOUNT, &self.region, Instant::now())?;
+        if let Some(quota) = lock(&self.quota).as_mut() {
+            quota.take(ACCOUNT, &self.region, Instant::now())?;
         }
         Ok(())
     }
@@ -238,6 +239,20 @@ impl Service {
     pub fn reset(&self) -> Result<(), ApiError> {
         self.set_faults(Faults::default());
         self.replace_store(self.initial.clone())
+    }
+
+    /// The quota in force, if any.
+    pub fn quota(&self) -> Option<Quota> {
+        lock(&self.quota).as_ref().map(QuotaState::quota)
+    }
+
+    /// Replaces the quota (`None`: none); the bucket starts full.
+    pub fn set_quota(&self, quota: Option<Quota>) -> Result<(), String> {
+        if let Some(q) = &quota {
+            q.check()?;
+        }
+        *lock(&self.quota) = quota.map(QuotaState::new);
+        Ok(())
     }
 
     pub fn faults(&self) -> Faults {

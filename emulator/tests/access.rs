@@ -136,3 +136,32 @@ fn the_quota_throttles_the_sixth_call_of_a_burst_of_six_across_both_apis() {
     }
     panic!("six calls never fitted in 450 ms; the machine is too loaded to tell a burst");
 }
+
+#[test]
+fn the_admin_api_turns_the_quota_on_and_off() {
+    let emu = start(|c| c.auto_create = true);
+    assert_eq!(common::admin(&emu, "GET", "quota", "").body, "null");
+    let set = common::admin(&emu, "PUT", "quota", r#"{"rps": 0.001, "burst": 1}"#);
+    assert_eq!(set.status, 200, "{set:?}");
+    assert_eq!(set.json(), serde_json::json!({"rps": 0.001, "burst": 1.0}));
+    let signer = Signer::default();
+    assert_eq!(
+        update(&emu, &signer, "i", "c", r#"{"Name":"a"}"#).status,
+        200
+    );
+    update(&emu, &signer, "i", "c", r#"{"Name":"b"}"#).expect_error(429, "ThrottlingException");
+    describe(&emu, "i", "c").expect_error(429, "ThrottlingException");
+    assert_eq!(
+        emu.contact("i", "c").unwrap()["Name"],
+        "a",
+        "a throttled call changes nothing"
+    );
+    let bad = common::admin(&emu, "PUT", "quota", r#"{"rps": 0}"#);
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("rps"), "{bad:?}");
+    assert_eq!(common::admin(&emu, "PUT", "quota", "null").status, 200);
+    assert_eq!(
+        update(&emu, &signer, "i", "c", r#"{"Name":"c"}"#).status,
+        200
+    );
+}
