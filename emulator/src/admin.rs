@@ -2,6 +2,7 @@
 //!
 //! - `GET /_emulator/health` → `{"status": "ok", "instances": N, "contacts": N}`
 //! - `GET /_emulator/faults`, `PUT /_emulator/faults` (body: the faults JSON)
+//! - `GET /_emulator/quota`, `PUT /_emulator/quota` (`{"rps": N, "burst": N}`, or `null`)
 //! - `GET /_emulator/contacts` (the store, in the seed format), `PUT /_emulator/contacts`
 //!   (replace the store with a document in the seed format)
 //! - `POST /_emulator/reset`: the store as at start, no faults
@@ -9,9 +10,13 @@
 use serde_json::{json, Value};
 
 use crate::faults::Faults;
+use crate::quota::Quota;
 use crate::reply::{ApiError, Reply};
 use crate::service::Service;
 use crate::store::Store;
+
+/// Prefix of the admin API.
+pub const PREFIX: &str = "/_emulator/";
 
 /// `rest` is the path after `/_emulator/`.
 pub fn handle(service: &Service, method: &str, rest: &str, body: &[u8]) -> Reply {
@@ -27,6 +32,11 @@ pub fn handle(service: &Service, method: &str, rest: &str, body: &[u8]) -> Reply
                 service.set_faults(faults);
                 service.faults().to_json()
             }),
+        ("GET", "quota") => Ok(Quota::to_json(service.quota())),
+        ("PUT", "quota") => parse(body)
+            .and_then(|v| Quota::from_json(&v).map_err(ApiError::invalid_parameter))
+            .and_then(|q| service.set_quota(q).map_err(ApiError::invalid_parameter))
+            .map(|()| Quota::to_json(service.quota())),
         ("GET", "contacts") => Ok(service.store().to_json()),
         ("PUT", "contacts") => parse(body)
             .and_then(|v| Store::from_json(&v).map_err(ApiError::invalid_parameter))
@@ -36,7 +46,7 @@ pub fn handle(service: &Service, method: &str, rest: &str, body: &[u8]) -> Reply
         _ => Err(ApiError::new(
             404,
             "UnknownOperationException",
-            "Unknown admin route; see GET/PUT /_emulator/faults, GET/PUT /_emulator/contacts, POST /_emulator/reset, \
+            "Unknown admin route; see GET/PUT /_emulator/faults, GET/PUT /_emulator/quota, GET/PUT /_emulator/contacts, POST /_emulator/reset, \
              GET /_emulator/health",
         )),
     };

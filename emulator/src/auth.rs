@@ -101,13 +101,14 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, ApiError> {
     })
 }
 
-/// Checks `request`'s signature against `credentials` for `region`, at time `now`.
-pub fn verify(
+/// Checks `request`'s signature against `credentials` for `region`, at time `now`; returns
+/// the access key ID that signed it.
+pub fn verify<'c>(
     request: &SignedRequest<'_>,
-    credentials: &[Credential],
+    credentials: &'c [Credential],
     region: &str,
     now: SystemTime,
-) -> Result<(), ApiError> {
+) -> Result<&'c str, ApiError> {
     let Some(authorization) = request.header("authorization") else {
         return Err(ApiError::new(
             403,
@@ -158,7 +159,7 @@ pub fn verify(
 
     let expected = expected_signature(request, &auth, credential, region, signed_at.into())?;
     if bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        Ok(())
+        Ok(&credential.access_key_id)
     } else {
         Err(ApiError::invalid_signature(
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret \

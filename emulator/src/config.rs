@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::faults::Faults;
+use crate::quota::Quota;
 
 /// The access key the emulator accepts when none is configured.
 pub const DEFAULT_ACCESS_KEY_ID: &str = "AKIDCONNECTEMULATOR";
@@ -69,10 +70,15 @@ pub struct EmulatorConfig {
     pub seed_file: Option<PathBuf>,
     /// Create unknown instances and contacts on their first UpdateContact instead of answering 404.
     pub auto_create: bool,
-    /// Load the store from this file at start (if it exists) and write it on every change.
+    /// Keep the store in this SQLite file (created from the seed if missing); each change is
+    /// on disk before it is acknowledged. A JSON state file of an earlier version is converted.
     pub state_file: Option<PathBuf>,
     /// Faults injected from the start.
     pub faults: Faults,
+    /// Who may call what on which contact (see `policy`); `None` allows every valid signer.
+    pub policy_file: Option<PathBuf>,
+    /// The service's request quota, shared by every API; `None` (the default) for none.
+    pub quota: Option<Quota>,
     /// One line per request on stderr.
     pub log: bool,
 }
@@ -91,6 +97,8 @@ impl Default for EmulatorConfig {
             auto_create: false,
             state_file: None,
             faults: Faults::default(),
+            policy_file: None,
+            quota: None,
             log: true,
         }
     }
@@ -107,13 +115,25 @@ Options:
   --access-key-id KEY       accepted access key [default: AKIDCONNECTEMULATOR]
   --secret-access-key KEY   its secret [default: connect-emulator-secret]
   --session-token TOKEN     require this X-Amz-Security-Token
+  --credential KEY:SECRET[:TOKEN]
+                            accept this identity too (repeatable)
+  --policy FILE             allow only what FILE's statements allow (see README: Permissions)
+  --quota                   enforce the service's quota: 2 calls/s, burst 5, shared by all APIs
+  --quota-rps N             quota rate (implies --quota)
+  --quota-burst N           quota burst (implies --quota)
   --seed FILE               instances and contacts to start with (JSON)
   --auto-create             create unknown instances and contacts on their first update
-  --state FILE              load the store from FILE and write it there on every change
+  --state FILE              keep the store in FILE (SQLite), each change on disk before its answer
   --throttle-rps N          per-instance request rate above which requests get 429 ThrottlingException
-  --error-rate F            fraction (0..1) of requests answered with --error-status
-  --error-status N          500 (InternalServiceException) or 503 [default: 500]
-  --fault-sequence LIST     comma-separated answers consumed in order, e.g. 500,503,drop,200
+                            (a fault; --quota is the service's own limit)
+  --error-rate F            fraction (0..1) of requests answered with --error-code or --error-status
+  --error-status N          400, 403, 404, 409, 429, 500 or 503 [default: 500]
+  --error-code CODE         one of UpdateContact's modeled errors (e.g. ConflictException,
+                            AccessDeniedException) or ServiceUnavailableException
+  --fault-sequence LIST     comma-separated answers consumed in order, e.g.
+                            500,ConflictException,drop,200
+  --fault-instance ID       faults apply only to requests for this instance
+  --fault-contact ID        faults apply only to requests for this contact
   --latency-ms N            delay every API response by N milliseconds
   --drop-rate F             fraction (0..1) of requests whose connection is closed without a response
   --quiet                   no per-request log lines
@@ -138,6 +158,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
     let mut access_key = DEFAULT_ACCESS_KEY_ID.to_string();
     let mut secret = DEFAULT_SECRET_ACCESS_KEY.to_string();
     let mut token = None;
+    let mut extra = Vec::new();
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -153,6 +174,29 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             "--access-key-id" => access_key = value()?,
             "--secret-access-key" => secret = value()?,
             "--session-token" => token = Some(value()?),
+            "--credential" => {
+                let v = value()?;
+                let mut parts = v.splitn(3, ':');
+                let (Some(key), Some(secret)) = (parts.next(), parts.next()) else {
+                    return Err("--credential: expected KEY:SECRET or KEY:SECRET:TOKEN".into());
+                };
+                if key.is_empty() || secret.is_empty() {
+                    return Err("--credential: KEY and SECRET must not be empty".into());
+                }
+                let mut credential = Credential::new(key, secret);
+                credential.session_token = parts.next().map(str::to_string);
+                extra.push(credential);
+            }
+            "--policy" => config.policy_file = Some(PathBuf::from(value()?)),
+            "--quota" => {
+                config.quota.get_or_insert_with(Quota::default);
+            }
+            "--quota-rps" => {
+                config.quota.get_or_insert_with(Quota::default).rps = number(&flag, &value()?)?
+            }
+            "--quota-burst" => {
+                config.quota.get_or_insert_with(Quota::default).burst = number(&flag, &value()?)?
+            }
             "--seed" => config.seed_file = Some(PathBuf::from(value()?)),
             "--state" => config.state_file = Some(PathBuf::from(value()?)),
             "--auto-create" => config.auto_create = true,
@@ -160,6 +204,15 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             "--throttle-rps" => config.faults.throttle_rps = Some(number(&flag, &value()?)?),
             "--error-rate" => config.faults.error_rate = number(&flag, &value()?)?,
             "--error-status" => config.faults.error_status = number(&flag, &value()?)?,
+            "--error-code" => {
+                let v = value()?;
+                match v.parse()? {
+                    crate::faults::FaultStep::Error(code) => config.faults.error_code = Some(code),
+                    _ => return Err(format!("--error-code {v}: expected an error code")),
+                }
+            }
+            "--fault-instance" => config.faults.instance_id = Some(value()?),
+            "--fault-contact" => config.faults.contact_id = Some(value()?),
             "--latency-ms" => config.faults.latency_ms = number(&flag, &value()?)?,
             "--drop-rate" => config.faults.drop_rate = number(&flag, &value()?)?,
             "--fault-sequence" => {
@@ -177,7 +230,11 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
         secret_access_key: secret,
         session_token: token,
     }];
+    config.credentials.extend(extra);
     config.faults.check().map_err(|e| format!("faults: {e}"))?;
+    if let Some(quota) = &config.quota {
+        quota.check().map_err(|e| format!("--quota: {e}"))?;
+    }
     Ok(Command::Run(Box::new(config)))
 }
 
@@ -246,6 +303,61 @@ mod tests {
             ]
         );
         assert_eq!(c.faults.throttle_rps, Some(2.0));
+    }
+
+    #[test]
+    fn access_quota_and_error_flags() {
+        let c = run(&[
+            "--credential",
+            "AK2:SK2",
+            "--credential",
+            "ASIA:SK3:TOK",
+            "--policy",
+            "p.json",
+            "--quota-burst",
+            "7",
+            "--error-code",
+            "conflictexception",
+            "--fault-instance",
+            "i",
+            "--fault-contact",
+            "c",
+        ])
+        .unwrap();
+        assert_eq!(c.credentials.len(), 3);
+        assert_eq!(c.credentials[1], Credential::new("AK2", "SK2"));
+        assert_eq!(
+            c.credentials[2],
+            Credential::new("ASIA", "SK3").with_session_token("TOK")
+        );
+        assert_eq!(
+            c.policy_file.as_deref(),
+            Some(std::path::Path::new("p.json"))
+        );
+        assert_eq!(
+            c.quota,
+            Some(Quota {
+                rps: 2.0,
+                burst: 7.0
+            })
+        );
+        assert_eq!(c.faults.error_code, Some("ConflictException"));
+        assert_eq!(
+            (
+                c.faults.instance_id.as_deref(),
+                c.faults.contact_id.as_deref()
+            ),
+            (Some("i"), Some("c"))
+        );
+        assert_eq!(run(&["--quota"]).unwrap().quota, Some(Quota::default()));
+        assert_eq!(run(&[]).unwrap().quota, None, "off by default");
+        assert!(run(&["--quota-rps", "0"]).unwrap_err().contains("--quota"));
+        assert!(run(&["--credential", "AK"])
+            .unwrap_err()
+            .contains("--credential"));
+        assert!(run(&["--error-code", "Teapot"])
+            .unwrap_err()
+            .contains("Teapot"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Fault injection: a per-instance throttle, a fraction or an exact sequence of 500/503
-//! answers, dropped connections and added latency.
+//! Fault injection: a per-instance throttle, a fraction or an exact sequence of error answers
+//! (any error UpdateContact's model declares, or 503), dropped connections and added latency,
+//! optionally only for one instance or contact.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -10,8 +11,72 @@ use serde_json::{json, Map, Value};
 
 use crate::reply::ApiError;
 
-/// Statuses a fault may answer with.
-const FAULT_STATUSES: &[u16] = &[429, 500, 503];
+/// The errors a fault may answer with: every error UpdateContact's model declares (checked
+/// against the vendored model by a test), plus the 503 the service's front end sends. By
+/// status, the first of this table with that status is meant (400: InvalidRequestException).
+pub const INJECTABLE_ERRORS: &[(&str, u16, &str)] = &[
+    ("InvalidRequestException", 400, "The request is not valid."),
+    (
+        "InvalidParameterException",
+        400,
+        "One or more of the specified parameters are not valid.",
+    ),
+    (
+        "InvalidActiveRegionException",
+        400,
+        "This API is not supported in the current active Region for this instance.",
+    ),
+    (
+        "AccessDeniedException",
+        403,
+        "You do not have sufficient access to perform this action.",
+    ),
+    (
+        "ResourceNotFoundException",
+        404,
+        "The specified resource was not found.",
+    ),
+    (
+        "ConflictException",
+        409,
+        "The request could not be processed because of a conflict in the current state of the resource.",
+    ),
+    ("ThrottlingException", 429, "Rate exceeded"),
+    (
+        "InternalServiceException",
+        500,
+        "Request processing failed because of an error or failure with the service.",
+    ),
+    ("ServiceUnavailableException", 503, "Service unavailable"),
+];
+
+/// The error code a fault means by `status`, if any.
+fn code_for_status(status: u16) -> Option<&'static str> {
+    INJECTABLE_ERRORS
+        .iter()
+        .find(|(_, s, _)| *s == status)
+        .map(|(c, _, _)| *c)
+}
+
+/// The table's spelling of an error code (case-insensitive match), if it is injectable.
+fn known_code(code: &str) -> Option<&'static str> {
+    INJECTABLE_ERRORS
+        .iter()
+        .find(|(c, _, _)| c.eq_ignore_ascii_case(code))
+        .map(|(c, _, _)| *c)
+}
+
+fn choices() -> String {
+    let statuses: std::collections::BTreeSet<u16> =
+        INJECTABLE_ERRORS.iter().map(|(_, s, _)| *s).collect();
+    let statuses: Vec<String> = statuses.iter().map(u16::to_string).collect();
+    let codes: Vec<&str> = INJECTABLE_ERRORS.iter().map(|(c, _, _)| *c).collect();
+    format!(
+        "{} or an error code ({})",
+        statuses.join(", "),
+        codes.join(", ")
+    )
+}
 /// Bound on the throttle's table, so requests to ever new instance ids cannot grow it forever.
 const MAX_THROTTLED_INSTANCES: usize = 10_000;
 /// Bound on an injected sequence and on added latency.
@@ -23,9 +88,10 @@ const MAX_LATENCY_MS: u64 = 60_000;
 pub enum FaultStep {
     /// Handle the request normally (written `200`).
     Pass,
-    /// Answer with this status: 429 ThrottlingException, 500 InternalServiceException or
-    /// 503 ServiceUnavailableException.
+    /// Answer with the error this status means (see [`INJECTABLE_ERRORS`]).
     Status(u16),
+    /// Answer with this error code (one of [`INJECTABLE_ERRORS`]).
+    Error(&'static str),
     /// Close the connection without answering (written `drop`).
     Drop,
 }
@@ -38,10 +104,10 @@ impl FromStr for FaultStep {
             "200" | "pass" => Ok(FaultStep::Pass),
             "drop" => Ok(FaultStep::Drop),
             _ => match s.parse::<u16>() {
-                Ok(n) if FAULT_STATUSES.contains(&n) => Ok(FaultStep::Status(n)),
-                _ => Err(format!(
-                    "fault step {s:?} is not one of 200, 429, 500, 503, drop"
-                )),
+                Ok(n) if code_for_status(n).is_some() => Ok(FaultStep::Status(n)),
+                _ => known_code(s)
+                    .map(FaultStep::Error)
+                    .ok_or_else(|| format!("fault step {s:?} is not 200, drop, {}", choices())),
             },
         }
     }
@@ -52,6 +118,7 @@ impl fmt::Display for FaultStep {
         match self {
             FaultStep::Pass => f.write_str("200"),
             FaultStep::Status(n) => write!(f, "{n}"),
+            FaultStep::Error(code) => f.write_str(code),
             FaultStep::Drop => f.write_str("drop"),
         }
     }
@@ -63,10 +130,16 @@ pub struct Faults {
     /// Requests per second allowed per instance (a token bucket holding one second's worth);
     /// more answer 429 ThrottlingException.
     pub throttle_rps: Option<f64>,
-    /// Fraction (0..=1) of requests answered with `error_status`.
+    /// Fraction (0..=1) of requests answered with `error_code`, else `error_status`.
     pub error_rate: f64,
-    /// 500 or 503 (or 429).
+    /// A status of [`INJECTABLE_ERRORS`] (500 by default).
     pub error_status: u16,
+    /// An error code of [`INJECTABLE_ERRORS`]; wins over `error_status`.
+    pub error_code: Option<&'static str>,
+    /// Faults apply only to requests for this instance, when set.
+    pub instance_id: Option<String>,
+    /// Faults apply only to requests for this contact, when set.
+    pub contact_id: Option<String>,
     /// Answers consumed in order by the next requests, before any other fault applies.
     pub sequence: Vec<FaultStep>,
     /// Delay added to every API response.
@@ -81,6 +154,9 @@ impl Default for Faults {
             throttle_rps: None,
             error_rate: 0.0,
             error_status: 500,
+            error_code: None,
+            instance_id: None,
+            contact_id: None,
             sequence: Vec::new(),
             latency_ms: 0,
             drop_rate: 0.0,
@@ -104,11 +180,20 @@ impl Faults {
                 return Err(format!("{name} must be between 0 and 1, got {rate}"));
             }
         }
-        if !FAULT_STATUSES.contains(&self.error_status) {
+        if code_for_status(self.error_status).is_none() {
             return Err(format!(
-                "error_status must be one of 429, 500, 503, got {}",
+                "error_status must be one of {}, got {}",
+                choices(),
                 self.error_status
             ));
+        }
+        if let Some(code) = self.error_code {
+            if known_code(code) != Some(code) {
+                return Err(format!(
+                    "error_code must be one of {}, got {code}",
+                    choices()
+                ));
+            }
         }
         if self.sequence.len() > MAX_SEQUENCE {
             return Err(format!(
@@ -134,12 +219,16 @@ impl Faults {
                 FaultStep::Drop => json!("drop"),
                 FaultStep::Pass => json!(200),
                 FaultStep::Status(n) => json!(n),
+                FaultStep::Error(code) => json!(code),
             })
             .collect();
         json!({
             "throttle_rps": self.throttle_rps,
             "error_rate": self.error_rate,
             "error_status": self.error_status,
+            "error_code": self.error_code,
+            "instance_id": self.instance_id,
+            "contact_id": self.contact_id,
             "sequence": sequence,
             "latency_ms": self.latency_ms,
             "drop_rate": self.drop_rate,
@@ -155,6 +244,9 @@ impl Faults {
             "throttle_rps",
             "error_rate",
             "error_status",
+            "error_code",
+            "instance_id",
+            "contact_id",
             "sequence",
             "latency_ms",
             "drop_rate",
@@ -175,6 +267,25 @@ impl Faults {
             u16::try_from(n).map_err(|_| format!("error_status {n} is not an HTTP status"))
         })?;
         faults.latency_ms = whole(map, "latency_ms")?.unwrap_or(0);
+        if let Some(v) = map.get("error_code").filter(|v| !v.is_null()) {
+            let code = v.as_str().ok_or("error_code must be a string or null")?;
+            faults.error_code =
+                Some(known_code(code).ok_or_else(|| {
+                    format!("error_code must be one of {}, got {code}", choices())
+                })?);
+        }
+        for (name, slot) in [
+            ("instance_id", &mut faults.instance_id),
+            ("contact_id", &mut faults.contact_id),
+        ] {
+            if let Some(v) = map.get(name).filter(|v| !v.is_null()) {
+                *slot = Some(
+                    v.as_str()
+                        .ok_or_else(|| format!("{name} must be a string or null"))?
+                        .to_string(),
+                );
+            }
+        }
         if let Some(v) = map.get("sequence") {
             let Value::Array(items) = v else {
                 return Err("sequence must be an array such as [500, 503, \"drop\", 200]".into());
@@ -185,7 +296,9 @@ impl Faults {
                 .map(|(i, item)| match item {
                     Value::String(s) => s.parse(),
                     Value::Number(n) => n.to_string().parse(),
-                    _ => Err(format!("sequence[{i}] must be a status number or \"drop\"")),
+                    _ => Err(format!(
+                        "sequence[{i}] must be a status number, an error code or \"drop\""
+                    )),
                 })
                 .collect::<Result<_, _>>()?;
         }
@@ -251,13 +364,20 @@ impl FaultState {
         Duration::from_millis(self.settings.latency_ms)
     }
 
-    /// Decides the fate of one API request to `instance`.
-    pub fn decide(&mut self, instance: &str, now: Instant) -> Decision {
+    /// Decides the fate of one API request to `instance` and `contact`.
+    pub fn decide(&mut self, instance: &str, contact: &str, now: Instant) -> Decision {
+        let scoped_out = |only: &Option<String>, id: &str| only.as_deref().is_some_and(|o| o != id);
+        if scoped_out(&self.settings.instance_id, instance)
+            || scoped_out(&self.settings.contact_id, contact)
+        {
+            return Decision::Pass;
+        }
         if let Some(step) = self.remaining.pop_front() {
             return match step {
                 FaultStep::Pass => Decision::Pass,
                 FaultStep::Drop => Decision::Drop,
-                FaultStep::Status(status) => Decision::Fail(injected(status)),
+                FaultStep::Status(status) => Decision::Fail(injected_status(status)),
+                FaultStep::Error(code) => Decision::Fail(injected(code)),
             };
         }
         if let Some(rps) = self.settings.throttle_rps {
@@ -269,7 +389,10 @@ impl FaultState {
             return Decision::Drop;
         }
         if self.settings.error_rate > 0.0 && fastrand::f64() < self.settings.error_rate {
-            return Decision::Fail(injected(self.settings.error_status));
+            return Decision::Fail(match self.settings.error_code {
+                Some(code) => injected(code),
+                None => injected_status(self.settings.error_status),
+            });
         }
         Decision::Pass
     }
@@ -294,12 +417,17 @@ impl FaultState {
     }
 }
 
-fn injected(status: u16) -> ApiError {
-    match status {
-        429 => ApiError::throttling(),
-        503 => ApiError::unavailable("Service unavailable (injected fault)"),
-        _ => ApiError::internal("Internal service error (injected fault)"),
-    }
+/// The error `code` (one of [`INJECTABLE_ERRORS`]) as the service answers it.
+fn injected(code: &'static str) -> ApiError {
+    INJECTABLE_ERRORS
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|&(code, status, message)| ApiError::new(status, code, message))
+        .unwrap_or_else(|| ApiError::internal(format!("unknown injected error {code}")))
+}
+
+fn injected_status(status: u16) -> ApiError {
+    injected(code_for_status(status).unwrap_or("InternalServiceException"))
 }
 
 #[cfg(test)]
@@ -320,7 +448,7 @@ mod tests {
         let mut state = FaultState::new(faults);
         let now = Instant::now();
         let codes: Vec<String> = (0..5)
-            .map(|_| match state.decide("i", now) {
+            .map(|_| match state.decide("i", "c", now) {
                 Decision::Pass => "pass".to_string(),
                 Decision::Drop => "drop".to_string(),
                 Decision::Fail(e) => format!("{} {}", e.status, e.code),
@@ -346,38 +474,117 @@ mod tests {
             ..Faults::default()
         });
         let t0 = Instant::now();
-        assert_eq!(state.decide("a", t0), Decision::Pass);
-        assert_eq!(state.decide("a", t0), Decision::Pass);
+        assert_eq!(state.decide("a", "c", t0), Decision::Pass);
+        assert_eq!(state.decide("a", "c", t0), Decision::Pass);
         assert_eq!(
-            state.decide("a", t0),
+            state.decide("a", "c", t0),
             Decision::Fail(ApiError::throttling())
         );
         assert_eq!(
-            state.decide("b", t0),
+            state.decide("b", "c", t0),
             Decision::Pass,
             "another instance has its own bucket"
         );
         assert_eq!(
-            state.decide("a", t0 + Duration::from_millis(500)),
+            state.decide("a", "c", t0 + Duration::from_millis(500)),
             Decision::Pass
         );
     }
 
     #[test]
+    fn every_modeled_error_of_update_contact_is_injectable_with_its_status() {
+        // The vendored model the emulator validates with.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../model/connect.json");
+        let model: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let modeled: Vec<(String, u16)> = model["operations"]["UpdateContact"]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let name = e["shape"].as_str().unwrap().to_string();
+                let status = model["shapes"][&name]["error"]["httpStatusCode"]
+                    .as_u64()
+                    .unwrap() as u16;
+                (name, status)
+            })
+            .collect();
+        assert_eq!(modeled.len(), 8);
+        for (name, status) in &modeled {
+            let step: FaultStep = name.parse().unwrap();
+            let mut state = FaultState::new(Faults {
+                sequence: vec![step],
+                ..Faults::default()
+            });
+            match state.decide("i", "c", Instant::now()) {
+                Decision::Fail(e) => assert_eq!((e.code, e.status), (name.as_str(), *status)),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let extra: Vec<&str> = INJECTABLE_ERRORS
+            .iter()
+            .map(|(c, _, _)| *c)
+            .filter(|c| !modeled.iter().any(|(m, _)| m == c))
+            .collect();
+        assert_eq!(extra, ["ServiceUnavailableException"]);
+        for (status, code) in [
+            (400, "InvalidRequestException"),
+            (403, "AccessDeniedException"),
+            (404, "ResourceNotFoundException"),
+            (409, "ConflictException"),
+            (429, "ThrottlingException"),
+            (500, "InternalServiceException"),
+            (503, "ServiceUnavailableException"),
+        ] {
+            assert_eq!(injected_status(status).code, code);
+        }
+    }
+
+    #[test]
+    fn faults_scoped_to_an_instance_or_contact_leave_the_others_alone() {
+        let mut state = FaultState::new(Faults {
+            error_rate: 1.0,
+            error_code: Some("ConflictException"),
+            instance_id: Some("i".into()),
+            contact_id: Some("c".into()),
+            sequence: vec![FaultStep::Drop],
+            ..Faults::default()
+        });
+        let now = Instant::now();
+        assert_eq!(state.decide("other", "c", now), Decision::Pass);
+        assert_eq!(state.decide("i", "other", now), Decision::Pass);
+        assert_eq!(state.settings().sequence, [FaultStep::Drop], "not consumed");
+        assert_eq!(state.decide("i", "c", now), Decision::Drop);
+        match state.decide("i", "c", now) {
+            Decision::Fail(e) => assert_eq!((e.status, e.code), (409, "ConflictException")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn json_round_trip_and_errors() {
-        let v = json!({"throttle_rps": 5, "error_rate": 0.5, "error_status": 503, "sequence": [500, "drop", 200], "latency_ms": 10});
+        let v = json!({"throttle_rps": 5, "error_rate": 0.5, "error_status": 503, "sequence": [500, "drop", 200, "conflictexception"], "latency_ms": 10, "error_code": "AccessDeniedException", "instance_id": "i"});
         let f = Faults::from_json(&v).unwrap();
         assert_eq!(
             f.sequence,
-            [FaultStep::Status(500), FaultStep::Drop, FaultStep::Pass]
+            [
+                FaultStep::Status(500),
+                FaultStep::Drop,
+                FaultStep::Pass,
+                FaultStep::Error("ConflictException")
+            ]
         );
+        assert_eq!(f.error_code, Some("AccessDeniedException"));
+        assert_eq!(f.instance_id.as_deref(), Some("i"));
+        assert!(Faults::from_json(&json!({"error_code": "TeapotException"}))
+            .unwrap_err()
+            .contains("error_code must be one of"));
         assert_eq!(Faults::from_json(&f.to_json()).unwrap(), f);
         assert!(Faults::from_json(&json!({"eror_rate": 1}))
             .unwrap_err()
             .contains("eror_rate: unknown member"));
-        assert!(Faults::from_json(&json!({"sequence": [404]}))
+        assert!(Faults::from_json(&json!({"sequence": [418]}))
             .unwrap_err()
-            .contains("404"));
+            .contains("418"));
         assert!(Faults::from_json(&json!({"drop_rate": 3}))
             .unwrap_err()
             .contains("drop_rate"));

@@ -3,6 +3,36 @@
 
 use serde_json::{json, Value};
 
+/// A request as received.
+pub struct Incoming {
+    pub method: String,
+    /// The request target as sent, still percent-encoded.
+    pub raw_uri: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Incoming {
+    /// The path part of the target.
+    pub fn path(&self) -> &str {
+        self.raw_uri.split('?').next().unwrap_or_default()
+    }
+}
+
+/// What to do with the connection.
+#[derive(Debug)]
+pub enum Outcome {
+    Reply(Reply),
+    /// Close the connection without answering (an injected fault).
+    Drop,
+}
+
+impl From<ApiError> for Outcome {
+    fn from(e: ApiError) -> Outcome {
+        Outcome::Reply(e.into())
+    }
+}
+
 /// One HTTP response, before it is written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
@@ -95,10 +125,6 @@ impl ApiError {
 
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "InternalServiceException", message)
-    }
-
-    pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(503, "ServiceUnavailableException", message)
     }
 
     pub fn unknown_operation() -> ApiError {

@@ -24,10 +24,11 @@ use tokio::runtime::Runtime;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::admin;
 use crate::config::EmulatorConfig;
 use crate::faults::Faults;
-use crate::reply::{request_id, ApiError, Reply};
-use crate::service::{Incoming, Outcome, Service, MAX_BODY_BYTES};
+use crate::reply::{request_id, ApiError, Incoming, Outcome, Reply};
+use crate::service::{Service, MAX_BODY_BYTES};
 
 /// Connections served at once; more wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 256;
@@ -120,11 +121,11 @@ impl Emulator {
     }
 
     /// Creates an instance, and a contact in it when `contact_id` is given (no-op if they exist).
+    /// Panics if the state file cannot be written (a test set-up failure).
     pub fn create_contact(&self, instance_id: &str, contact_id: Option<&str>) {
-        let mut store = self.service.store();
-        store.ensure(instance_id, contact_id);
-        // A failed write was logged by the caller's next change or flush; nothing to answer here.
-        let _ = self.service.save(&store);
+        if let Err(e) = self.service.ensure(instance_id, contact_id) {
+            panic!("create_contact: {}", e.message);
+        }
     }
 
     /// The whole store, in the seed file format.
@@ -279,13 +280,27 @@ async fn respond(
                 headers,
                 body,
             };
-            let delay = service.latency_for(incoming.path());
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+            let admin_route = incoming
+                .path()
+                .strip_prefix(admin::PREFIX)
+                .map(str::to_string);
+            if admin_route.is_none() {
+                let delay = service.latency();
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
             }
             let worker = service.clone();
             tokio::task::spawn_blocking(move || {
-                let outcome = worker.handle(&incoming);
+                let outcome = match admin_route {
+                    Some(rest) => Outcome::Reply(admin::handle(
+                        &worker,
+                        &incoming.method,
+                        &rest,
+                        &incoming.body,
+                    )),
+                    None => worker.handle(&incoming),
+                };
                 (incoming, outcome)
             })
             .await

@@ -1,67 +1,38 @@
 //! The emulated service, free of any HTTP plumbing: a received request in, a reply (or a
-//! dropped connection) out. Order as the service: authentication, then faults, then the
-//! operation's validation and data.
+//! dropped connection) out. Order as the service: authentication, then permissions and the
+//! quota, then faults, then the operation's validation and data.
 
-use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 
-use crate::admin;
 use crate::auth::{self, SignedRequest};
 use crate::config::{Credential, EmulatorConfig};
 use crate::faults::{Decision, FaultState, Faults};
 use crate::model::ServiceModel;
-use crate::persist;
-use crate::reply::{ApiError, Reply};
+use crate::persist::{self, Pending, StateStore};
+use crate::policy::{self, Policy, ACCOUNT};
+use crate::quota::{Quota, QuotaState};
+use crate::reply::{ApiError, Incoming, Outcome, Reply};
 use crate::store::Store;
 
 /// Largest request body read; the service's own limit is lower.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// Prefix of the admin API.
-pub const ADMIN_PREFIX: &str = "/_emulator/";
-
-/// A request as received.
-pub struct Incoming {
-    pub method: String,
-    /// The request target as sent, still percent-encoded.
-    pub raw_uri: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Incoming {
-    /// The path part of the target.
-    pub fn path(&self) -> &str {
-        self.raw_uri.split('?').next().unwrap_or_default()
-    }
-}
-
-/// What to do with the connection.
-#[derive(Debug)]
-pub enum Outcome {
-    Reply(Reply),
-    /// Close the connection without answering (an injected fault).
-    Drop,
-}
-
-impl From<ApiError> for Outcome {
-    fn from(e: ApiError) -> Outcome {
-        Outcome::Reply(e.into())
-    }
-}
-
 pub struct Service {
     region: String,
     credentials: Vec<Credential>,
     auto_create: bool,
-    state_file: Option<PathBuf>,
+    /// The `--state` store; every change is on disk before it is acknowledged.
+    state: Option<StateStore>,
     /// The store as it was at start, for `POST /_emulator/reset`.
     initial: Store,
     store: Mutex<Store>,
     faults: Mutex<FaultState>,
+    policy: Option<Policy>,
+    /// The quota in force, if any (the admin API may change it).
+    quota: Mutex<Option<QuotaState>>,
 }
 
 /// A poisoned lock only means another request panicked mid-way; the data is still usable.
@@ -73,6 +44,14 @@ impl Service {
     /// Loads the state file if it exists, else the seed file.
     pub fn new(config: &EmulatorConfig) -> Result<Service, String> {
         config.faults.check().map_err(|e| format!("faults: {e}"))?;
+        if let Some(quota) = &config.quota {
+            quota.check().map_err(|e| format!("quota: {e}"))?;
+        }
+        let policy = config
+            .policy_file
+            .as_deref()
+            .map(Policy::load)
+            .transpose()?;
         if config.credentials.is_empty() {
             return Err("no credentials configured; requests could never be accepted".into());
         }
@@ -80,47 +59,45 @@ impl Service {
             Some(path) => persist::load(path, "seed")?,
             None => Store::default(),
         };
-        let store = match &config.state_file {
-            Some(path) if path.exists() => persist::load(path, "state")?,
-            _ => seed.clone(),
+        let (state, store) = match &config.state_file {
+            Some(path) => {
+                let (state, store) = StateStore::open(path, &seed)?;
+                (Some(state), store)
+            }
+            None => (None, seed.clone()),
         };
-        let service = Service {
+        Ok(Service {
             region: config.region.clone(),
             credentials: config.credentials.clone(),
             auto_create: config.auto_create,
-            state_file: config.state_file.clone(),
+            state,
             initial: seed,
             store: Mutex::new(store),
             faults: Mutex::new(FaultState::new(config.faults.clone())),
-        };
-        // Writing once at start proves the path is writable before any client relies on it.
-        service.save(&lock(&service.store)).map_err(|e| e.message)?;
-        Ok(service)
+            policy,
+            quota: Mutex::new(config.quota.map(QuotaState::new)),
+        })
     }
 
-    /// The delay to add before answering this request (API requests only).
-    pub fn latency_for(&self, path: &str) -> Duration {
-        if path.starts_with(ADMIN_PREFIX) {
-            Duration::ZERO
-        } else {
-            lock(&self.faults).latency()
-        }
+    /// The delay to add before answering an API request.
+    pub fn latency(&self) -> Duration {
+        lock(&self.faults).latency()
     }
 
+    /// Answers an API request (the admin API is routed by the server, see `admin`).
     pub fn handle(&self, request: &Incoming) -> Outcome {
         let path = request.path();
-        if let Some(rest) = path.strip_prefix(ADMIN_PREFIX) {
-            return Outcome::Reply(admin::handle(self, &request.method, rest, &request.body));
-        }
         let signed = SignedRequest {
             method: &request.method,
             raw_uri: &request.raw_uri,
             headers: &request.headers,
             body: &request.body,
         };
-        if let Err(e) = auth::verify(&signed, &self.credentials, &self.region, SystemTime::now()) {
-            return e.into();
-        }
+        let principal =
+            match auth::verify(&signed, &self.credentials, &self.region, SystemTime::now()) {
+                Ok(principal) => principal,
+                Err(e) => return e.into(),
+            };
         let (instance_id, contact_id) = match contact_route(path) {
             Ok(ids) => ids,
             Err(e) => return e.into(),
@@ -130,7 +107,10 @@ impl Service {
             "GET" => Operation::DescribeContact,
             _ => return ApiError::unknown_operation().into(),
         };
-        match lock(&self.faults).decide(&instance_id, Instant::now()) {
+        if let Err(e) = self.admit(principal, &operation, &instance_id, &contact_id) {
+            return e.into();
+        }
+        match lock(&self.faults).decide(&instance_id, &contact_id, Instant::now()) {
             Decision::Pass => {}
             Decision::Drop => return Outcome::Drop,
             Decision::Fail(e) => return e.into(),
@@ -142,6 +122,24 @@ impl Service {
                 .map(|v| Reply::json(200, &v)),
         };
         Outcome::Reply(result.unwrap_or_else(Reply::from))
+    }
+
+    /// Permissions (the policy file), then the quota: as the service, after the signature.
+    fn admit(
+        &self,
+        principal: &str,
+        operation: &Operation,
+        instance_id: &str,
+        contact_id: &str,
+    ) -> Result<(), ApiError> {
+        if let Some(policy) = &self.policy {
+            let resource = policy::contact_arn(&self.region, instance_id, contact_id);
+            policy.check(principal, operation.action(), &resource)?;
+        }
+        if let Some(quota) = lock(&self.quota).as_mut() {
+            quota.take(ACCOUNT, &self.region, Instant::now())?;
+        }
+        Ok(())
     }
 
     fn update_contact(
@@ -188,44 +186,73 @@ impl Service {
             self.auto_create,
             (now * 1000.0).round() / 1000.0,
         )?;
-        self.save(&store)?;
+        let pending = self.persist(&store, &instance_id, Some(&contact_id));
+        // Wait for the disk without holding the store, so other updates join the same commit.
+        drop(store);
+        durable(pending)?;
         Ok(Reply::empty_ok())
     }
 
-    /// Writes the state file, if there is one. Called with the store locked, so writes happen
-    /// in the order of the changes and the file always holds the latest.
-    pub(crate) fn save(&self, store: &Store) -> Result<(), ApiError> {
-        match &self.state_file {
-            None => Ok(()),
-            Some(path) => persist::save(path, store).map_err(|e| {
-                ApiError::internal(format!(
-                    "The change was applied but the state file {} could not be written: {e}",
-                    path.display()
-                ))
-            }),
+    /// Queues one instance (and contact) for the state store. Call with the store locked, so
+    /// changes reach the disk in the order they were made.
+    fn persist(&self, store: &Store, instance: &str, contact: Option<&str>) -> Pending {
+        match &self.state {
+            Some(state) => state.put(store, instance, contact),
+            None => Pending::done(),
         }
     }
 
-    /// Writes the state file one last time (at shutdown).
+    /// Closes the state store (at shutdown); every acknowledged change is already on disk.
     pub fn flush(&self) -> Result<(), String> {
-        self.save(&lock(&self.store)).map_err(|e| e.message)
+        if let Some(state) = &self.state {
+            state.close();
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
     }
 
-    /// Replaces the store (admin), persisting it.
+    /// Creates an instance (and contact) if missing, durably.
+    pub fn ensure(&self, instance: &str, contact: Option<&str>) -> Result<(), ApiError> {
+        let mut store = lock(&self.store);
+        store.ensure(instance, contact);
+        let pending = self.persist(&store, instance, contact);
+        drop(store);
+        durable(pending)
+    }
+
+    /// Replaces the store (admin), durably.
     pub fn replace_store(&self, new: Store) -> Result<(), ApiError> {
         let mut store = lock(&self.store);
         *store = new;
-        self.save(&store)
+        let pending = match &self.state {
+            Some(state) => state.replace_all(&store),
+            None => Pending::done(),
+        };
+        drop(store);
+        durable(pending)
     }
 
     /// Back to the store the emulator started with, and no faults.
     pub fn reset(&self) -> Result<(), ApiError> {
         self.set_faults(Faults::default());
         self.replace_store(self.initial.clone())
+    }
+
+    /// The quota in force, if any.
+    pub fn quota(&self) -> Option<Quota> {
+        lock(&self.quota).as_ref().map(QuotaState::quota)
+    }
+
+    /// Replaces the quota (`None`: none); the bucket starts full.
+    pub fn set_quota(&self, quota: Option<Quota>) -> Result<(), String> {
+        if let Some(q) = &quota {
+            q.check()?;
+        }
+        *lock(&self.quota) = quota.map(QuotaState::new);
+        Ok(())
     }
 
     pub fn faults(&self) -> Faults {
@@ -241,6 +268,25 @@ impl Service {
 enum Operation {
     UpdateContact,
     DescribeContact,
+}
+
+impl Operation {
+    /// The IAM action a policy names.
+    fn action(&self) -> &'static str {
+        match self {
+            Operation::UpdateContact => "connect:UpdateContact",
+            Operation::DescribeContact => "connect:DescribeContact",
+        }
+    }
+}
+
+/// Waits for a queued change to reach the disk; a failure is the service's 500.
+fn durable(pending: Pending) -> Result<(), ApiError> {
+    pending.wait().map_err(|e| {
+        ApiError::internal(format!(
+            "The change was applied but could not be written to the state file: {e}"
+        ))
+    })
 }
 
 /// `/contacts/{InstanceId}/{ContactId}` → the two IDs, percent-decoded (an ID may hold `%2F`).

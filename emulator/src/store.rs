@@ -22,8 +22,6 @@ const CONTACT_FACTS: &[(&str, Option<&str>)] = &[
     ("Channel", Some("VOICE")),
     ("InitiationMethod", Some("API")),
 ];
-/// The account shown in ARNs.
-const ACCOUNT: &str = "123456789012";
 
 type Contact = Map<String, Value>;
 
@@ -147,9 +145,7 @@ impl Store {
         let mut out = Map::new();
         out.insert(
             "Arn".into(),
-            json!(format!(
-                "arn:aws:connect:{region}:{ACCOUNT}:instance/{instance_id}/contact/{contact_id}"
-            )),
+            json!(crate::policy::contact_arn(region, instance_id, contact_id)),
         );
         out.insert("Id".into(), json!(contact_id));
         // Every contact the emulator knows is its own initial contact.

@@ -73,8 +73,17 @@ fn binary_serves_and_stops_cleanly_on_sigterm_and_sigint() {
             stop(child, signal).success(),
             "exit status after SIG{signal}"
         );
-        let saved = std::fs::read_to_string(&state).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "only the state file is left after a clean stop"
+        );
+        // Read back by a new process: what was written before the signal is there.
+        let (child, url) = spawn(&["--state", state_arg]);
+        let (status, saved) = get(&format!("{url}/_emulator/contacts"));
+        assert_eq!(status, 200);
         assert!(saved.contains(&format!("from-{signal}")), "{saved}");
+        assert!(stop(child, "TERM").success());
     }
 }
 

@@ -109,7 +109,26 @@ pub fn send(
     path: &str,
     body: &str,
 ) -> Result<Answer, ureq::Error> {
-    let host = emulator.addr().to_string();
+    send_to(
+        agent,
+        &emulator.addr().to_string(),
+        signer,
+        method,
+        path,
+        body,
+    )
+}
+
+/// [`send`] to an emulator at `host` (`127.0.0.1:PORT`), e.g. one running as a process.
+pub fn send_to(
+    agent: &ureq::Agent,
+    host: &str,
+    signer: &Signer,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<Answer, ureq::Error> {
+    let host = host.to_string();
     let mut headers = vec![("host".to_string(), host.clone())];
     if method == "POST" {
         headers.push(("content-type".into(), "application/json".into()));

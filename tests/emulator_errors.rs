@@ -1,0 +1,75 @@
+//! Every error the emulator can inject (UpdateContact's eight modeled errors and 503), sent
+//! to boto3, to our Python client (bindings/python over the cdylib built for this run) and to
+//! the AWS CLI (the awscli package of tests/requirements.txt): each raises the exception
+//! class (the CLI: prints the error code) the service's answer would.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use connect_emulator::{Emulator, EmulatorConfig};
+
+#[test]
+fn boto3_and_the_python_client_raise_the_modeled_exception_for_every_injected_error() {
+    let emulator = Emulator::start(EmulatorConfig {
+        auto_create: true,
+        log: false,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("python3")
+        .arg(root.join("tests/emulator_errors.py"))
+        .arg(emulator.endpoint_url())
+        // Nothing from the real environment: no credentials, profiles, proxies or IMDS probes.
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("PYTHONPATH", root.join("bindings/python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("CONNECT_CONTACT_LIB", support::cdylib_path())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the script did not finish in 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    for client in ["boto3", "connect_contact", "aws-cli"] {
+        for (code, status) in [
+            ("AccessDeniedException", 403),
+            ("ConflictException", 409),
+            ("InvalidActiveRegionException", 400),
+            ("InvalidParameterException", 400),
+            ("InvalidRequestException", 400),
+            ("ResourceNotFoundException", 404),
+            ("InternalServiceException", 500),
+            ("ThrottlingException", 429),
+            ("ServiceUnavailableException", 503),
+        ] {
+            let line = format!("ok {client} {code} {status}");
+            assert!(stdout.contains(&line), "missing {line:?} in:\n{stdout}");
+        }
+    }
+    assert!(stdout.contains("all errors raised as modeled"), "{stdout}");
+}
