@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use connect_contact::credentials::Credentials;
-use connect_contact::protocol::encode_label;
-use connect_contact::signing::Signer;
+use connect_contact::unstable::encode_label;
+use connect_contact::unstable::Signer;
+use connect_contact::Credentials;
 use connect_emulator::{
     Emulator, EmulatorConfig, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION, DEFAULT_SECRET_ACCESS_KEY,
 };

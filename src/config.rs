@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::credentials::chain::{default_chain, Context};
-use crate::credentials::ProvideCredentials;
+use crate::credentials::{Credentials, ProvideCredentials};
 use crate::endpoint::{check_custom, default_endpoint};
 use crate::error::Error;
 use crate::model::parse_json_document;
@@ -76,13 +76,15 @@ pub struct ClientConfig {
     pub endpoint_url: Option<String>,
     /// Explicit credentials; when `access_key_id` is set, `secret_access_key` must be too.
     pub access_key_id: Option<String>,
+    /// The secret key that goes with `access_key_id`; never shown by `Debug`.
     pub secret_access_key: Option<String>,
+    /// The session token of temporary credentials.
     pub session_token: Option<String>,
-    /// Time allowed to connect (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    /// Time allowed to connect.
     pub connect_timeout: Option<Duration>,
-    /// Deadline for a whole call, backoff included (default [`DEFAULT_TIMEOUT`]).
+    /// Deadline for a whole call, backoff included.
     pub timeout: Option<Duration>,
-    /// Limit for one attempt (default [`DEFAULT_ATTEMPT_TIMEOUT`], never past the call deadline).
+    /// Limit for one attempt (never past the call deadline).
     pub attempt_timeout: Option<Duration>,
     /// Attempts per call, at least 1 (else `AWS_MAX_ATTEMPTS`, else 3).
     pub max_attempts: Option<u32>,
@@ -97,9 +99,9 @@ pub struct ClientConfig {
     pub strict_enums: Option<bool>,
     /// `true` allows a plain `http://` endpoint on a non-loopback host. Default `false`.
     pub allow_http: Option<bool>,
-    /// Worker threads for asynchronous calls (default [`DEFAULT_ASYNC_WORKERS`]).
+    /// Worker threads for asynchronous calls.
     pub async_workers: Option<usize>,
-    /// Asynchronous calls that may wait for a worker (default [`DEFAULT_ASYNC_QUEUE`]).
+    /// Asynchronous calls that may wait for a worker.
     pub async_queue: Option<usize>,
     /// Shared profile (else `AWS_PROFILE`, else `default`).
     pub profile: Option<String>,
@@ -548,22 +550,44 @@ fn parse_flag(value: &str, source: &str) -> Result<bool, Error> {
     }
 }
 
-/// A configuration with every value decided.
+/// A configuration with every value decided: what [`ClientConfig::resolve`] makes of the
+/// config, the environment and the profile files, and what [`Client::with_settings`]
+/// builds a client from.
+///
+/// [`Client::with_settings`]: crate::Client::with_settings
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub region: String,
-    pub endpoint: EndpointUrl,
-    pub credentials: Arc<dyn ProvideCredentials>,
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    pub attempt_timeout: Duration,
-    pub retry: RetryPolicy,
+    pub(crate) region: String,
+    pub(crate) endpoint: EndpointUrl,
+    pub(crate) credentials: Arc<dyn ProvideCredentials>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) retry: RetryPolicy,
     /// Off with `AWS_DISABLE_CLOCK_SKEW_CORRECTION=true`.
-    pub clock_skew_correction: bool,
-    pub client_validation: bool,
-    pub strict_enums: bool,
+    pub(crate) clock_skew_correction: bool,
+    pub(crate) client_validation: bool,
+    pub(crate) strict_enums: bool,
     /// Proxy and trust roots.
-    pub network: Network,
+    pub(crate) network: Network,
+}
+
+impl Settings {
+    /// The region calls are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The endpoint calls go to, e.g. `https://connect.us-east-1.amazonaws.com`.
+    pub fn endpoint_url(&self) -> String {
+        self.endpoint.url_for(&self.endpoint.base_path)
+    }
+
+    /// The credentials the next call would sign with, from the source the chain chose;
+    /// temporary credentials are fetched or refreshed as a call would.
+    pub fn credentials(&self) -> Result<Credentials, Error> {
+        self.credentials.provide().map(|c| Credentials::clone(&c))
+    }
 }
 
 /// A parsed endpoint: `scheme://authority` plus an optional base path (no trailing `/`).
@@ -726,6 +750,25 @@ mod tests {
             HashMap::from([("AWS_EC2_METADATA_DISABLED".into(), "true".into())]);
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         ClientConfig::from_json(json)?.resolve_with(&|k| all.get(k).cloned())
+    }
+
+    #[test]
+    fn ca_bundle_is_loaded() {
+        let home = Home::new("ca", "", "");
+        let pem = format!("{}/ca.pem", home.path());
+        std::fs::write(&pem, include_str!("../tests/data/test-ca.pem")).unwrap();
+        let s = resolve(
+            "{}",
+            &[
+                ("HOME", home.path()),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "A"),
+                ("AWS_SECRET_ACCESS_KEY", "S"),
+                ("AWS_CA_BUNDLE", &pem),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.network.root_certs.as_ref().map(|r| r.len()), Some(1));
     }
 
     /// A temporary HOME with `~/.aws/config` and `~/.aws/credentials`.

@@ -9,12 +9,17 @@ use crate::error::Error;
 /// The facts of one AWS partition the endpoint rules use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Partition {
+    /// `aws`, `aws-cn`, `aws-us-gov`, ...
     pub name: &'static str,
     /// The region prefix of the partition's `regionRegex`: `^{prefix}\-\w+\-\d+$`.
     prefixes: &'static [&'static str],
+    /// `dnsSuffix`, e.g. `amazonaws.com`.
     pub dns_suffix: &'static str,
+    /// `dualStackDnsSuffix`, e.g. `api.aws`.
     pub dual_stack_dns_suffix: &'static str,
+    /// `supportsFIPS`.
     pub supports_fips: bool,
+    /// `supportsDualStack`.
     pub supports_dual_stack: bool,
 }
 

@@ -186,7 +186,7 @@ pub struct ResponseMetadata {
     /// of the request was sent.
     pub while_connecting: bool,
     /// How a failed call ended and where it went; boxed, so errors stay small.
-    pub notes: Option<Box<CallNotes>>,
+    pub(crate) notes: Option<Box<CallNotes>>,
 }
 
 /// What the client adds to a failed call's metadata.
@@ -201,15 +201,18 @@ pub struct CallNotes {
 }
 
 impl ResponseMetadata {
+    /// How the retry loop stopped, when it did not simply succeed or fail at once, e.g.
+    /// `gave up after 3 attempts: max_attempts 3 reached`.
     pub fn stop_reason(&self) -> Option<&str> {
         self.notes.as_ref()?.stop_reason.as_deref()
     }
 
+    /// The URL of the last attempt, when one was made.
     pub fn url(&self) -> Option<&str> {
         self.notes.as_ref()?.url.as_deref()
     }
 
-    pub fn notes_mut(&mut self) -> &mut CallNotes {
+    pub(crate) fn notes_mut(&mut self) -> &mut CallNotes {
         self.notes.get_or_insert_with(Default::default)
     }
 }
@@ -256,6 +259,7 @@ impl HttpHeaders {
         self.0.lines().filter_map(|l| l.split_once(':'))
     }
 
+    /// True when no header was captured (no response was read).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -343,17 +347,23 @@ pub enum Error {
     CredentialsProvider(String),
     /// DNS, connect, TLS or I/O failure.
     Transport {
+        /// What failed, e.g. the OS reason for a refused connection.
         message: String,
+        /// Attempts made, and the last response's request id and status if any.
         metadata: ResponseMetadata,
     },
     /// A deadline expired.
     Timeout {
+        /// Which deadline expired, and while doing what.
         message: String,
+        /// Attempts made, and the last response's request id and status if any.
         metadata: ResponseMetadata,
     },
     /// A response we could not understand.
     InvalidResponse {
+        /// What was wrong with the response.
         message: String,
+        /// Attempts made, and the request id and status of the response if known.
         metadata: ResponseMetadata,
     },
     /// The service answered with an error.

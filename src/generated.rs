@@ -19,6 +19,7 @@ use crate::validate::Checker;
 pub const BOTOCORE_VERSION: &str = "1.44.8";
 
 /// Members whose shape the model marks sensitive: never logged, never echoed in errors.
+#[allow(dead_code)] // the tests hold it against the model
 pub const SENSITIVE_MEMBERS: &[&str] = &["Description", "DisplayName", "EmailAddress", "Name"];
 
 /// The limits of the model's constrained string and list shapes, by shape name.

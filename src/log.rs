@@ -27,6 +27,7 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// The level with this number (the C ABI's `connect_log_level`).
     pub fn from_code(code: i32) -> Option<LogLevel> {
         [
             LogLevel::Error,
@@ -48,6 +49,7 @@ impl LogLevel {
         }
     }
 
+    /// `ERROR`, `WARN`, `INFO` or `DEBUG`.
     pub fn name(self) -> &'static str {
         match self {
             LogLevel::Error => "ERROR",
@@ -60,6 +62,7 @@ impl LogLevel {
 
 /// Receives log lines; called from whichever thread makes the call.
 pub trait LogSink: Send + Sync {
+    /// One line, without a trailing newline; never holds a secret or a sensitive value.
     fn log(&self, level: LogLevel, message: &str);
 }
 

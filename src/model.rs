@@ -44,7 +44,7 @@ impl UpdateContactRequest {
     /// Reads a request document as `aws connect update-contact --cli-input-json` takes it.
     ///
     /// Fails with [`Error::InvalidJson`] for text that is not JSON (or larger than
-    /// [`MAX_REQUEST_BYTES`], or nested deeper than serde_json's limit of 128), and with
+    /// 4 MiB, or nested deeper than serde_json's limit of 128), and with
     /// [`Error::Validation`] for a wrong type, a missing required member or an unknown member.
     pub fn from_json(text: &str) -> Result<Self, Error> {
         let value = parse_json_document(text, "request", MAX_REQUEST_BYTES)?;
@@ -62,9 +62,9 @@ impl UpdateContactRequest {
         serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
     }
 
-    /// The values of every member the service model marks sensitive ([`SENSITIVE_MEMBERS`]:
+    /// The values of every member the service model marks sensitive (
     /// Name, Description, and the EmailAddress and DisplayName of each recipient), present and
-    /// non-empty, wherever they sit in the request: what [`crate::redact::Redactor`] keeps out
+    /// non-empty, wherever they sit in the request: what the library keeps out
     /// of the messages of this request's call. Found by walking the request's JSON form, so a
     /// member the model marks sensitive later is covered with no change here.
     pub fn sensitive_values(&self) -> Vec<String> {

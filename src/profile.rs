@@ -15,7 +15,9 @@ use crate::error::Error;
 /// Which of the two files some text came from; they name profiles differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
+    /// `~/.aws/config`: `[default]`, `[profile NAME]`, `[sso-session NAME]`, `[services NAME]`.
     Config,
+    /// `~/.aws/credentials`: `[NAME]`.
     Credentials,
 }
 
@@ -37,6 +39,7 @@ impl Property {
 /// The properties of one section. `Debug` shows keys only: values can be secrets.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Section {
+    /// Property name (lower-cased) to value or sub-property block.
     pub properties: BTreeMap<String, Property>,
 }
 
@@ -50,6 +53,7 @@ impl Section {
             .filter(|v| !v.is_empty())
     }
 
+    /// A property as written, block or value.
     pub fn property(&self, key: &str) -> Option<&Property> {
         self.properties.get(key)
     }
@@ -160,14 +164,17 @@ impl ProfileSet {
         self.sso_sessions.keys().map(String::as_str)
     }
 
+    /// The profile of that name, merged from both files.
     pub fn profile(&self, name: &str) -> Option<&Section> {
         self.profiles.get(name)
     }
 
+    /// The `[sso-session NAME]` section.
     pub fn sso_session(&self, name: &str) -> Option<&Section> {
         self.sso_sessions.get(name)
     }
 
+    /// The `[services NAME]` section.
     pub fn services(&self, name: &str) -> Option<&Section> {
         self.services.get(name)
     }

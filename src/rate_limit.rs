@@ -107,6 +107,7 @@ impl AdaptiveLimiter {
     }
 
     /// Current fill rate (requests per second) and whether the limiter is on.
+    #[cfg(test)]
     pub fn rate(&self) -> (f64, bool) {
         let s = self.lock();
         (s.fill_rate, s.enabled)

@@ -10,6 +10,7 @@ use crate::error::{Error, ResponseMetadata};
 /// The result of a successful UpdateContact (the service returns no members).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpdateContactOutput {
+    /// Request id, HTTP status and retry count of the successful call.
     pub metadata: ResponseMetadata,
 }
 

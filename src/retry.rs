@@ -79,6 +79,7 @@ impl FailureKind {
 }
 
 /// True when another attempt may succeed.
+#[cfg(test)]
 pub fn is_retryable(error: &Error) -> bool {
     FailureKind::of(error) != FailureKind::Final
 }

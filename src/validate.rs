@@ -41,6 +41,7 @@ pub struct StringRule {
 /// A list shape's limits, from the model.
 #[derive(Debug)]
 pub struct ListRule {
+    #[allow(dead_code)] // shown by Debug, like StringRule's
     pub shape: &'static str,
     pub min: usize,
     pub max: Option<usize>,

@@ -5,9 +5,7 @@ mod support;
 
 use std::process::Command;
 
-use connect_contact::client::Client;
-use connect_contact::config::ClientConfig;
-use connect_contact::model::UpdateContactRequest;
+use connect_contact::{Client, ClientConfig, UpdateContactRequest};
 use serde_json::{json, Value};
 use support::{repo_root, scratch_dir, Reply, TestServer};
 
@@ -41,9 +39,9 @@ fn requests_match_botocore_and_its_signer_verifies_them() {
     let theirs = generated["botocore_version"].as_str().unwrap();
     let version = |v: &str| -> Vec<u32> { v.split('.').map(|n| n.parse().unwrap()).collect() };
     assert!(
-        version(theirs) >= version(connect_contact::model::BOTOCORE_VERSION),
+        version(theirs) >= version(connect_contact::BOTOCORE_VERSION),
         "botocore {theirs} is older than the vendored model ({}); install a newer one",
-        connect_contact::model::BOTOCORE_VERSION
+        connect_contact::BOTOCORE_VERSION
     );
     let members = generated["cases"].as_array().unwrap();
     assert_eq!(

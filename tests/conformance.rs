@@ -13,8 +13,7 @@ mod support;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use connect_contact::credentials::sso::cache_file;
-use connect_contact::profile::ProfileSet;
+use connect_contact::unstable::{sso_cache_file as cache_file, ProfileSet, Section};
 use connect_contact::{ClientConfig, Error};
 use serde_json::Value;
 use support::{Recorded, Reply, TestServer};
@@ -125,7 +124,7 @@ fn profile_parser_suite() {
             continue;
         }
         let set = loaded.unwrap_or_else(|e| panic!("{name}: {e}"));
-        let section = |s: Option<&connect_contact::profile::Section>| {
+        let section = |s: Option<&Section>| {
             s.unwrap()
                 .properties
                 .iter()
@@ -364,7 +363,7 @@ fn assume_role_suite() {
         let result = ClientConfig::from_json(&format!(r#"{{"profile":"{selected}"}}"#))
             .unwrap()
             .resolve_with(&|k| env.get(k).cloned())
-            .and_then(|s| s.credentials.provide());
+            .and_then(|s| s.credentials());
 
         let Some(chain) = chain else {
             assert!(case["output"].get("Error").is_some(), "{name}");

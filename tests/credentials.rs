@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_contact::config::Settings;
-use connect_contact::{Client, ClientConfig, Error, UpdateContactRequest};
+use connect_contact::{Client, ClientConfig, Error, Settings, UpdateContactRequest};
 use support::{Recorded, Reply, TestServer};
 
 const CANARY: &str = "CANARY-SECRET-1234";
@@ -55,12 +54,7 @@ fn resolve(home: &Home, json: &str, vars: &[(&str, &str)]) -> Result<Settings, E
 }
 
 fn access_key(settings: &Settings) -> String {
-    settings
-        .credentials
-        .provide()
-        .unwrap()
-        .access_key_id()
-        .to_owned()
+    settings.credentials().unwrap().access_key_id().to_owned()
 }
 
 fn json(status: u16, body: &str) -> Reply {
@@ -174,7 +168,7 @@ fn imds_off_ec2_gives_up_fast_and_once() {
         )
         .expect("building the client asks nobody");
         let start = Instant::now();
-        let e = s.credentials.provide().unwrap_err();
+        let e = s.credentials().unwrap_err();
         assert!(
             start.elapsed() < Duration::from_secs(3),
             "{:?}",
@@ -194,7 +188,7 @@ fn imds_off_ec2_gives_up_fast_and_once() {
         }
         let before = stalled.requests().len();
         let start = Instant::now();
-        let again = s.credentials.provide().unwrap_err();
+        let again = s.credentials().unwrap_err();
         assert_eq!(again, e, "the same answer, remembered");
         assert!(start.elapsed() < Duration::from_millis(500));
         assert_eq!(stalled.requests().len(), before, "IMDS is asked only once");
@@ -236,8 +230,7 @@ fn imds_garbage_and_no_role() {
             ],
         )
         .unwrap()
-        .credentials
-        .provide()
+        .credentials()
         .unwrap_err()
     };
     let e = provide(garbage.url());
@@ -272,8 +265,7 @@ fn container_full_uri_with_token_file_and_failures() {
             ],
         )
         .unwrap()
-        .credentials
-        .provide()
+        .credentials()
     };
     assert_eq!(run("/ok").unwrap().access_key_id(), "AKIDCONTAINER");
     assert_eq!(
@@ -380,7 +372,7 @@ fn assume_role_chain_is_signed_with_each_source() {
         .unwrap()
         .contains("Credential=AKIDSELF/"));
 
-    let e = with("denied").unwrap().credentials.provide().unwrap_err();
+    let e = with("denied").unwrap().credentials().unwrap_err();
     assert!(matches!(e, Error::CredentialsProvider(_)), "{e:?}");
     assert!(
         e.to_string().contains("HTTP 403 AccessDenied: not allowed"),
@@ -445,8 +437,7 @@ fn web_identity_from_environment_and_profile() {
         ],
     )
     .unwrap()
-    .credentials
-    .provide()
+    .credentials()
     .unwrap_err();
     assert!(
         matches!(&e, Error::CredentialsProvider(m) if m.contains("/nonexistent/token cannot be read")),
@@ -485,8 +476,8 @@ fn sso_session_uses_the_cached_token() {
         &[("AWS_REGION", ""), ("AWS_ENDPOINT_URL_SSO", &sso.url())],
     )
     .unwrap();
-    assert_eq!(s.region, "eu-west-1", "region from the profile");
-    let c = s.credentials.provide().unwrap();
+    assert_eq!(s.region(), "eu-west-1", "region from the profile");
+    let c = s.credentials().unwrap();
     assert_eq!(
         (c.access_key_id(), c.session_token()),
         ("ASIASSO", Some("SSOST"))
@@ -501,8 +492,7 @@ fn sso_session_uses_the_cached_token() {
         &[("AWS_ENDPOINT_URL_SSO", &sso.url())],
     )
     .unwrap()
-    .credentials
-    .provide()
+    .credentials()
     .unwrap_err();
     assert!(
         matches!(&e, Error::CredentialsProvider(m) if m.contains("aws sso login --profile legacy")),
@@ -524,8 +514,7 @@ fn credential_process_from_profile() {
     assert_eq!(access_key(&s), "AKIDPROC");
     let e = resolve(&home, r#"{"profile":"broken"}"#, &[])
         .unwrap()
-        .credentials
-        .provide()
+        .credentials()
         .unwrap_err();
     assert!(matches!(e, Error::CredentialsProvider(_)));
     assert_no_canary(&e);
@@ -659,24 +648,6 @@ fn proxy_routes_remote_hosts_and_skips_loopback() {
 }
 
 #[test]
-fn ca_bundle_is_loaded() {
-    let home = Home::new("ca");
-    let pem = home.write("ca.pem", include_str!("data/test-ca.pem"));
-    let s = resolve(
-        &home,
-        "{}",
-        &[
-            ("AWS_ACCESS_KEY_ID", "A"),
-            ("AWS_SECRET_ACCESS_KEY", "S"),
-            ("AWS_CA_BUNDLE", &pem),
-        ],
-    )
-    .unwrap();
-    assert_eq!(s.network.root_certs.as_ref().map(|r| r.len()), Some(1));
-    let _ = Arc::clone(&s.credentials);
-}
-
-#[test]
 fn ignored_endpoint_urls_apply_to_sts_too() {
     let home = Home::new("ignore-sts");
     home.write(
@@ -702,8 +673,7 @@ fn ignored_endpoint_urls_apply_to_sts_too() {
             ],
         )
         .unwrap()
-        .credentials
-        .provide()
+        .credentials()
     };
     assert_eq!(with("false").unwrap().access_key_id(), "ASIAROLE0");
     assert!(with("true").is_err());
@@ -799,8 +769,7 @@ fn sts_calls_are_retried_with_the_standard_policy() {
             &[("AWS_ENDPOINT_URL_STS", url)],
         )
         .unwrap()
-        .credentials
-        .provide()
+        .credentials()
     };
     assert_eq!(
         with("transient", &flaky.url()).unwrap().access_key_id(),
@@ -897,8 +866,7 @@ fn sso_tokens_near_expiry_are_refreshed_and_written_back() {
     let provide = || {
         resolve(&home, r#"{"profile":"dev"}"#, &env)
             .unwrap()
-            .credentials
-            .provide()
+            .credentials()
     };
     // Ten minutes left: inside the 15-minute window.
     sso_cache(&home, CORP_CACHE, 600);
@@ -944,8 +912,7 @@ fn sso_tokens_near_expiry_are_refreshed_and_written_back() {
     let provide = || {
         resolve(&home, r#"{"profile":"dev"}"#, &env)
             .unwrap()
-            .credentials
-            .provide()
+            .credentials()
     };
     sso_cache(&home, CORP_CACHE, 600);
     assert_eq!(provide().unwrap().access_key_id(), "ASIASSO0");
@@ -962,7 +929,7 @@ fn sso_tokens_near_expiry_are_refreshed_and_written_back() {
     assert_eq!(broken.requests().len(), 2, "a 400 is not retried");
 
     // The legacy keys have no refresh: their expired token just says to log in.
-    let legacy = connect_contact::credentials::sso::cache_file(
+    let legacy = connect_contact::unstable::sso_cache_file(
         &home.0.join(".aws/sso/cache"),
         "https://legacy/start",
     );
@@ -974,8 +941,7 @@ fn sso_tokens_near_expiry_are_refreshed_and_written_back() {
     let before = broken.requests().len();
     let e = resolve(&home, r#"{"profile":"legacy"}"#, &env)
         .unwrap()
-        .credentials
-        .provide()
+        .credentials()
         .unwrap_err();
     assert!(
         e.to_string().contains("the cached token has expired"),

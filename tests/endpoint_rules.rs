@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-use connect_contact::endpoint::{partition_of, PARTITIONS};
+use connect_contact::unstable::{partition_of, PARTITIONS};
 use connect_contact::{ClientConfig, Error};
 use serde_json::{json, Value};
 
@@ -152,9 +152,7 @@ fn every_partition_and_flag_matches_the_rules_file() {
                         secret_access_key: Some("S".into()),
                         ..Default::default()
                     };
-                    let got = config
-                        .resolve_with(&|_| None)
-                        .map(|s| s.endpoint.url_for(&s.endpoint.base_path));
+                    let got = config.resolve_with(&|_| None).map(|s| s.endpoint_url());
                     let case = format!("{region} fips={fips} dual={dual} custom={custom:?}");
                     match (expected, got) {
                         (Ok(url), Ok(got)) => assert_eq!(got, url, "{case}"),

@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_smithy_types::date_time::{DateTime, Format};
-use connect_contact::log::{set_sink, LogLevel, LogSink};
-use connect_contact::{Client, ClientConfig, Error, Status, UpdateContactRequest};
+use connect_contact::{
+    set_log_sink, Client, ClientConfig, Error, LogLevel, LogSink, Status, UpdateContactRequest,
+};
 use support::{read_request, respond, RawServer, Recorded, Reply, TestServer};
 
 /// Every log line of this test process; each test filters by its own unique instance id.
@@ -33,7 +34,7 @@ fn log_lines(instance: &str) -> Vec<String> {
     static LINES: OnceLock<Arc<Lines>> = OnceLock::new();
     let lines = LINES.get_or_init(|| {
         let lines = Arc::new(Lines(Mutex::new(Vec::new())));
-        set_sink(LogLevel::Debug, Some(lines.clone()));
+        set_log_sink(LogLevel::Debug, Some(lines.clone()));
         lines
     });
     let needle = format!("/contacts/{instance}/");

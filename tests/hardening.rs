@@ -8,8 +8,10 @@ use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use connect_contact::model::{AdditionalRecipients, EmailAddressInfo};
-use connect_contact::{Client, ClientConfig, Error, Status, UpdateContactRequest};
+use connect_contact::{
+    AdditionalRecipients, Client, ClientConfig, EmailAddressInfo, Error, Status,
+    UpdateContactRequest,
+};
 use support::{read_request, respond, RawServer, Reply, TestServer};
 
 fn config(url: &str, extra: serde_json::Value) -> ClientConfig {
@@ -376,7 +378,7 @@ fn provider_failures_name_the_provider() {
 
 /// Log lines of this test process.
 fn log_lines() -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
-    use connect_contact::log::{set_sink, LogLevel, LogSink};
+    use connect_contact::{set_log_sink, LogLevel, LogSink};
     use std::sync::{Arc, Mutex, OnceLock};
     struct Lines(Arc<Mutex<Vec<String>>>);
     impl LogSink for Lines {
@@ -388,7 +390,7 @@ fn log_lines() -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
     LINES
         .get_or_init(|| {
             let lines = Arc::new(Mutex::new(Vec::new()));
-            set_sink(LogLevel::Debug, Some(Arc::new(Lines(lines.clone()))));
+            set_log_sink(LogLevel::Debug, Some(Arc::new(Lines(lines.clone()))));
             lines
         })
         .clone()

@@ -7,8 +7,7 @@
 //! (open enums, as the AWS SDKs do) and refused by the emulator (as the service does). With
 //! `strict_enums` the two agree everywhere.
 
-use connect_contact::model::UpdateContactRequest;
-use connect_contact::validate::{validate, Checker};
+use connect_contact::{validate, Checker, UpdateContactRequest};
 use connect_emulator::model::ServiceModel;
 use serde_json::{json, Map, Value};
 

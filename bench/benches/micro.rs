@@ -1,10 +1,10 @@
 //! Criterion micro-benchmarks of the per-call work that is not I/O.
 use std::time::SystemTime;
 
-use connect_contact::credentials::Credentials;
-use connect_contact::protocol::parse_error;
-use connect_contact::signing::Signer;
-use connect_contact::validate::{validate, Checker};
+use connect_contact::Credentials;
+use connect_contact::unstable::parse_error;
+use connect_contact::unstable::Signer;
+use connect_contact::{validate, Checker};
 use connect_contact::UpdateContactRequest;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 

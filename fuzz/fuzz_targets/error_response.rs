@@ -2,7 +2,7 @@
 //! message, never a panic.
 #![no_main]
 
-use connect_contact::protocol::parse_error;
+use connect_contact::unstable::parse_error;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

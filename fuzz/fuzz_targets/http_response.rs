@@ -5,7 +5,7 @@
 //! read them as its answer.
 #![no_main]
 
-use connect_contact::http1::read_response_bytes;
+use connect_contact::unstable::read_response_bytes;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

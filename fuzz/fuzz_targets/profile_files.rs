@@ -4,7 +4,7 @@
 //! secret key may be on the line); every profile read can be looked up.
 #![no_main]
 
-use connect_contact::profile::{FileKind, ProfileSet};
+use connect_contact::unstable::{FileKind, ProfileSet};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -85,20 +85,23 @@ impl Credentials {
         })
     }
 
+    /// The access key id (also shown by `Debug`).
     pub fn access_key_id(&self) -> &str {
         &self.access_key_id
     }
 
+    /// The secret access key. Never logged, never in an error or `Debug`.
     pub fn secret_access_key(&self) -> &str {
         &self.secret_access_key
     }
 
+    /// The session token of temporary credentials.
     pub fn session_token(&self) -> Option<&str> {
         self.session_token.as_deref()
     }
 
     /// The secret key and the session token: what [`crate::redact::Redactor`] removes.
-    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn secrets(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.secret_access_key.as_str()).chain(self.session_token.as_deref())
     }
 

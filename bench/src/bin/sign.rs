@@ -1,8 +1,8 @@
 //! Time per SigV4 signature of the benchmark's request (mean over many), as a JSON line.
 use std::time::{Instant, SystemTime};
 
-use connect_contact::credentials::Credentials;
-use connect_contact::signing::Signer;
+use connect_contact::Credentials;
+use connect_contact::unstable::Signer;
 
 fn main() {
     let rounds: u32 = std::env::args()
