@@ -2,13 +2,13 @@
 //! a temporary prefix from the already-built library, then build and run the C example with
 //! pkg-config (shared and static) and the C++ example with CMake's find_package.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{cdylib_path, repo_root, run_program, scratch_dir, standard_reply, TestServer};
+use crate::support::{
+    cdylib_path, repo_root, run_program, scratch_dir, standard_reply, TestServer,
+};
 
 /// Runs a tool; panics with its output when it fails, else returns its stdout.
 fn tool(command: &mut Command) -> String {

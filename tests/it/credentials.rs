@@ -1,16 +1,14 @@
 //! Every credential source against local fakes on 127.0.0.1 (IMDS, container, STS, SSO)
 //! and temporary profile files; nothing here reads the real environment or network.
 
-mod support;
-
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{Recorded, Reply, TestServer};
 use connect_contact::{Client, ClientConfig, Error, Settings, UpdateContactRequest};
-use support::{Recorded, Reply, TestServer};
 
 const CANARY: &str = "CANARY-SECRET-1234";
 

@@ -1,12 +1,10 @@
 //! Everything that restates the model is generated from model/connect.json: the committed
 //! files must be what the generator writes, and one changed limit must reach every output.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::{repo_root, scratch_dir};
+use crate::support::{repo_root, scratch_dir};
 
 fn generator() -> Command {
     let mut c = Command::new("python3");

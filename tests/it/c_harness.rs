@@ -1,12 +1,10 @@
 //! Builds tests/c/harness.c with strict warnings against the cdylib and runs it against a
 //! scripted server on 127.0.0.1 — directly, and under valgrind.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use support::{
+use crate::support::{
     assert_valgrind_clean, build_program, closing_counts, dead_url, repo_root, require_valgrind,
     run_program, standard_reply, RawServer, Recorded, Reply, TestServer, VALGRIND,
 };

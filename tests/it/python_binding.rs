@@ -4,12 +4,10 @@
 //! Needs `python3` on PATH and, for the equivalence test, boto3. Set
 //! CONNECT_CONTACT_ALLOW_PYTHON_SKIPS=1 to accept skipped Python tests (e.g. no boto3).
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::cdylib_path as built_library;
+use crate::support::cdylib_path as built_library;
 
 /// Python tests the suite has today; more is fine, fewer means tests were lost.
 const EXPECTED_TESTS: usize = 29;
@@ -91,11 +89,11 @@ fn python_binding_unittests_pass() {
 #[test]
 fn pip_install_bundles_the_library() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = support::scratch_dir("pip-install");
+    let target = crate::support::scratch_dir("pip-install");
     let _ = std::fs::remove_dir_all(&target);
     // Build in a copy: an in-tree build would leave build/ and egg-info in the source tree and
     // race with other test runs.
-    let source = support::scratch_dir("pip-source");
+    let source = crate::support::scratch_dir("pip-source");
     let _ = std::fs::remove_dir_all(&source);
     let copied = Command::new("cp")
         .arg("-r")

@@ -6,11 +6,9 @@
 //! Needs `cargo install cargo-fuzz`. CONNECT_FUZZ_SECONDS sets the time per target
 //! (default 15; CI uses 60).
 
-mod support;
-
 use std::process::Command;
 
-use support::{repo_root, scratch_dir};
+use crate::support::{repo_root, scratch_dir};
 
 const TARGETS: [&str; 5] = [
     "request_json",

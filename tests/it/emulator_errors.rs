@@ -3,8 +3,6 @@
 //! the AWS CLI (the awscli package of tests/requirements.txt): each raises the exception
 //! class (the CLI: prints the error code) the service's answer would.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,7 +27,7 @@ fn boto3_and_the_python_client_raise_the_modeled_exception_for_every_injected_er
         .env("HOME", "/nonexistent")
         .env("PYTHONPATH", root.join("bindings/python"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("CONNECT_CONTACT_LIB", support::cdylib_path())
+        .env("CONNECT_CONTACT_LIB", crate::support::cdylib_path())
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")

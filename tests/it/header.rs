@@ -1,10 +1,8 @@
 //! The committed header is what the sources generate, and it compiles as strict C11 and C++17.
 
-mod support;
-
 use std::process::Command;
 
-use support::{repo_root, scratch_dir};
+use crate::support::{repo_root, scratch_dir};
 
 #[test]
 fn committed_header_matches_the_generated_one() {

@@ -1,17 +1,15 @@
 //! The hot path over TLS, against a rustls server on 127.0.0.1 with a test CA
 //! (tests/data/tls/): verified certificates, pooled connections, refusals and deadlines.
 
-mod support;
-
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{read_request, repo_root};
 use connect_contact::{Client, ClientConfig, Status, UpdateContactRequest};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use support::{read_request, repo_root};
 
 /// The DER contents of the certificates (or, with `keys`, the private keys) in a PEM file.
 fn pem_ders(file: &str, keys: bool) -> Vec<Vec<u8>> {

@@ -1,13 +1,11 @@
 //! botocore is the oracle: for the same input, our request has the same path bytes and JSON
 //! body as botocore's, and botocore's signer verifies our signature.
 
-mod support;
-
 use std::process::Command;
 
+use crate::support::{repo_root, scratch_dir, Reply, TestServer};
 use connect_contact::{Client, ClientConfig, UpdateContactRequest};
 use serde_json::{json, Value};
-use support::{repo_root, scratch_dir, Reply, TestServer};
 
 #[test]
 fn requests_match_botocore_and_its_signer_verifies_them() {

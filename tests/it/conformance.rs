@@ -8,15 +8,13 @@
 //! are checked for being errors of the right kind that name a profile (or file and line);
 //! the suites' wording is smithy-rs's own, not an SDK contract.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::support::{Recorded, Reply, TestServer};
 use connect_contact::unstable::{sso_cache_file as cache_file, ProfileSet, Section};
 use connect_contact::{ClientConfig, Error};
 use serde_json::Value;
-use support::{Recorded, Reply, TestServer};
 
 const NOT_APPLICABLE: &[(&str, &str)] = &[
     (

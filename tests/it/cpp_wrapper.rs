@@ -1,9 +1,9 @@
 //! Builds tests/cpp/wrapper_test.cpp (with a second translation unit including the header
 //! too) as strict C++17 and C++20 and runs it against a scripted server.
 
-mod support;
-
-use support::{build_program, closing_counts, repo_root, run_program, standard_reply, TestServer};
+use crate::support::{
+    build_program, closing_counts, repo_root, run_program, standard_reply, TestServer,
+};
 
 fn build_and_run(std: &str) {
     let sources = [

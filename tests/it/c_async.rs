@@ -2,9 +2,7 @@
 //! 8 threads submitting asynchronous calls, every callback exactly once, a full queue, and
 //! connect_client_free with calls queued and in flight — directly and under valgrind.
 
-mod support;
-
-use support::{
+use crate::support::{
     assert_valgrind_clean, build_program, closing_counts, repo_root, require_valgrind, run_program,
     standard_reply, TestServer, VALGRIND,
 };

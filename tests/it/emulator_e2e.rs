@@ -166,7 +166,7 @@ fn validation_failures_never_reach_the_emulator() {
 
 fn oracle_case(contact: &str) -> UpdateContactRequest {
     let cases: Vec<serde_json::Value> =
-        serde_json::from_str(include_str!("data/oracle_cases.json")).unwrap();
+        serde_json::from_str(include_str!("../data/oracle_cases.json")).unwrap();
     let case = cases
         .iter()
         .find(|c| c["InstanceId"] == "issue-20" && c["ContactId"] == contact)
