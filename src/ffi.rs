@@ -11,7 +11,7 @@ use std::ptr;
 use std::sync::Arc;
 
 use crate::client::Client;
-use crate::config::{ClientConfig, DEFAULT_ASYNC_QUEUE, DEFAULT_ASYNC_WORKERS};
+use crate::config::{ClientConfig, Settings, DEFAULT_ASYNC_QUEUE, DEFAULT_ASYNC_WORKERS};
 use crate::error::{Error, Status};
 use crate::log::{set_sink, LogLevel, LogSink};
 use crate::model::UpdateContactRequest;
@@ -28,6 +28,28 @@ pub struct connect_client {
     client: Arc<Client>,
     // Started on the first asynchronous call; dropping it cancels, finishes and joins.
     pool: Pool,
+    // Test hook: every call on this client panics inside the boundary (see TEST_PANIC).
+    panics: bool,
+}
+
+/// Set when a client is built, this makes every UpdateContact through that client panic
+/// inside the library, so the C, C++ and Python tests can see a caught panic become
+/// CONNECT_STATUS_PANIC with the process still running. A panic is otherwise only reachable
+/// through a bug; the hook costs one flag test per call and does nothing unless set.
+const TEST_PANIC: &str = "CONNECT_CONTACT_TEST_PANIC";
+
+impl connect_client {
+    /// The client `config` describes, with `settings` resolved from it.
+    fn build(config: &ClientConfig, settings: Settings) -> connect_client {
+        connect_client {
+            client: Arc::new(Client::with_settings(settings)),
+            pool: Pool::new(
+                config.async_workers.unwrap_or(DEFAULT_ASYNC_WORKERS),
+                config.async_queue.unwrap_or(DEFAULT_ASYNC_QUEUE),
+            ),
+            panics: false,
+        }
+    }
 }
 
 /// A status as the C caller passes it in: any int32_t, checked before use (the header
@@ -203,13 +225,10 @@ pub unsafe extern "C" fn connect_client_new(
             // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
             ClientConfig::from_json(unsafe { utf8(config_json, "config_json") }?)?
         };
-        let client = Box::new(connect_client {
-            client: Arc::new(Client::new(&config)?),
-            pool: Pool::new(
-                config.async_workers.unwrap_or(DEFAULT_ASYNC_WORKERS),
-                config.async_queue.unwrap_or(DEFAULT_ASYNC_QUEUE),
-            ),
-        });
+        let mut client = Box::new(connect_client::build(&config, config.resolve()?));
+        // Debug builds only (the test suite's): a released library never reads it.
+        client.panics =
+            cfg!(debug_assertions) && std::env::var_os(TEST_PANIC).is_some_and(|v| v == "1");
         // SAFETY: client_out is non-NULL and writable, per the contract above.
         unsafe { *client_out = Box::into_raw(client) };
         Ok(String::new())
@@ -312,13 +331,16 @@ pub unsafe extern "C" fn connect_update_contact(
             return Err(Failure::null("request_json"));
         }
         // SAFETY: both non-NULL; the caller promises a live client and a C string.
-        let (client, text) = unsafe { (&(*client).client, utf8(request_json, "request_json")?) };
-        update(client, text)
+        let (client, text) = unsafe { (&*client, utf8(request_json, "request_json")?) };
+        update(&client.client, text, client.panics)
     })
 }
 
 /// One UpdateContact from request JSON to response document: the sync and async paths share it.
-fn update(client: &Client, request_json: &str) -> Result<String, Failure> {
+fn update(client: &Client, request_json: &str, panics: bool) -> Result<String, Failure> {
+    if panics {
+        panic!("{TEST_PANIC}=1 was set when this client was built: a deliberate panic");
+    }
     let request = UpdateContactRequest::from_json(request_json)?;
     Ok(client.update_contact(&request)?.to_document())
 }
@@ -350,10 +372,10 @@ struct Callback {
 
 impl Callback {
     /// Runs the call (or cancels it) and reports the outcome, exactly once.
-    fn complete(self, client: &Client, request_json: &str, run: Run) {
+    fn complete(self, client: &Client, request_json: &str, panics: bool, run: Run) {
         let mut document: *mut c_char = ptr::null_mut();
         let status = call(&mut document, || match run {
-            Run::Execute => update(client, request_json),
+            Run::Execute => update(client, request_json, panics),
             Run::Cancel => Err(Failure::local(
                 Status::Cancelled,
                 "the client was freed before this call started; it was not sent",
@@ -420,7 +442,8 @@ pub unsafe extern "C" fn connect_update_contact_async(
             user_data: UserData(user_data),
         };
         let shared = Arc::clone(&client.client);
-        let job = Box::new(move |run| callback.complete(&shared, &request_json, run));
+        let panics = client.panics;
+        let job = Box::new(move |run| callback.complete(&shared, &request_json, panics, run));
         client.pool.submit(job).map_err(|refused| match refused {
             Refused::Full { capacity } => Failure::local(
                 Status::QueueFull,
@@ -658,12 +681,14 @@ mod tests {
 
     #[test]
     fn async_calls_report_once_through_the_callback() {
-        let mut client: *mut connect_client = ptr::null_mut();
-        let config = c"{\"region\":\"us-east-1\",\"endpoint_url\":\"http://127.0.0.1:9\",\"access_key_id\":\"a\",\"secret_access_key\":\"b\",\"async_workers\":1}";
-        assert_eq!(
-            unsafe { connect_client_new(config.as_ptr(), &mut client) },
-            Status::Ok
-        );
+        // Built as connect_client_new builds it, from an empty environment instead of this
+        // process's (tests never read the machine's AWS settings).
+        let config = ClientConfig::from_json(
+            r#"{"region":"us-east-1","endpoint_url":"http://127.0.0.1:9","access_key_id":"a","secret_access_key":"b","async_workers":1}"#,
+        )
+        .unwrap();
+        let settings = config.resolve_with(&|_| None).unwrap();
+        let client = Box::into_raw(Box::new(connect_client::build(&config, settings)));
         assert!(
             !unsafe { &*client }.pool.started(),
             "sync-only clients start no thread"

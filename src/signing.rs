@@ -21,6 +21,10 @@ pub struct Signer {
     /// The derived signing key of the last (day, secret): aws-sigv4 derives it again (four
     /// HMACs, most of a signature's cost) on every call.
     key: Mutex<Option<CachedKey>>,
+    /// How many times a key was derived (tests check the cache's promise: once per day and
+    /// secret).
+    #[cfg(test)]
+    derivations: std::sync::atomic::AtomicUsize,
 }
 
 struct CachedKey {
@@ -41,6 +45,8 @@ impl Signer {
             region: region.to_owned(),
             service,
             key: Mutex::new(None),
+            #[cfg(test)]
+            derivations: Default::default(),
         }
     }
 
@@ -239,6 +245,9 @@ impl Signer {
                 return cached.key.clone();
             }
         }
+        #[cfg(test)]
+        self.derivations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let hmac = |key: &[u8], data: &str| {
             ring::hmac::sign(
                 &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
@@ -441,12 +450,21 @@ mod tests {
         let a = Credentials::new("AKID", "secret-a", None, None, "t").unwrap();
         let b = Credentials::new("AKID", "secret-b", None, None, "t").unwrap();
         let url = "https://connect.us-east-1.amazonaws.com/contacts/i/c";
+        // 1_800_000_000 is 2027-01-15T08:00:00Z: hours(15) is 23:00 the same UTC day,
+        // hours(16) and hours(30) the next day. The cache holds one (day, secret).
         let day = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        for (creds, time) in [
-            (&a, day),
-            (&a, day),
-            (&b, day),
-            (&a, day + Duration::from_secs(86_400)),
+        let hours = |h: u64| day + Duration::from_secs(h * 3600);
+        let derived = || signer.derivations.load(std::sync::atomic::Ordering::SeqCst);
+        // (credentials, time, derivations so far after this signature)
+        for (creds, time, expected) in [
+            (&a, day, 1),
+            (&a, day, 1),
+            (&a, hours(15), 1),
+            (&b, day, 2),
+            (&a, hours(15), 3),
+            (&a, hours(16), 4),
+            (&a, hours(30), 4),
+            (&a, hours(15), 5),
         ] {
             let ours = signer
                 .sign(creds, "POST", url, &[], b"{}", time)
@@ -455,6 +473,7 @@ mod tests {
                 .sign_with_aws_sigv4(creds, "POST", url, &[], b"{}", time)
                 .map(sorted);
             assert_eq!(ours.unwrap(), reference.unwrap());
+            assert_eq!(derived(), expected, "at {time:?}");
         }
     }
 }

@@ -27,7 +27,7 @@ fn config(url: &str, extra: serde_json::Value) -> ClientConfig {
 }
 
 fn client(url: &str, extra: serde_json::Value) -> Client {
-    Client::new(&config(url, extra)).unwrap()
+    support::client(&config(url, extra))
 }
 
 fn request(instance: &str) -> UpdateContactRequest {

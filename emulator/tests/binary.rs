@@ -4,11 +4,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 fn spawn(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connect-emulator"))
+    let mut child = common::command(env!("CARGO_BIN_EXE_connect-emulator"))
         .args(["--listen", "127.0.0.1:0", "--quiet"])
         .args(args)
         .stdout(Stdio::piped())
@@ -28,7 +28,7 @@ fn spawn(args: &[&str]) -> (Child, String) {
 }
 
 fn stop(mut child: Child, signal: &str) -> std::process::ExitStatus {
-    let status = Command::new("kill")
+    let status = common::command("kill")
         .args(["-s", signal, &child.id().to_string()])
         .status()
         .unwrap();
@@ -89,13 +89,13 @@ fn binary_serves_and_stops_cleanly_on_sigterm_and_sigint() {
 
 #[test]
 fn bad_flags_exit_2_with_the_flag_named() {
-    let out = Command::new(env!("CARGO_BIN_EXE_connect-emulator"))
+    let out = common::command(env!("CARGO_BIN_EXE_connect-emulator"))
         .args(["--error-rate", "5"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("error_rate must be between 0 and 1"));
-    let help = Command::new(env!("CARGO_BIN_EXE_connect-emulator"))
+    let help = common::command(env!("CARGO_BIN_EXE_connect-emulator"))
         .arg("--help")
         .output()
         .unwrap();

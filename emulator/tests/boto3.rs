@@ -3,31 +3,20 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[test]
 fn boto3_updates_reads_back_and_is_refused_with_a_wrong_secret() {
     let emu = common::start(|c| c.auto_create = true);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3_client.py");
-    let home = tempfile::tempdir().unwrap();
-    let mut child = Command::new("python3")
+    // The clean environment (no credentials, profiles, proxies or IMDS probes of this
+    // machine) plus the keys boto3 must be given.
+    let mut child = common::command("python3")
         .arg(&script)
         .arg(emu.endpoint_url())
-        // Nothing from the real environment: no credentials, profiles, proxies or IMDS probes.
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("AWS_CONFIG_FILE", home.path().join("config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            home.path().join("credentials"),
-        )
         .env("AWS_ACCESS_KEY_ID", "AKIDNOTUSED")
         .env("AWS_SECRET_ACCESS_KEY", "not-used")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ impl Drop for Process {
 }
 
 fn spawn(state: &Path, seed: &Path) -> (Process, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connect-emulator"))
+    let mut child = common::command(env!("CARGO_BIN_EXE_connect-emulator"))
         .args(["--listen", "127.0.0.1:0", "--quiet", "--auto-create"])
         .arg("--state")
         .arg(state)
@@ -179,7 +179,7 @@ fn kill_9_during_eight_writers_loses_no_acknowledged_update() {
         assert_eq!(seeded_now, SEEDED, "round {round}");
     }
     assert!(acked_total > 0, "the writers got no update acknowledged");
-    let status = Command::new("kill")
+    let status = common::command("kill")
         .args(["-s", "TERM", &child.0.id().to_string()])
         .status()
         .unwrap();

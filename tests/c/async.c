@@ -6,18 +6,43 @@
  * argv[2]: calls per thread for the 8-thread test.
  * Prints one line per failed check and a closing line "N passed, M failed".
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* dlsym(RTLD_NEXT) */
 #include "connect_contact.h"
 #include "check.h"
 
+#include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *server_url;
+
+/* ---- the OS refusing a thread: this program's pthread_create stands in for libc's ----
+ * The library's worker threads start through pthread_create; this definition in the program
+ * is found first by the dynamic linker, and fails with EAGAIN (what the OS says at its thread
+ * limit) while `refuse_threads` is set. Otherwise it passes the call on to libc's. */
+static volatile int refuse_threads;
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *), void *arg) {
+    static pthread_create_fn real;
+    if (refuse_threads) return EAGAIN;
+    if (real == NULL) {
+        void *symbol = dlsym(RTLD_NEXT, "pthread_create");
+        /* ISO C has no cast from object to function pointer; copy the bits. */
+        memcpy(&real, &symbol, sizeof real);
+    }
+    return real(thread, attr, start, arg);
+}
 
 
 static connect_client *new_client(const char *extra) {
@@ -294,27 +319,185 @@ static void test_free_cancels_queued_calls(void) {
     pthread_mutex_unlock(&lock);
 }
 
+/* A loopback listener of this program's own, so it knows exactly which calls are in flight:
+ * a call whose request it has read and not yet answered. */
+static int listen_loopback(char *url, size_t size) {
+    struct sockaddr_in addr;
+    socklen_t len = sizeof addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+        return -1;
+    snprintf(url, size, "http://127.0.0.1:%d", ntohs(addr.sin_port));
+    return fd;
+}
+
+/* Accepts one connection and reads one request's head and body (Content-Length). */
+static int accept_request(int listener) {
+    char buf[8192];
+    size_t have = 0;
+    int fd = accept(listener, NULL, NULL);
+    if (fd < 0) return -1;
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+        char *end, *length;
+        if (n <= 0) break;
+        have += (size_t)n;
+        buf[have] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+        if (end == NULL) continue;
+        length = strstr(buf, "content-length: ");
+        if (length == NULL) length = strstr(buf, "Content-Length: ");
+        if (length == NULL || (size_t)(end + 4 - buf) + (size_t)atoi(length + 16) <= have) return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+static void answer_ok(int fd) {
+    static const char reply[] =
+        "HTTP/1.1 200 OK\r\nx-amzn-RequestId: in-flight\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+    CHECK(write(fd, reply, sizeof reply - 1) == (ssize_t)(sizeof reply - 1), "answer written");
+    close(fd);
+}
+
+static void *free_main(void *client) {
+    connect_client_free(client);
+    return NULL;
+}
+
 static void test_free_with_calls_in_flight(void) {
-    /* Calls that stall at the server: free waits for those running, cancels the rest. */
-    struct outcome o[6];
-    connect_client *client = new_client("\"async_workers\":2,\"timeout_ms\":300");
-    int i, done = 0, expected = 0;
+    /* Two workers, two calls in flight at this program's own listener, three queued behind
+     * them; connect_client_free starts on another thread while both requests wait for their
+     * answers. The running calls must finish normally (OK, their answers arrive after free
+     * began), the queued ones must be cancelled without being sent. */
+    char url[64], config[256];
+    struct holder running[2];
+    struct outcome queued[3];
+    connect_client *client = NULL;
+    pthread_t freeing;
+    int listener = listen_loopback(url, sizeof url), fds[2], i, cancelled = 0, third;
+    CHECK(listener >= 0, "listener");
+    if (listener < 0) return;
+    snprintf(config, sizeof config,
+             "{\"region\":\"us-east-1\",\"endpoint_url\":\"%s\",\"access_key_id\":\"AKIDASYNC\","
+             "\"secret_access_key\":\"secret\",\"max_attempts\":1,\"timeout_ms\":60000,"
+             "\"async_workers\":2,\"async_queue\":3}",
+             url);
+    CHECK(connect_client_new(config, &client) == CONNECT_STATUS_OK, "client created");
+    if (client == NULL) return;
+    memset(running, 0, sizeof running);
+    memset(queued, 0, sizeof queued);
+    for (i = 0; i < 2; i++) {
+        /* Each running call's callback keeps probing (QUEUE_FULL: three queued) until free has
+         * closed the client (CANCELLED), so its worker reaches the queue only after that. */
+        running[i].client = client;
+        running[i].probe_until_cancelled = 1;
+        running[i].release = 1;
+        CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"running\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                                           hold_callback, &running[i]) == CONNECT_STATUS_OK,
+              "running call accepted");
+    }
+    for (i = 0; i < 2; i++) {
+        fds[i] = accept_request(listener);
+        CHECK(fds[i] >= 0, "a running call's request arrived");
+    }
+    /* Both workers are now inside a call, waiting for an answer. */
+    for (i = 0; i < 3; i++)
+        CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                                           record_callback, &queued[i]) == CONNECT_STATUS_OK,
+              "queued call accepted");
+    CHECK(pthread_create(&freeing, NULL, free_main, client) == 0, "freeing thread");
+    {
+        /* Let free begin while both calls are still in flight (it waits for them either way). */
+        struct timespec pause = {0, 200000000};
+        nanosleep(&pause, NULL);
+    }
+    for (i = 0; i < 2; i++)
+        if (fds[i] >= 0) answer_ok(fds[i]);
+    pthread_join(freeing, NULL);
+    /* connect_client_free has returned: every callback has run. */
+    pthread_mutex_lock(&lock);
+    for (i = 0; i < 2; i++) {
+        CHECK(running[i].done == 1 && running[i].status == CONNECT_STATUS_OK,
+              "a call in flight when free began finished normally (OK), not cancelled");
+        CHECK(running[i].probe == CONNECT_STATUS_CANCELLED, "free had begun while it ran");
+    }
+    for (i = 0; i < 3; i++)
+        cancelled += queued[i].done == 1 && queued[i].status == CONNECT_STATUS_CANCELLED;
+    pthread_mutex_unlock(&lock);
+    CHECK(cancelled == 3, "every queued call was cancelled");
+    /* Nothing else connected: the cancelled calls were never sent. */
+    fcntl(listener, F_SETFL, O_NONBLOCK);
+    third = accept(listener, NULL, NULL);
+    CHECK(third < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "no queued call reached the server");
+    if (third >= 0) close(third);
+    close(listener);
+}
+
+/* ---- connect_client_free from inside the client's own callback ---- */
+
+struct self_free {
+    connect_client *client;
+    int release, done;
+    connect_status status;
+};
+
+static void free_from_callback(connect_status status, const char *response_json, void *user_data) {
+    struct self_free *f = user_data;
+    (void)response_json;
+    f->status = status;
+    wait_for(&f->release, 1, 60);
+    /* Frees the client this callback belongs to: cancels the queued call, cannot wait for
+     * this worker, which ends once this callback returns. */
+    connect_client_free(f->client);
+    bump(&f->done);
+}
+
+static void test_free_from_own_callback(void) {
+    struct self_free f;
+    struct outcome queued;
+    connect_client *client = new_client("\"async_workers\":1");
     CHECK(client != NULL, "client created");
     if (client == NULL) return;
-    memset(o, 0, sizeof o);
-    for (i = 0; i < 6; i++)
-        CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"slow\",\"ContactId\":\"c\",\"Name\":\"n\"}",
-                                           record_callback, &o[i]) == CONNECT_STATUS_OK,
-              "slow call accepted");
-    connect_client_free(client);
+    memset(&f, 0, sizeof f);
+    memset(&queued, 0, sizeof queued);
+    f.client = client;
+    CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"self-free\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                                       free_from_callback, &f) == CONNECT_STATUS_OK,
+          "self-freeing call accepted");
+    CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                                       record_callback, &queued) == CONNECT_STATUS_OK,
+          "call queued behind it");
+    bump(&f.release);
+    CHECK(wait_for(&f.done, 1, 60), "connect_client_free returned inside the callback");
+    CHECK(wait_for(&queued.done, 1, 60), "the queued call was called back");
     pthread_mutex_lock(&lock);
-    for (i = 0; i < 6; i++) {
-        done += o[i].done;
-        expected += o[i].status == CONNECT_STATUS_TIMEOUT || o[i].status == CONNECT_STATUS_CANCELLED;
-    }
+    CHECK(f.status == CONNECT_STATUS_OK, "the call itself succeeded");
+    CHECK(queued.status == CONNECT_STATUS_CANCELLED && strstr(queued.document, "CONNECT_STATUS_CANCELLED") != NULL,
+          "the queued call was cancelled");
     pthread_mutex_unlock(&lock);
-    CHECK(done == 6, "every callback ran exactly once before free returned");
-    CHECK(expected == 6, "each call timed out (in flight) or was cancelled (queued)");
+}
+
+/* ---- CONNECT_STATUS_THREAD_START ---- */
+
+static void test_thread_start_refused(void) {
+    connect_client *client = new_client("\"async_workers\":2");
+    CHECK(client != NULL, "client created");
+    if (client == NULL) return;
+    refuse_threads = 1;
+    CHECK(connect_update_contact_async(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                                       never_called, "no thread") == CONNECT_STATUS_THREAD_START,
+          "the OS refusing every worker thread is THREAD_START, refused at once");
+    CHECK(strstr(connect_last_error_message(), "thread") != NULL, "the message says what failed");
+    refuse_threads = 0;
+    /* Nothing was left half-started: the next call starts the workers and runs. */
+    expect_async(client, "{\"InstanceId\":\"ok\",\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_OK,
+                 "\"HTTPStatusCode\":200", "", "threads start once the OS allows them");
+    connect_client_free(client);
 }
 
 static void test_sync_only_client(void) {
@@ -340,6 +523,8 @@ int main(int argc, char **argv) {
     test_queue_full();
     test_free_cancels_queued_calls();
     test_free_with_calls_in_flight();
+    test_free_from_own_callback();
+    test_thread_start_refused();
     test_many_threads();
     CHECK(unexpected == 0, "no refused call's callback ran");
     printf("%d passed, %d failed\n", passed, failed);

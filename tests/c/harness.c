@@ -3,7 +3,8 @@
  *
  * argv[1]: URL of the scripted test server (127.0.0.1). It answers by InstanceId:
  *   "error-<Code>-<status>" -> that error; "html-502" -> a load balancer's HTML page;
- *   "slow" -> stalls; "flaky-<n>" -> 503 the first time, then 200; anything else -> 200.
+ *   "slow" -> stalls; "flaky-<n>" -> 503 the first time, then 200; "huge-body" -> 200 with a
+ *   body over the 64 KiB limit; anything else -> 200.
  *   "must-not-arrive" is used by refused requests; the Rust side checks none arrived.
  * argv[2]: a URL where nothing listens.
  * argv[3]: a URL whose server closes every connection without reading it.
@@ -221,6 +222,64 @@ static void test_environment(void) {
     unsetenv("AWS_ENDPOINT_URL_CONNECT");
 }
 
+/* The statuses no ordinary call produces: a failing credential source, an oversized answer,
+ * and a panic inside the library (its test hook). */
+static void test_rare_statuses(void) {
+    connect_client *client = NULL;
+    /* 202: web identity is configured (source 4), but its token file does not exist. STS is
+     * pointed at the dead loopback URL, so nothing could leave the machine either way. */
+    setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/harness", 1);
+    setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/connect-contact/token", 1);
+    setenv("AWS_ENDPOINT_URL_STS", dead_url, 1);
+    {
+        char config[512];
+        snprintf(config, sizeof config,
+                 "{\"region\":\"us-east-1\",\"endpoint_url\":\"%s\",\"max_attempts\":1}", server_url);
+        connect_status st = connect_client_new(config, &client);
+        if (st == CONNECT_STATUS_OK) {
+            expect(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                   CONNECT_STATUS_CREDENTIALS_PROVIDER, "CONNECT_STATUS_CREDENTIALS_PROVIDER",
+                   "a failing credential source is CREDENTIALS_PROVIDER");
+            CHECK(strstr(connect_last_error_message(), "token") != NULL, "the message names the token file");
+            connect_client_free(client);
+        } else {
+            CHECK(st == CONNECT_STATUS_CREDENTIALS_PROVIDER, "a failing credential source is CREDENTIALS_PROVIDER");
+        }
+    }
+    unsetenv("AWS_ROLE_ARN");
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
+    unsetenv("AWS_ENDPOINT_URL_STS");
+
+    /* 302: an answer larger than the library reads. */
+    client = new_client(server_url, "\"max_attempts\":1");
+    if (client) {
+        expect(client, "{\"InstanceId\":\"huge-body\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+               CONNECT_STATUS_INVALID_RESPONSE, "\"HTTPStatusCode\":200", "an oversized body is INVALID_RESPONSE");
+        CHECK(strstr(connect_last_error_message(), "larger than") != NULL, "the message says why");
+    }
+    connect_client_free(client);
+
+    /* 900: a client built with CONNECT_CONTACT_TEST_PANIC=1 panics inside every call; the
+     * panic is caught at the boundary and the process, and other clients, keep working. */
+    setenv("CONNECT_CONTACT_TEST_PANIC", "1", 1);
+    client = new_client(server_url, "\"max_attempts\":1");
+    unsetenv("CONNECT_CONTACT_TEST_PANIC");
+    if (client) {
+        int i;
+        for (i = 0; i < 2; i++)
+            expect(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"n\"}",
+                   CONNECT_STATUS_PANIC, "\"Code\":\"CONNECT_STATUS_PANIC\"", "a caught panic is PANIC, every time");
+        CHECK(strstr(connect_last_error_message(), "panic was caught") != NULL, "the message says a panic was caught");
+    }
+    connect_client_free(client);
+    client = new_client(server_url, "\"max_attempts\":1");
+    if (client)
+        expect(client, "{\"InstanceId\":\"after-panic\",\"ContactId\":\"c\",\"Name\":\"n\"}", CONNECT_STATUS_OK,
+               NULL, "the library works after a caught panic");
+    CHECK(client != NULL, "clients built");
+    connect_client_free(client);
+}
+
 static void test_transport_failures(void) {
     connect_client *dead = new_client(dead_url, "\"max_attempts\":1,\"connect_timeout_ms\":500");
     connect_client *slow = new_client(server_url, "\"max_attempts\":1,\"timeout_ms\":300");
@@ -246,10 +305,12 @@ static void *thread_main(void *arg) {
     int i, ok = 0;
     for (i = 0; i < CALLS_PER_THREAD; i++) {
         char *doc = NULL;
-        if (connect_update_contact(client, "{\"InstanceId\":\"threads\",\"ContactId\":\"c\",\"Name\":\"n\"}", &doc) ==
-                CONNECT_STATUS_OK &&
-            strcmp(connect_last_error_message(), "") == 0)
+        connect_status st =
+            connect_update_contact(client, "{\"InstanceId\":\"threads\",\"ContactId\":\"c\",\"Name\":\"n\"}", &doc);
+        if (st == CONNECT_STATUS_OK && strcmp(connect_last_error_message(), "") == 0)
             ok++;
+        else /* say why, for the failure report */
+            printf("threads: call %d: %s %s\n", i, connect_status_name(st), connect_last_error_message());
         connect_string_free(doc);
     }
     return (void *)(size_t)ok;
@@ -357,6 +418,7 @@ int main(int argc, char **argv) {
         test_threads(client);
     }
     test_environment();
+    test_rare_statuses();
     test_transport_failures();
     test_reset_while_writing();
     test_log_callback();

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use crate::support::{repo_root, scratch_dir, Reply, TestServer};
-use connect_contact::{Client, ClientConfig, UpdateContactRequest};
+use connect_contact::{ClientConfig, UpdateContactRequest};
 use serde_json::{json, Value};
 
 #[test]
@@ -19,7 +19,7 @@ fn requests_match_botocore_and_its_signer_verifies_them() {
         max_attempts: Some(1),
         ..Default::default()
     };
-    let client = Client::new(&config).unwrap();
+    let client = crate::support::client(&config);
     let mut cases: Vec<Value> = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("tests/data/oracle_cases.json")).unwrap(),
     )
@@ -102,12 +102,8 @@ fn requests_match_botocore_and_its_signer_verifies_them() {
 }
 
 fn python_oracle() -> Command {
-    let mut c = Command::new("python3");
-    c.arg(repo_root().join("tests/oracle/botocore_oracle.py"))
-        // botocore must not read this machine's AWS files or variables.
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE");
+    // botocore must not read this machine's AWS files or variables: the clean environment.
+    let mut c = crate::support::command("python3");
+    c.arg(repo_root().join("tests/oracle/botocore_oracle.py"));
     c
 }

@@ -1,6 +1,8 @@
 //! Builds tests/c/async.c with strict warnings and runs it against a scripted server:
-//! 8 threads submitting asynchronous calls, every callback exactly once, a full queue, and
-//! connect_client_free with calls queued and in flight — directly and under valgrind.
+//! 8 threads submitting asynchronous calls, every callback exactly once, a full queue,
+//! connect_client_free with calls in flight (those running finish OK, those queued are
+//! cancelled and never sent) and from inside the client's own callback, and THREAD_START when
+//! the OS refuses worker threads — directly and under valgrind.
 
 use crate::support::{
     assert_valgrind_clean, build_program, closing_counts, repo_root, require_valgrind, run_program,

@@ -17,6 +17,12 @@ fn respond(request: &Recorded, n: usize, flaky_seen: &Mutex<HashMap<String, usiz
             headers: vec![("content-type".into(), "text/html".into())],
             body: b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec(),
         },
+        // Over the library's 64 KiB response limit.
+        "huge-body" => Reply::Respond {
+            status: 200,
+            headers: vec![("x-amzn-RequestId".into(), format!("req-{n}"))],
+            body: vec![b' '; 70 * 1024],
+        },
         i if i.starts_with("flaky-") => {
             let mut seen = flaky_seen.lock().unwrap();
             let count = seen.entry(i.to_string()).or_insert(0);
@@ -60,6 +66,12 @@ fn c_harness_passes_against_a_local_server() {
     let (passed, failed) = closing_counts(&output);
     assert_eq!(failed, 0);
     assert!(passed >= 150, "the harness ran its checks ({passed})");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path.starts_with("/contacts/after-panic/")),
+        "the call after the caught panic arrived"
+    );
     assert!(
         requests.iter().all(|r| !r.path.contains("must-not-arrive")),
         "refused requests never reach the server"

@@ -1,7 +1,5 @@
 //! The library against the emulator, in-process: what a user's own CI would do.
 
-use std::process::Command;
-
 use connect_contact::{Client, ClientConfig, Status, UpdateContactRequest};
 use connect_emulator::{
     Emulator, EmulatorConfig, FaultStep, Faults, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
@@ -29,7 +27,7 @@ fn config(emulator: &Emulator, secret: &str, max_attempts: u32) -> ClientConfig 
 }
 
 fn client(emulator: &Emulator, secret: &str, max_attempts: u32) -> Client {
-    Client::new(&config(emulator, secret, max_attempts)).unwrap()
+    crate::support::client(&config(emulator, secret, max_attempts))
 }
 
 fn named(instance: &str, contact: &str, name: &str) -> UpdateContactRequest {
@@ -214,11 +212,10 @@ fn unknown_enum_values_are_sent_unless_strict() {
             && err.message().contains("References.f.Type"),
         "the service's answer: {err}"
     );
-    let strict = Client::new(&ClientConfig {
+    let strict = crate::support::client(&ClientConfig {
         strict_enums: Some(true),
         ..config(&emulator, DEFAULT_SECRET_ACCESS_KEY, 1)
-    })
-    .unwrap();
+    });
     let err = strict.update_contact(&request).unwrap_err();
     assert_eq!(err.status(), Status::Validation, "{err}");
     assert!(
@@ -238,7 +235,7 @@ fn quickstart_example_runs() {
         "cargo test builds examples; {} is missing",
         quickstart.display()
     );
-    let output = Command::new(&quickstart).output().unwrap();
+    let output = crate::support::command(&quickstart).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -279,9 +276,8 @@ fn stale_signing_clock_is_refused_then_corrected() {
     let emulator = emulator(true);
     let config = config(&emulator, DEFAULT_SECRET_ACCESS_KEY, 3);
     let ten_minutes_slow = -10 * 60 * 1000;
-    let settings = config
-        .resolve_with(&|k| (k == "AWS_DISABLE_CLOCK_SKEW_CORRECTION").then(|| "true".into()))
-        .unwrap();
+    let settings =
+        crate::support::resolve(&config, &[("AWS_DISABLE_CLOCK_SKEW_CORRECTION", "true")]).unwrap();
     let uncorrected = Client::with_settings(settings);
     uncorrected.set_clock_offset(ten_minutes_slow);
     let err = uncorrected
@@ -293,7 +289,7 @@ fn stale_signing_clock_is_refused_then_corrected() {
     );
     assert_eq!(err.metadata().unwrap().http_status, Some(403));
 
-    let corrected = Client::with_settings(config.resolve_with(&|_| None).unwrap());
+    let corrected = crate::support::client(&config);
     corrected.set_clock_offset(ten_minutes_slow);
     let output = corrected
         .update_contact(&named("i", "c", "corrected"))

@@ -4,7 +4,7 @@
 //! class (the CLI: prints the error code) the service's answer would.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use connect_emulator::{Emulator, EmulatorConfig};
@@ -18,21 +18,14 @@ fn boto3_and_the_python_client_raise_the_modeled_exception_for_every_injected_er
     })
     .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new("python3")
+    // Nothing from the real environment (the clean one): no credentials, profiles, proxies
+    // or IMDS probes.
+    let mut child = crate::support::command("python3")
         .arg(root.join("tests/emulator_errors.py"))
         .arg(emulator.endpoint_url())
-        // Nothing from the real environment: no credentials, profiles, proxies or IMDS probes.
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
         .env("PYTHONPATH", root.join("bindings/python"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("CONNECT_CONTACT_LIB", crate::support::cdylib_path())
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

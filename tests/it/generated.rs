@@ -7,7 +7,8 @@ use std::process::Command;
 use crate::support::{repo_root, scratch_dir};
 
 fn generator() -> Command {
-    let mut c = Command::new("python3");
+    // The generator runs rustfmt, a rustup proxy: it needs to know where the toolchain is.
+    let mut c = crate::support::toolchain_command("python3");
     c.arg(repo_root().join("scripts/generate-from-model"));
     c
 }

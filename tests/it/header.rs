@@ -1,7 +1,5 @@
 //! The committed header is what the sources generate, and it compiles as strict C11 and C++17.
 
-use std::process::Command;
-
 use crate::support::{repo_root, scratch_dir};
 
 #[test]
@@ -24,7 +22,7 @@ fn compile(compiler: &str, std: &str, file: &str, source: &str) {
     let dir = scratch_dir("header");
     let path = dir.join(file);
     std::fs::write(&path, source).unwrap();
-    let output = Command::new(compiler)
+    let output = crate::support::command(compiler)
         .args([
             std,
             "-Wall",

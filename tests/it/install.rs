@@ -27,10 +27,14 @@ fn tool(command: &mut Command) -> String {
 #[test]
 fn shared_library_has_a_soname_and_exports_only_connect_symbols() {
     let lib = cdylib_path();
-    let dynamic = tool(Command::new("readelf").arg("-d").arg(&lib));
+    let dynamic = tool(crate::support::command("readelf").arg("-d").arg(&lib));
     let soname = format!("Library soname: [{}]", env!("CONNECT_SONAME"));
     assert!(dynamic.contains(&soname), "{dynamic}");
-    let symbols = tool(Command::new("nm").args(["-D", "--defined-only"]).arg(&lib));
+    let symbols = tool(
+        crate::support::command("nm")
+            .args(["-D", "--defined-only"])
+            .arg(&lib),
+    );
     let exported: BTreeSet<&str> = symbols
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2))
@@ -62,7 +66,7 @@ fn install(prefix: &Path) {
     // `cargo test`).
     let built = cdylib_path();
     tool(
-        Command::new("sh")
+        crate::support::command("sh")
             .arg(repo_root().join("scripts/install.sh"))
             .arg("--prefix")
             .arg(prefix)
@@ -99,7 +103,7 @@ fn install(prefix: &Path) {
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
     tool(
-        Command::new("pkg-config")
+        crate::support::command("pkg-config")
             .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
             .args(args)
             .arg("connect_contact"),
@@ -138,7 +142,7 @@ fn installed_library_builds_with_pkg_config_and_cmake() {
     let example = repo_root().join("examples/c/update_contact.c");
     let shared = scratch.join("example_c_shared");
     tool(
-        Command::new("gcc")
+        crate::support::command("gcc")
             .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
             .arg(&example)
             .arg("-o")
@@ -147,7 +151,7 @@ fn installed_library_builds_with_pkg_config_and_cmake() {
             .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display()))
             .arg("-lpthread"),
     );
-    let needed = tool(Command::new("readelf").arg("-d").arg(&shared));
+    let needed = tool(crate::support::command("readelf").arg("-d").arg(&shared));
     assert!(
         needed.contains(&format!("Shared library: [{}]", env!("CONNECT_SONAME"))),
         "linked by soname"
@@ -172,7 +176,7 @@ fn installed_library_builds_with_pkg_config_and_cmake() {
         .collect();
     let fully_static = scratch.join("example_c_static");
     tool(
-        Command::new("gcc")
+        crate::support::command("gcc")
             .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"])
             .arg(&example)
             .arg("-o")
@@ -180,7 +184,11 @@ fn installed_library_builds_with_pkg_config_and_cmake() {
             .args(pkg_config(&prefix, &["--cflags"]))
             .args(&static_libs),
     );
-    let needed = tool(Command::new("readelf").arg("-d").arg(&fully_static));
+    let needed = tool(
+        crate::support::command("readelf")
+            .arg("-d")
+            .arg(&fully_static),
+    );
     assert!(!needed.contains("libconnect_contact"), "linked statically");
     let output = run_example(&fully_static, &server);
     assert!(output.contains("async: CONNECT_STATUS_OK"), "{output}");
@@ -189,7 +197,7 @@ fn installed_library_builds_with_pkg_config_and_cmake() {
     let build = scratch.join("cmake-build");
     let _ = std::fs::remove_dir_all(&build);
     tool(
-        Command::new("cmake")
+        crate::support::command("cmake")
             .arg("-S")
             .arg(repo_root().join("examples/cpp"))
             .arg("-B")
@@ -197,7 +205,7 @@ fn installed_library_builds_with_pkg_config_and_cmake() {
             .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
             .arg("-DCMAKE_CXX_FLAGS=-Wall -Wextra -Werror -pedantic"),
     );
-    tool(Command::new("cmake").arg("--build").arg(&build));
+    tool(crate::support::command("cmake").arg("--build").arg(&build));
     let output = run_example(&build.join("update_contact_cpp"), &server);
     assert!(output.contains("async: {\"ResponseMetadata\""), "{output}");
 

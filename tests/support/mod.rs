@@ -2,9 +2,15 @@
 //! what the test's responder says. Deliberately tiny; the emulator is the real server.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
+
+#[path = "env.rs"]
+mod env;
+#[allow(unused_imports)]
+pub use env::{cargo_command, clean_env, clean_home, command, toolchain_command, CLEAN_MARK};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -70,6 +76,8 @@ type Responder = dyn Fn(&Recorded, usize) -> Reply + Send + Sync;
 
 pub struct TestServer {
     pub port: u16,
+    /// The connections open now (by sequence number), shut down when the server is dropped.
+    connections: Arc<Mutex<HashMap<usize, TcpStream>>>,
     recorded: Arc<Mutex<Vec<Recorded>>>,
     counter: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
@@ -105,16 +113,22 @@ impl TestServer {
         let stop = Arc::new(AtomicBool::new(false));
         let responder: Arc<Responder> = Arc::new(responder);
         let counter = Arc::new(AtomicUsize::new(0));
+        let connections: Arc<Mutex<HashMap<usize, TcpStream>>> = Arc::default();
         let (rec, stop2, counter2) = (recorded.clone(), stop.clone(), counter.clone());
+        let open = connections.clone();
         let accept_thread = std::thread::spawn(move || {
             let counter = counter2;
             let mut workers: Vec<JoinHandle<()>> = Vec::new();
-            for stream in listener.incoming().take(MAX_CONNECTIONS) {
+            for (id, stream) in listener.incoming().take(MAX_CONNECTIONS).enumerate() {
                 workers.retain(|w| !w.is_finished());
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
+                if let Ok(clone) = stream.try_clone() {
+                    open.lock().unwrap().insert(id, clone);
+                }
+                let open = open.clone();
                 let (rec, responder, counter, stop) = (
                     rec.clone(),
                     responder.clone(),
@@ -128,7 +142,8 @@ impl TestServer {
                         &*responder,
                         &counter,
                         &stop,
-                    )
+                    );
+                    open.lock().unwrap().remove(&id);
                 }));
             }
             for w in workers {
@@ -137,6 +152,7 @@ impl TestServer {
         });
         TestServer {
             port,
+            connections,
             recorded,
             counter,
             stop,
@@ -161,7 +177,11 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
+        // End every connection (idle keep-alive ones wait in a read), and wake the accept loop
+        // so it sees the flag.
+        for (_, connection) in self.connections.lock().unwrap().drain() {
+            let _ = connection.shutdown(Shutdown::Both);
+        }
         let _ = TcpStream::connect(("127.0.0.1", self.port));
         if let Some(t) = self.accept_thread.take() {
             let _ = t.join();
@@ -176,8 +196,10 @@ fn serve(
     counter: &AtomicUsize,
     stop: &AtomicBool,
 ) {
-    // Idle keep-alive connections end after a short read timeout, so the server can stop.
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    // Idle keep-alive connections stay open as long as the client keeps them (a server closing
+    // them while a slow client, e.g. under valgrind, reuses one would fail calls at random);
+    // dropping the server shuts them down. The timeout only bounds a client that vanished.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
         Err(_) => return,
@@ -410,7 +432,7 @@ pub fn build_program(compiler: &str, flags: &[&str], sources: &[PathBuf], name: 
         std::process::id(),
         BUILDS.fetch_add(1, Ordering::SeqCst)
     ));
-    let output = std::process::Command::new(compiler)
+    let output = command(compiler)
         .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1"])
         .args(flags)
         .arg("-I")
@@ -432,9 +454,9 @@ pub fn build_program(compiler: &str, flags: &[&str], sources: &[PathBuf], name: 
     out
 }
 
-/// Runs `program args` (under `wrapper`, e.g. valgrind, when not empty) with no AWS_
-/// variable of the test's environment but those in `env`; returns stdout and stderr together
-/// and whether it exited with 0.
+/// Runs `program args` (under `wrapper`, e.g. valgrind, when not empty) in the clean
+/// environment ([`command`]) plus `env`; returns stdout and stderr together and whether it
+/// exited with 0.
 pub fn run_program(
     wrapper: &[&str],
     program: &std::path::Path,
@@ -443,23 +465,12 @@ pub fn run_program(
 ) -> (String, bool) {
     let mut command = match wrapper.split_first() {
         Some((first, rest)) => {
-            let mut c = std::process::Command::new(first);
+            let mut c = self::command(first);
             c.args(rest).arg(program);
             c
         }
-        None => std::process::Command::new(program),
+        None => self::command(program),
     };
-    for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") {
-            command.env_remove(key);
-        }
-    }
-    // ...and without the machine's profile files or a probe of the metadata service: tests
-    // never send traffic beyond 127.0.0.1.
-    command
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
     let output = command
         .args(args)
         .envs(env.iter().copied())
@@ -552,4 +563,51 @@ pub fn standard_reply(request: &Recorded, n: usize) -> Reply {
         "slow" => Reply::Stall(Duration::from_secs(2)),
         _ => Reply::ok(&request_id),
     }
+}
+
+/// The clean environment plus `vars` as a lookup for `ClientConfig::resolve_with`.
+pub fn clean_lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let mut all: std::collections::HashMap<String, String> = clean_env().into_iter().collect();
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    move |name| all.get(name).cloned()
+}
+
+/// Settings from `config` and the clean environment plus `vars`, never the process's.
+pub fn resolve(
+    config: &connect_contact::ClientConfig,
+    vars: &[(&str, &str)],
+) -> Result<connect_contact::Settings, connect_contact::Error> {
+    config.resolve_with(&clean_lookup(vars))
+}
+
+/// A client from `config` and the clean environment: what `Client::new` would build on a
+/// machine with no AWS settings at all.
+pub fn client(config: &connect_contact::ClientConfig) -> connect_contact::Client {
+    connect_contact::Client::with_settings(resolve(config, &[]).expect("the config resolves"))
+}
+
+/// For tests that must go through `connect_client_new` in this process (which reads the
+/// process environment, as the C ABI promises): runs the test `name` (its path as libtest
+/// prints it) again in a child process of this test binary with the clean environment, and
+/// returns true, having checked that the child ran exactly that test and it passed; the
+/// caller then returns. In the child it returns false and the test runs.
+pub fn in_clean_process(name: &str) -> bool {
+    if std::env::var_os(CLEAN_MARK).is_some() {
+        return false;
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let output = command(exe)
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .output()
+        .expect("the test binary runs again");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && text.contains("test result: ok. 1 passed"),
+        "{name} in a clean child process:\n{text}"
+    );
+    true
 }

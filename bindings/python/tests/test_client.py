@@ -269,6 +269,53 @@ class CallTest(ServerTest):
         self.assertEqual(ctx.exception.status_name, "CONNECT_STATUS_TIMEOUT")
 
 
+class RareStatusTest(unittest.TestCase):
+    """The statuses no ordinary call produces (202, 302, 900), each raised as its class."""
+
+    def test_a_failing_credential_source_is_credentials_provider_error(self) -> None:
+        # Web identity (source 4) is configured but its token file is missing; STS would be a
+        # dead loopback port, so nothing can leave the machine.
+        env = {
+            "AWS_ACCESS_KEY_ID": "",
+            "AWS_SECRET_ACCESS_KEY": "",
+            "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/python",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": "/nonexistent/connect-contact/token",
+            "AWS_ENDPOINT_URL_STS": closed_port_url(),
+        }
+        with ScriptedServer() as server, mock.patch.dict(os.environ, env):
+            with self.assertRaises(connect_contact.CredentialsProviderError) as ctx:
+                with connect_contact.Client(region_name="us-east-1", endpoint_url=server.url) as client:
+                    client.update_contact(**CALL)
+            self.assertEqual(server.received(), [], "nothing was sent")
+        self.assertEqual((ctx.exception.status, ctx.exception.status_name), (202, "CONNECT_STATUS_CREDENTIALS_PROVIDER"))
+        self.assertIn("token", str(ctx.exception))
+
+    def test_an_oversized_answer_is_invalid_response_error(self) -> None:
+        oversized = lambda _req: (200, {"x-amzn-RequestId": "req-big"}, b" " * (70 * 1024))  # noqa: E731
+        with ScriptedServer(oversized) as server, connect_contact.Client(**client_kwargs(server.url)) as client:
+            with self.assertRaises(connect_contact.InvalidResponseError) as ctx:
+                client.update_contact(**CALL)
+        self.assertEqual((ctx.exception.status, ctx.exception.status_name), (302, "CONNECT_STATUS_INVALID_RESPONSE"))
+        self.assertIn("larger than", str(ctx.exception))
+
+    def test_a_caught_panic_is_internal_library_error(self) -> None:
+        # The library's test hook: a client built while CONNECT_CONTACT_TEST_PANIC=1 panics
+        # inside every call; the panic is caught at the C boundary, the interpreter lives on.
+        with ScriptedServer() as server:
+            with mock.patch.dict(os.environ, {"CONNECT_CONTACT_TEST_PANIC": "1"}):
+                panicking = connect_contact.Client(**client_kwargs(server.url))
+            with panicking:
+                for _ in range(2):
+                    with self.assertRaises(connect_contact.InternalLibraryError) as ctx:
+                        panicking.update_contact(**CALL)
+                    self.assertEqual((ctx.exception.status, ctx.exception.status_name), (900, "CONNECT_STATUS_PANIC"))
+                    self.assertIn("panic was caught", str(ctx.exception))
+            self.assertEqual(server.received(), [])
+            with connect_contact.Client(**client_kwargs(server.url)) as client:
+                self.assertEqual(client.update_contact(**CALL)["ResponseMetadata"]["HTTPStatusCode"], 200)
+            self.assertEqual(len(server.received()), 1)
+
+
 class LocalFailureTest(unittest.TestCase):
     """Failures that never reach a server."""
 
@@ -344,6 +391,16 @@ class LocalFailureTest(unittest.TestCase):
     def test_status_table_matches_the_library(self) -> None:
         for status in connect_contact.Status:
             self.assertEqual(_lib.lib().connect_status_name(status).decode(), "CONNECT_STATUS_" + status.name)
+        # The other way: every number the library has a name for (statuses are 0..999 by
+        # group, src/error.rs) is in the binding's table, under that name.
+        library = {}
+        for number in range(1000):
+            name = _lib.lib().connect_status_name(number).decode()
+            if name != "CONNECT_STATUS_UNKNOWN":
+                library[number] = name
+        ours = {int(s): "CONNECT_STATUS_" + s.name for s in connect_contact.Status}
+        self.assertEqual(ours, library)
+        self.assertGreaterEqual(len(library), 25)
         self.assertEqual(_lib.lib().connect_status_name(5), b"CONNECT_STATUS_UNKNOWN")
         self.assertEqual(exc.status_name(5), "CONNECT_STATUS_UNKNOWN")
         self.assertIs(type(exc.error_for_status(5, "odd")), connect_contact.InternalLibraryError)

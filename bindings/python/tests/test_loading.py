@@ -16,6 +16,16 @@ from connect_contact import _lib
 PACKAGE_DIR = os.path.dirname(connect_contact.__file__)
 LIBRARY = _lib.lib()._name  # the .so this test run uses
 
+# The files the dynamic loader mapped into a process whose name is libconnect_contact.so*:
+# what was really loaded, whatever name ctypes was given. The subprocesses run the same source.
+MAPPED_SOURCE = """
+def mapped_libraries():
+    with open("/proc/self/maps") as maps:
+        fields = [line.split(None, 5) for line in maps]
+    return sorted({f[5].strip() for f in fields if len(f) == 6 and "/libconnect_contact.so" in f[5]})
+"""
+exec(MAPPED_SOURCE)  # defines mapped_libraries() in this module
+
 
 def run_python(code: str, pythonpath: str, library: Optional[str]) -> subprocess.CompletedProcess:
     env: Dict[str, str] = {k: v for k, v in os.environ.items() if k not in ("CONNECT_CONTACT_LIB", "LD_LIBRARY_PATH")}
@@ -51,9 +61,16 @@ class LoadingTest(unittest.TestCase):
             package = os.path.join(tmp, "connect_contact")
             shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
             shutil.copy(LIBRARY, os.path.join(package, "libconnect_contact.so"))
-            out = run_python("import connect_contact, connect_contact._lib as l; print(l.lib()._name)", tmp, None)
+            out = run_python(MAPPED_SOURCE + "import connect_contact\nprint(mapped_libraries())", tmp, None)
             self.assertEqual(out.returncode, 0, out.stderr)
-            self.assertEqual(out.stdout.strip(), os.path.join(package, "libconnect_contact.so"))
+            self.assertEqual(out.stdout.strip(), repr([os.path.join(package, "libconnect_contact.so")]))
+
+    def test_the_library_loaded_is_the_one_this_run_built(self) -> None:
+        # The runner (tests/python_binding.rs) names the cdylib cargo built for this run; the
+        # process must have mapped exactly that file, not a copy in the package or elsewhere.
+        wanted = os.environ.get("CONNECT_CONTACT_LIB")
+        self.assertTrue(wanted, "the runner sets CONNECT_CONTACT_LIB")
+        self.assertEqual(mapped_libraries(), [os.path.realpath(wanted)])  # type: ignore[name-defined]  # noqa: F821
 
     def test_open_clients_at_interpreter_exit(self) -> None:
         # A client kept in a module global, one in a reference cycle, one half-built:

@@ -13,6 +13,12 @@ use connect_emulator::{
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+// The clean environment every subprocess starts from: the library's tests use the same file.
+#[path = "../../../tests/support/env.rs"]
+mod env;
+#[allow(unused_imports)]
+pub use env::command;
+
 /// URI label encoding: everything but `A-Z a-z 0-9 - . _ ~`.
 const LABEL: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
