@@ -3,29 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-fn spawn(args: &[&str]) -> (Child, String) {
-    let mut child = common::command(env!("CARGO_BIN_EXE_connect-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--quiet"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
-    (child, url)
-}
+use common::spawn_binary as spawn;
 
 fn stop(mut child: Child, signal: &str) -> std::process::ExitStatus {
     let status = common::command("kill")

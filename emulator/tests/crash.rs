@@ -4,9 +4,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -28,25 +27,9 @@ impl Drop for Process {
 }
 
 fn spawn(state: &Path, seed: &Path) -> (Process, String) {
-    let mut child = common::command(env!("CARGO_BIN_EXE_connect-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--quiet", "--auto-create"])
-        .arg("--state")
-        .arg(state)
-        .arg("--seed")
-        .arg(seed)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let host = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
+    let (state, seed) = (state.to_str().unwrap(), seed.to_str().unwrap());
+    let (child, url) = common::spawn_binary(&["--auto-create", "--state", state, "--seed", seed]);
+    let host = url.strip_prefix("http://").unwrap_or(&url).to_string();
     (Process(child), host)
 }
 

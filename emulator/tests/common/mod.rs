@@ -19,6 +19,30 @@ mod env;
 #[allow(unused_imports)]
 pub use env::command;
 
+/// Starts the `connect-emulator` binary on 127.0.0.1:0 with `args` (plus `--quiet`) from a
+/// clean environment, and returns it with the URL from its first line
+/// (`listening on http://HOST:PORT`).
+pub fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = command(env!("CARGO_BIN_EXE_connect-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--quiet"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    (child, url)
+}
+
 /// URI label encoding: everything but `A-Z a-z 0-9 - . _ ~`.
 const LABEL: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
