@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs every benchmark client against one local server, interleaved, and reports medians.
 
-Started by bench/run.sh (which documents the options); see bench/README.md for the protocol.
+Started by bench/run.sh (which documents the options); see docs/performance.md for the protocol.
 """
 import argparse
 import datetime

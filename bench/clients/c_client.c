@@ -1,4 +1,4 @@
-/* This library through its C ABI: the measurement protocol of bench/README.md, one JSON line.
+/* This library through its C ABI: the measurement protocol of docs/performance.md, one JSON line.
  * Usage: c_client ENDPOINT CALLS            (the benchmark)
  *        c_client ENDPOINT CALLS soak       (CALLS calls, resident memory every tenth) */
 #include <pthread.h>

@@ -1,5 +1,5 @@
 """This library through its Python binding, or boto3: the measurement protocol of
-bench/README.md, one JSON line.  Usage: py_client.py connect_contact|boto3 ENDPOINT CALLS"""
+docs/performance.md, one JSON line.  Usage: py_client.py connect_contact|boto3 ENDPOINT CALLS"""
 import resource
 import sys
 import threading

@@ -66,7 +66,7 @@ pub struct EmulatorConfig {
     pub region: String,
     /// The accepted identities.
     pub credentials: Vec<Credential>,
-    /// A JSON file of instances and contacts to start with (see README "Seed file").
+    /// A JSON file of instances and contacts to start with (see docs/emulator.md, "Seed file and state file").
     pub seed_file: Option<PathBuf>,
     /// Create unknown instances and contacts on their first UpdateContact instead of answering 404.
     pub auto_create: bool,
@@ -117,7 +117,7 @@ Options:
   --session-token TOKEN     require this X-Amz-Security-Token
   --credential KEY:SECRET[:TOKEN]
                             accept this identity too (repeatable)
-  --policy FILE             allow only what FILE's statements allow (see README: Permissions)
+  --policy FILE             allow only what FILE's statements allow (docs/emulator.md: Permissions)
   --quota                   enforce the service's quota: 2 calls/s, burst 5, shared by all APIs
   --quota-rps N             quota rate (implies --quota)
   --quota-burst N           quota burst (implies --quota)

@@ -28,7 +28,7 @@ const OUTPUTS: &[&str] = &[
     "src/generated.rs",
     "include/connect_contact.hpp",
     "bindings/python/connect_contact/types.py",
-    "README.md",
+    "docs/requests.md",
 ];
 
 fn copy_outputs(to: &Path) {

@@ -1,5 +1,5 @@
 //! aws-sdk-connect as a benchmark client: the same measurement protocol as every client in
-//! bench/clients (see bench/README.md), printing one JSON line.
+//! bench/clients (see docs/performance.md), printing one JSON line.
 use std::time::Instant;
 
 use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};

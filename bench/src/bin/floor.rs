@@ -1,5 +1,5 @@
 //! The floor: a raw TcpStream replaying one precomputed, already signed UpdateContact. The
-//! same measurement protocol as every client (bench/README.md), printing one JSON line.
+//! same measurement protocol as every client (docs/performance.md), printing one JSON line.
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
