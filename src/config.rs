@@ -4,18 +4,17 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::credentials::chain::{default_chain, Context};
+use crate::credentials::chain::{default_chain, Context, ExplicitKeys};
 use crate::credentials::{Credentials, ProvideCredentials};
-use crate::endpoint::{check_custom, default_endpoint};
+use crate::endpoint::{check_custom, default_endpoint, EndpointUrl};
+use crate::env::{parse_flag, Env};
 use crate::error::Error;
-use crate::model::parse_json_document;
+use crate::json::parse_json_document;
 use crate::profile::{ProfileSet, Section};
 use crate::retry::{RetryMode, RetryPolicy};
 use crate::transport::{Network, Transport};
@@ -213,7 +212,7 @@ impl ClientConfig {
     /// embedders. Everything from outside comes through `env`, `HOME` included, so the
     /// profile files are found from it too.
     pub fn resolve_with(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, Error> {
-        let env = Env { lookup: env };
+        let env = Env::new(env);
         let (profile_name, profile_source) = match (&self.profile, env.var("AWS_PROFILE")) {
             (Some(p), _) => (p.clone(), Some("config key \"profile\"")),
             (None, Some(p)) => (p, Some("AWS_PROFILE")),
@@ -403,7 +402,12 @@ impl ClientConfig {
             ignore_configured_endpoint_urls: ignore_configured,
             retry,
         };
-        let credentials = default_chain(self, &ctx)?;
+        let keys = ExplicitKeys {
+            access_key_id: self.access_key_id.as_deref(),
+            secret_access_key: self.secret_access_key.as_deref(),
+            session_token: self.session_token.as_deref(),
+        };
+        let credentials = default_chain(keys, &ctx)?;
         Ok(Settings {
             region,
             endpoint,
@@ -470,86 +474,6 @@ impl ClientConfig {
     }
 }
 
-/// The process environment as resolution sees it: a lookup by name, so tests and embedders
-/// substitute their own (`HOME` included) without touching the process.
-pub struct Env<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl fmt::Debug for Env<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Env")
-    }
-}
-
-impl Env<'_> {
-    /// A variable; empty counts as unset, as in the AWS SDKs.
-    pub fn var(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).filter(|v| !v.is_empty())
-    }
-
-    /// A `true`/`false` variable (any case); anything else is an error naming it.
-    pub fn flag(&self, name: &str) -> Result<Option<bool>, Error> {
-        self.var(name).map(|v| parse_flag(&v, name)).transpose()
-    }
-
-    pub fn home(&self) -> Option<PathBuf> {
-        self.var("HOME")
-            .or_else(|| self.var("USERPROFILE"))
-            .map(PathBuf::from)
-    }
-
-    /// `~/x` → `$HOME/x`; other paths unchanged.
-    pub fn expand_home(&self, path: &str) -> PathBuf {
-        match (path.strip_prefix("~/"), self.home()) {
-            (Some(rest), Some(home)) => home.join(rest),
-            _ => PathBuf::from(path),
-        }
-    }
-
-    /// The file named by `var`, else `$HOME/{default}`; `None` without either.
-    fn file(&self, var: &str, default: &str) -> Option<PathBuf> {
-        match self.var(var) {
-            Some(path) => Some(self.expand_home(&path)),
-            None => self.home().map(|h| h.join(default)),
-        }
-    }
-
-    /// `AWS_ENDPOINT_URL_{SERVICE}`, else `AWS_ENDPOINT_URL`, checked like the Connect
-    /// endpoint (https, or http to loopback).
-    pub fn endpoint_override(
-        &self,
-        service: &str,
-        allow_http: bool,
-    ) -> Result<Option<String>, Error> {
-        let specific = format!("AWS_ENDPOINT_URL_{service}");
-        let found = self
-            .var(&specific)
-            .map(|u| (u, specific.clone()))
-            .or_else(|| {
-                self.var("AWS_ENDPOINT_URL")
-                    .map(|u| (u, "AWS_ENDPOINT_URL".into()))
-            });
-        match found {
-            None => Ok(None),
-            Some((url, source)) => {
-                let parsed = EndpointUrl::parse(&url, &source, allow_http)?;
-                Ok(Some(parsed.url_for(&parsed.base_path)))
-            }
-        }
-    }
-}
-
-fn parse_flag(value: &str, source: &str) -> Result<bool, Error> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(Error::InvalidConfig(format!(
-            "{source}: \"{value}\" is not true or false"
-        ))),
-    }
-}
-
 /// A configuration with every value decided: what [`ClientConfig::resolve`] makes of the
 /// config, the environment and the profile files, and what [`Client::with_settings`]
 /// builds a client from.
@@ -588,64 +512,6 @@ impl Settings {
     pub fn credentials(&self) -> Result<Credentials, Error> {
         self.credentials.provide().map(|c| Credentials::clone(&c))
     }
-}
-
-/// A parsed endpoint: `scheme://authority` plus an optional base path (no trailing `/`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointUrl {
-    pub scheme: String,
-    pub authority: String,
-    pub host: String,
-    pub base_path: String,
-}
-
-impl EndpointUrl {
-    /// `source` names where the URL came from, for the error message.
-    pub fn parse(url: &str, source: &str, allow_http: bool) -> Result<Self, Error> {
-        let bad = |why: &str| Error::InvalidConfig(format!("{source}: \"{url}\" {why}"));
-        let uri: ureq::http::Uri = url.parse().map_err(|_| bad("is not a valid URL"))?;
-        let scheme = uri
-            .scheme_str()
-            .ok_or_else(|| bad("has no scheme (https:// or http://)"))?;
-        let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
-        if authority.as_str().contains('@') {
-            return Err(Error::InvalidConfig(format!(
-                "{source}: user information in an endpoint URL is not allowed"
-            )));
-        }
-        if uri.query().is_some() || url.contains('#') {
-            return Err(bad("must not have a query or fragment"));
-        }
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        match scheme {
-            "https" => {}
-            "http" if allow_http || is_loopback(&host) => {}
-            "http" => return Err(bad(
-                "uses plain http to a non-loopback host; use https, or set \"allow_http\": true",
-            )),
-            _ => return Err(bad("must use https:// (or http:// for loopback hosts)")),
-        }
-        Ok(EndpointUrl {
-            scheme: scheme.to_owned(),
-            authority: authority.as_str().to_owned(),
-            host,
-            base_path: uri.path().trim_end_matches('/').to_owned(),
-        })
-    }
-
-    /// The full URL for a request path that starts with `/`.
-    pub fn url_for(&self, path: &str) -> String {
-        format!("{}://{}{}", self.scheme, self.authority, path)
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$`: a region is a DNS label, so it can go into

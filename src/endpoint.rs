@@ -4,6 +4,8 @@
 //! itself and compare) with the partition facts of the AWS SDKs' `partitions.json`.
 #![forbid(unsafe_code)]
 
+use std::net::IpAddr;
+
 use crate::error::Error;
 
 /// The facts of one AWS partition the endpoint rules use.
@@ -179,6 +181,64 @@ pub fn check_custom(
         )));
     }
     Ok(())
+}
+
+/// A parsed endpoint: `scheme://authority` plus an optional base path (no trailing `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointUrl {
+    pub scheme: String,
+    pub authority: String,
+    pub host: String,
+    pub base_path: String,
+}
+
+impl EndpointUrl {
+    /// `source` names where the URL came from, for the error message.
+    pub fn parse(url: &str, source: &str, allow_http: bool) -> Result<Self, Error> {
+        let bad = |why: &str| Error::InvalidConfig(format!("{source}: \"{url}\" {why}"));
+        let uri: ureq::http::Uri = url.parse().map_err(|_| bad("is not a valid URL"))?;
+        let scheme = uri
+            .scheme_str()
+            .ok_or_else(|| bad("has no scheme (https:// or http://)"))?;
+        let authority = uri.authority().ok_or_else(|| bad("has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(Error::InvalidConfig(format!(
+                "{source}: user information in an endpoint URL is not allowed"
+            )));
+        }
+        if uri.query().is_some() || url.contains('#') {
+            return Err(bad("must not have a query or fragment"));
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        match scheme {
+            "https" => {}
+            "http" if allow_http || is_loopback(&host) => {}
+            "http" => return Err(bad(
+                "uses plain http to a non-loopback host; use https, or set \"allow_http\": true",
+            )),
+            _ => return Err(bad("must use https:// (or http:// for loopback hosts)")),
+        }
+        Ok(EndpointUrl {
+            scheme: scheme.to_owned(),
+            authority: authority.as_str().to_owned(),
+            host,
+            base_path: uri.path().trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The full URL for a request path that starts with `/`.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, path)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

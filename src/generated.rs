@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::model::{read_i32, read_list, read_map, read_string, FieldPath, Object, REDACTED};
-use crate::validate::Checker;
+use crate::json::{read_i32, read_list, read_map, read_string, FieldPath, Object, REDACTED};
+use crate::rules::Checker;
 
 /// The botocore release the model was taken from.
 pub const BOTOCORE_VERSION: &str = "1.44.8";
@@ -24,7 +24,7 @@ pub const SENSITIVE_MEMBERS: &[&str] = &["Description", "DisplayName", "EmailAdd
 
 /// The limits of the model's constrained string and list shapes, by shape name.
 pub mod shapes {
-    use crate::validate::{ListRule, StringRule};
+    use crate::rules::{ListRule, StringRule};
 
     /// `AgentResourceId`: 1..256 characters.
     pub const AGENT_RESOURCE_ID: StringRule = StringRule {

@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 
-use crate::credentials::Credentials;
 use crate::error::Error;
+use crate::identity::Credentials;
 
 /// The signing name of Amazon Connect.
 pub const SERVICE: &str = "connect";

@@ -15,8 +15,8 @@ use super::imds::{self, Imds};
 use super::profile::for_profile;
 use super::sts::{default_session_name, StsClient, WebIdentity};
 use super::{Credentials, ProvideCredentials, StaticCredentials};
-use crate::config::{ClientConfig, Env};
 use crate::endpoint::partition_of;
+use crate::env::Env;
 use crate::error::Error;
 use crate::profile::ProfileSet;
 use crate::retry::{RetryMode, RetryPolicy};
@@ -82,18 +82,27 @@ impl Context<'_> {
     }
 }
 
-/// The chain for `config`: a provider, or NO_CREDENTIALS listing what was tried when no
-/// source is configured and IMDS is disabled.
+/// Keys given in the configuration itself (config keys `access_key_id`, `secret_access_key`,
+/// `session_token`): the chain's first source.
+#[derive(Clone, Copy, Default)]
+pub struct ExplicitKeys<'a> {
+    pub access_key_id: Option<&'a str>,
+    pub secret_access_key: Option<&'a str>,
+    pub session_token: Option<&'a str>,
+}
+
+/// The chain: a provider, or NO_CREDENTIALS listing what was tried when no source is
+/// configured and IMDS is disabled.
 pub fn default_chain(
-    config: &ClientConfig,
+    config: ExplicitKeys<'_>,
     ctx: &Context<'_>,
 ) -> Result<Arc<dyn ProvideCredentials>, Error> {
-    match (&config.access_key_id, &config.secret_access_key) {
+    match (config.access_key_id, config.secret_access_key) {
         (Some(id), Some(secret)) => {
             return Ok(Arc::new(StaticCredentials::new(Credentials::new(
                 id,
                 secret,
-                config.session_token.as_deref(),
+                config.session_token,
                 None,
                 "config",
             )?)))
