@@ -11,6 +11,7 @@ use aws_smithy_types::date_time::{DateTime, Format};
 use crate::config::{ClientConfig, Settings};
 use crate::credentials::Credentials;
 use crate::error::{Error, ResponseMetadata, ServiceError};
+use crate::http::{Engine, HttpResponse, Limits, Request};
 use crate::log::{emit, enabled, LogLevel};
 use crate::model::UpdateContactRequest;
 use crate::protocol::{parse_error, update_contact_path};
@@ -19,7 +20,7 @@ use crate::redact::{self, Redactor};
 use crate::response::UpdateContactOutput;
 use crate::retry::{random_unit, FailureKind, RetryMode, RetryQuota};
 use crate::signing::Signer;
-use crate::transport::{HttpResponse, Transport};
+use crate::transport::engine_for;
 use crate::validate::{validate, Checker};
 
 /// Skew beyond which the signing clock is corrected (the service allows 5 minutes).
@@ -39,7 +40,8 @@ const SKEW_CODES: &[&str] = &[
 pub struct Client {
     settings: Settings,
     signer: Signer,
-    transport: Transport,
+    /// The HTTP engine for the endpoint, chosen when the client was built.
+    engine: Box<dyn Engine>,
     quota: RetryQuota,
     limiter: Option<AdaptiveLimiter>,
     /// Milliseconds to add to the local clock when signing (clock-skew correction).
@@ -101,7 +103,11 @@ impl Client {
     pub fn with_settings(settings: Settings) -> Client {
         Client {
             signer: Signer::new(&settings.region),
-            transport: Transport::new(&settings),
+            engine: engine_for(
+                &settings.network,
+                settings.connect_timeout,
+                &settings.endpoint.url_for(""),
+            ),
             quota: RetryQuota::default(),
             limiter: (settings.retry.mode == RetryMode::Adaptive).then(AdaptiveLimiter::default),
             clock_offset_ms: AtomicI64::new(0),
@@ -362,12 +368,14 @@ impl Client {
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(signed.len() + 1);
         headers.push(CONTENT_TYPE);
         headers.extend(signed.iter().map(|(k, v)| (*k, v.as_str())));
-        let response = response_out.insert(self.transport.post(
+        let request = Request {
+            method: "POST",
             url,
-            &headers,
-            body,
-            remaining.min(self.settings.attempt_timeout),
-        )?);
+            headers: &headers,
+            body: Some(body),
+        };
+        let limits = Limits::total(remaining.min(self.settings.attempt_timeout));
+        let response = response_out.insert(self.engine.send(&request, limits)?);
         if (200..300).contains(&response.status) {
             return Ok(UpdateContactOutput {
                 metadata: response.take_metadata(),

@@ -30,7 +30,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::error::{Error, HttpHeaders, ResponseMetadata};
-use crate::transport::{HttpResponse, MAX_RESPONSE_BYTES};
+use crate::http::{self, host_of, Engine, HttpResponse, Limits, Request, MAX_RESPONSE_BYTES};
 
 /// Largest response head read (ureq's limit too).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -198,7 +198,7 @@ impl Direct {
     }
 
     /// The path and query of `url` when it points at this pool's endpoint.
-    pub fn path_of<'u>(&self, url: &'u str) -> Option<&'u str> {
+    fn path_of<'u>(&self, url: &'u str) -> Option<&'u str> {
         let rest = url
             .strip_prefix(self.scheme)?
             .strip_prefix(&self.authority)?;
@@ -207,16 +207,17 @@ impl Direct {
         (rest.starts_with('/')).then_some(rest)
     }
 
-    /// POSTs `body` to `path` with `headers` (Host, User-Agent and Content-Length are added),
-    /// giving up at `timeout` from now.
-    pub fn post(
+    /// Sends `method` to `path` with `headers` (Host, User-Agent and, with a body,
+    /// Content-Length are added), giving up at `limits.timeout` from now.
+    fn exchange_within(
         &self,
+        method: &str,
         path: &str,
         headers: &[(&str, &str)],
-        body: &[u8],
-        timeout: Duration,
+        body: Option<&[u8]>,
+        limits: Limits,
     ) -> Result<HttpResponse, Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now() + limits.timeout;
         if let Some((name, _)) = headers.iter().find(|(n, v)| forbidden(n) || forbidden(v)) {
             let what = if forbidden(name) { "name" } else { "value" };
             return Err(Error::InvalidConfig(format!(
@@ -224,15 +225,24 @@ impl Direct {
                 self.authority
             )));
         }
+        let message = Message {
+            method,
+            path,
+            headers,
+            body,
+        };
         if let Some(mut conn) = self.take_idle() {
-            match self.exchange(&mut conn, path, headers, body, deadline) {
+            match self.exchange(&mut conn, &message, deadline, limits.read_timeout) {
                 Ok(done) => return Ok(self.finish(conn, done)),
                 Err(Failure::Error(e)) => return Err(e),
                 Err(Failure::Stale(_)) => {} // closed while idle: one new connection, silently
             }
         }
-        let mut conn = self.connect(deadline).map_err(while_connecting)?;
-        match self.exchange(&mut conn, path, headers, body, deadline) {
+        let connect_timeout = limits.connect_timeout.unwrap_or(self.connect_timeout);
+        let mut conn = self
+            .connect(deadline, connect_timeout)
+            .map_err(while_connecting)?;
+        match self.exchange(&mut conn, &message, deadline, limits.read_timeout) {
             Ok(done) => Ok(self.finish(conn, done)),
             Err(Failure::Error(e)) => Err(e),
             Err(Failure::Stale(e)) => Err(self.io_error(&e, None)),
@@ -270,14 +280,13 @@ impl Direct {
         }
     }
 
-    fn connect(&self, deadline: Instant) -> Result<Conn, Error> {
-        let limit = |d: Instant| {
-            self.connect_timeout
-                .min(d.saturating_duration_since(Instant::now()))
-        };
-        let timed_out = || Error::Timeout {
-            message: format!("timed out talking to {} (connect)", self.authority),
-            metadata: ResponseMetadata::default(),
+    fn connect(&self, deadline: Instant, connect_timeout: Duration) -> Result<Conn, Error> {
+        let limit = |d: Instant| connect_timeout.min(d.saturating_duration_since(Instant::now()));
+        let timed_out = || {
+            self.failed(http::Failure::TimedOut {
+                doing: "connect",
+                connecting: true,
+            })
         };
         let addresses = self.resolve(limit(deadline))?;
         let mut last = None;
@@ -308,22 +317,8 @@ impl Direct {
             }
         }
         match last {
-            Some(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                Err(timed_out())
-            }
-            Some(e) => Err(Error::Transport {
-                message: format!("could not connect to {}: {e}", self.authority),
-                metadata: ResponseMetadata::default(),
-            }),
-            None => Err(Error::Transport {
-                message: format!("could not connect to {}: no address to try", self.authority),
-                metadata: ResponseMetadata::default(),
-            }),
+            Some(e) => Err(self.failed(http::io_failure(&e, "connect", true))),
+            None => Err(self.failed(http::Failure::Connect(&"no address to try"))),
         }
     }
 
@@ -335,10 +330,7 @@ impl Direct {
         (config, name): &(Arc<ClientConfig>, ServerName<'static>),
         budget: Duration,
     ) -> Result<(Stream, Option<Duration>), Error> {
-        let failed = |why: String| Error::Transport {
-            message: format!("TLS failure with {}: {why}", self.authority),
-            metadata: ResponseMetadata::default(),
-        };
+        let failed = |why: String| self.failed(http::Failure::Tls(&why));
         if budget.is_zero() {
             return Err(self.timeout("the TLS handshake", None));
         }
@@ -374,10 +366,7 @@ impl Direct {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        let not_found = |why: &dyn std::fmt::Display| Error::Transport {
-            message: format!("could not resolve host {}: {why}", self.authority),
-            metadata: ResponseMetadata::default(),
-        };
+        let not_found = |why: &dyn std::fmt::Display| self.failed(http::Failure::Resolve(why));
         let (tx, rx) = mpsc::channel();
         let target = (self.host.clone(), self.port);
         std::thread::Builder::new()
@@ -390,26 +379,26 @@ impl Direct {
             Ok(Ok(addresses)) if !addresses.is_empty() => Ok(addresses),
             Ok(Ok(_)) => Err(not_found(&"no addresses")),
             Ok(Err(e)) => Err(not_found(&e)),
-            Err(_) => Err(Error::Timeout {
-                message: format!("timed out talking to {} (resolve)", self.authority),
-                metadata: ResponseMetadata::default(),
-            }),
+            Err(_) => Err(self.failed(http::Failure::TimedOut {
+                doing: "resolve",
+                connecting: true,
+            })),
         }
     }
 
     fn exchange(
         &self,
         conn: &mut Conn,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
+        message: &Message<'_>,
         deadline: Instant,
+        read_timeout: Option<Duration>,
     ) -> Result<(HttpResponse, bool), Failure> {
         let out = &mut conn.out;
         out.clear();
         for piece in [
-            "POST ",
-            path,
+            message.method,
+            " ",
+            message.path,
             " HTTP/1.1\r\nhost: ",
             &self.authority,
             "\r\nuser-agent: ",
@@ -418,15 +407,21 @@ impl Direct {
         ] {
             out.extend_from_slice(piece.as_bytes());
         }
-        for (name, value) in headers {
+        for (name, value) in message.headers {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        write!(out, "content-length: {}\r\n\r\n", body.len()).ok();
-        out.extend_from_slice(body);
+        match message.body {
+            Some(body) => {
+                write!(out, "content-length: {}\r\n\r\n", body.len()).ok();
+                out.extend_from_slice(body);
+            }
+            None => out.extend_from_slice(b"\r\n"),
+        }
         self.write_all(conn, deadline)?;
+        let deadline = read_timeout.map_or(deadline, |r| deadline.min(Instant::now() + r));
         self.read_response(conn, deadline)
     }
 
@@ -483,19 +478,43 @@ impl Direct {
         .map_err(Failure::Error)
     }
 
+    fn failed(&self, failure: http::Failure<'_>) -> Error {
+        http::failure(&self.authority, failure, None)
+    }
+
     fn timeout(&self, doing: &str, context: Option<&ResponseMetadata>) -> Error {
-        Error::Timeout {
-            message: format!("timed out talking to {} ({doing})", self.authority),
-            metadata: context.cloned().unwrap_or_default(),
-        }
+        let failure = http::Failure::TimedOut {
+            doing,
+            connecting: false,
+        };
+        http::failure(&self.authority, failure, context)
     }
 
     fn io_error(&self, e: &io::Error, context: Option<&ResponseMetadata>) -> Error {
-        Error::Transport {
-            message: format!("I/O error talking to {}: {e}", self.authority),
-            metadata: context.cloned().unwrap_or_default(),
-        }
+        http::failure(&self.authority, http::Failure::Io(e), context)
     }
+}
+
+impl Engine for Direct {
+    fn send(&self, request: &Request<'_>, limits: Limits) -> Result<HttpResponse, Error> {
+        // Chosen for one endpoint when the client was built; anything else is a caller's bug.
+        let Some(path) = self.path_of(request.url) else {
+            return Err(Error::InvalidConfig(format!(
+                "bad request to {}: this connection pool serves {} only",
+                host_of(request.url),
+                self.authority
+            )));
+        };
+        self.exchange_within(request.method, path, request.headers, request.body, limits)
+    }
+}
+
+/// One request as it goes on the wire.
+struct Message<'a> {
+    method: &'a str,
+    path: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    body: Option<&'a [u8]>,
 }
 
 /// Where a response's bytes come from: a connection ([`Wire`]), or a byte string handed over
@@ -607,10 +626,7 @@ impl<S: Source> Reader<'_, S> {
     }
 
     fn malformed(&self, why: &str, context: Option<&ResponseMetadata>) -> Error {
-        Error::Transport {
-            message: format!("malformed HTTP exchange with {}: {why}", self.authority),
-            metadata: context.cloned().unwrap_or_default(),
-        }
+        http::failure(self.authority, http::Failure::Malformed(&why), context)
     }
 
     fn truncated(&self, context: &ResponseMetadata) -> Error {

@@ -89,6 +89,7 @@ mod error;
 pub mod ffi;
 mod fork;
 mod generated;
+mod http;
 mod http1;
 mod identity;
 mod json;

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use super::{from_json_document, Credentials, ProvideCredentials};
 use crate::error::Error;
-use crate::transport::{Limits, Transport};
+use crate::http::Limits;
+use crate::transport::Transport;
 
 pub const ECS_HOST: &str = "http://169.254.170.2";
 /// botocore's numbers: 2 s per try.

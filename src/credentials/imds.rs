@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use super::{from_json_document, Credentials, ProvideCredentials};
 use crate::error::Error;
-use crate::transport::{HttpResponse, Limits, Transport};
+use crate::http::{HttpResponse, Limits};
+use crate::transport::Transport;
 
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 pub const DEFAULT_ENDPOINT_IPV6: &str = "http://[fd00:ec2::254]";

@@ -19,11 +19,12 @@ use serde_json::{json, Value};
 use super::sts::credential_error;
 use super::{fetched, parse_time, Credentials, ProvideCredentials};
 use crate::error::{Error, ResponseMetadata, ServiceError};
+use crate::http::{HttpResponse, Limits};
 use crate::log::{emit, LogLevel};
 use crate::protocol::encode_label;
 use crate::redact::Redactor;
 use crate::retry::{retry_call, FailureKind, RetryPolicy};
-use crate::transport::{HttpResponse, Limits, Transport};
+use crate::transport::Transport;
 
 /// A token this close to expiry is refreshed (botocore's refresh window).
 const REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);

@@ -11,11 +11,12 @@ use quick_xml::Reader;
 
 use super::{fetched, parse_time, Credentials, ProvideCredentials};
 use crate::error::{Error, ResponseMetadata, ServiceError};
+use crate::http::Limits;
 use crate::protocol::encode_label;
 use crate::redact::Redactor;
 use crate::retry::{retry_call, FailureKind, RetryPolicy};
 use crate::signing::Signer;
-use crate::transport::{Limits, Transport};
+use crate::transport::Transport;
 
 /// Where and how STS is called; shared by both kinds of role.
 #[derive(Debug, Clone)]

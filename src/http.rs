@@ -1,0 +1,172 @@
+//! The HTTP layer's contract: one [`Engine`] trait (send a prepared request within a
+//! deadline; get back status, headers and a bounded body, or a typed transport error), the
+//! response type both engines return, their time limits, and the one mapping from a failure
+//! to an [`Error`]. The one TLS configuration both use is [`crate::transport::Network`]'s.
+//!
+//! Two engines implement it: [`crate::http1::Direct`], the keep-alive fast path to the
+//! client's own endpoint, and [`crate::transport::Transport`], ureq, for proxies and the
+//! credential providers. [`crate::transport::engine_for`] picks one when a client is built.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use crate::error::{Error, HttpHeaders, ResponseMetadata};
+
+/// Largest response body read. UpdateContact answers `{}` and errors are a line of JSON;
+/// anything larger is not the service.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+
+/// A prepared request: everything signed, nothing left to decide but how to send it.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    /// Besides these the engine adds only Host, User-Agent and Content-Length.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// `None` sends no body (GET).
+    pub body: Option<&'a [u8]>,
+}
+
+/// An HTTP/1.1 client: both engines behave alike to their callers (bounded in time and size,
+/// no redirects followed, every failure mapped by [`failure`]).
+pub trait Engine: Send + Sync + fmt::Debug {
+    /// Sends `request`; `limits.timeout` bounds the whole exchange, body included.
+    fn send(&self, request: &Request<'_>, limits: Limits) -> Result<HttpResponse, Error>;
+}
+
+/// What one HTTP exchange returned.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub request_id: Option<String>,
+    pub error_type: Option<String>,
+    /// `Date`, for clock-skew correction.
+    pub date: Option<String>,
+    /// True when an `Age` header says the response came from a cache (its Date is old).
+    pub cached: bool,
+    /// `x-amz-retry-after`, in milliseconds as text.
+    pub retry_after: Option<String>,
+    /// Every header, for the response document's `HTTPHeaders`.
+    pub headers: HttpHeaders,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// Request id, status and headers (moved out: nothing else reads them afterwards).
+    pub fn take_metadata(&mut self) -> ResponseMetadata {
+        ResponseMetadata {
+            request_id: self.request_id.clone(),
+            http_status: Some(self.status),
+            http_headers: std::mem::take(&mut self.headers),
+            ..Default::default()
+        }
+    }
+}
+
+/// Time limits of one exchange.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The whole exchange, body included.
+    pub timeout: Duration,
+    /// Overrides the engine's connect timeout when set.
+    pub connect_timeout: Option<Duration>,
+    /// Bounds the wait for the response when set.
+    pub read_timeout: Option<Duration>,
+}
+
+impl Limits {
+    /// Only a bound on the whole exchange; connect as the engine says.
+    pub fn total(timeout: Duration) -> Self {
+        Limits {
+            timeout,
+            connect_timeout: None,
+            read_timeout: None,
+        }
+    }
+}
+
+/// How an exchange failed, in the terms both engines share. [`failure`] turns it into the
+/// one [`Error`] callers see (and so `Details.Transport`: ConnectTimeout, ReadTimeout,
+/// EndpointConnection or ConnectionClosed).
+pub enum Failure<'a> {
+    /// A deadline passed while `doing` (connect, the TLS handshake, sending, waiting...).
+    TimedOut { doing: &'a str, connecting: bool },
+    /// The host name did not resolve.
+    Resolve(&'a dyn fmt::Display),
+    /// No connection could be made (refused, unreachable, no address).
+    Connect(&'a dyn fmt::Display),
+    /// The TLS handshake or a certificate failed.
+    Tls(&'a dyn fmt::Display),
+    /// The bytes were not an HTTP/1.1 response we accept.
+    Malformed(&'a dyn fmt::Display),
+    /// The connection failed after it was made.
+    Io(&'a dyn fmt::Display),
+}
+
+/// The one mapping of a transport failure to an [`Error`]. Messages name the host and what
+/// failed, never a header (they hold the signature and the session token) or a path.
+pub fn failure(host: &str, failure: Failure<'_>, metadata: Option<&ResponseMetadata>) -> Error {
+    let mut metadata = metadata.cloned().unwrap_or_default();
+    match failure {
+        Failure::TimedOut { doing, connecting } => {
+            metadata.while_connecting |= connecting;
+            Error::Timeout {
+                message: format!("timed out talking to {host} ({doing})"),
+                metadata,
+            }
+        }
+        Failure::Resolve(why) => {
+            metadata.while_connecting = true;
+            Error::Transport {
+                message: format!("could not resolve host {host}: {why}"),
+                metadata,
+            }
+        }
+        Failure::Connect(why) => {
+            metadata.while_connecting = true;
+            Error::Transport {
+                message: format!("could not connect to {host}: {why}"),
+                metadata,
+            }
+        }
+        Failure::Tls(why) => Error::Transport {
+            message: format!("TLS failure with {host}: {why}"),
+            metadata,
+        },
+        Failure::Malformed(why) => Error::Transport {
+            message: format!("malformed HTTP exchange with {host}: {why}"),
+            metadata,
+        },
+        Failure::Io(why) => Error::Transport {
+            message: format!("I/O error talking to {host}: {why}"),
+            metadata,
+        },
+    }
+}
+
+/// An I/O error as a [`Failure`]: a timeout, a failure to connect (refused, unreachable, or
+/// anything at all while `connecting`), else a broken connection.
+pub fn io_failure<'e>(e: &'e io::Error, doing: &'e str, connecting: bool) -> Failure<'e> {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            Failure::TimedOut { doing, connecting }
+        }
+        io::ErrorKind::ConnectionRefused
+        | io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::AddrNotAvailable => Failure::Connect(e),
+        _ if connecting => Failure::Connect(e),
+        _ => Failure::Io(e),
+    }
+}
+
+/// `host:port` of a URL, for messages: never the path or query (they can hold tokens).
+pub fn host_of(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .map(|authority| authority.rsplit('@').next().unwrap_or(authority))
+        .unwrap_or(url)
+}
