@@ -23,6 +23,7 @@ mod fuzz_smoke;
 mod generated;
 mod header;
 mod install;
+mod layers;
 mod model_agreement;
 mod public_api;
 mod python_binding;
