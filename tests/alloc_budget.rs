@@ -130,9 +130,15 @@ fn a_warm_call_stays_within_its_allocation_budget() {
     }
     let calls = 200;
     let before = allocations();
+    let started = std::time::Instant::now();
     for _ in 0..calls {
         call();
     }
+    // Shown for the record (debug or release, whatever the run builds), never asserted.
+    eprintln!(
+        "time per warm call: {} µs",
+        started.elapsed().as_micros() / u128::from(calls)
+    );
     // The test's own copy of the document: one allocation per call, not the library's.
     let per_call = (allocations() - before) / calls - 1;
     eprintln!("allocations per warm call: {per_call}");
