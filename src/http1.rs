@@ -138,7 +138,8 @@ struct Conn {
 }
 
 /// Why an exchange failed: `Stale` (a reused connection refused the first byte of the request,
-/// so the server cannot have seen it) is retried once on a new connection.
+/// or ended before any byte of an answer: the server closed it as idle) is retried once on a
+/// new connection.
 enum Failure {
     Stale(io::Error),
     Error(Error),
@@ -232,7 +233,7 @@ impl Direct {
             body,
         };
         if let Some(mut conn) = self.take_idle() {
-            match self.exchange(&mut conn, &message, deadline, limits.read_timeout) {
+            match self.exchange(&mut conn, &message, deadline, limits.read_timeout, true) {
                 Ok(done) => return Ok(self.finish(conn, done)),
                 Err(Failure::Error(e)) => return Err(e),
                 Err(Failure::Stale(_)) => {} // closed while idle: one new connection, silently
@@ -242,7 +243,7 @@ impl Direct {
         let mut conn = self
             .connect(deadline, connect_timeout)
             .map_err(while_connecting)?;
-        match self.exchange(&mut conn, &message, deadline, limits.read_timeout) {
+        match self.exchange(&mut conn, &message, deadline, limits.read_timeout, false) {
             Ok(done) => Ok(self.finish(conn, done)),
             Err(Failure::Error(e)) => Err(e),
             Err(Failure::Stale(e)) => Err(self.io_error(&e, None)),
@@ -392,6 +393,7 @@ impl Direct {
         message: &Message<'_>,
         deadline: Instant,
         read_timeout: Option<Duration>,
+        reused: bool,
     ) -> Result<(HttpResponse, bool), Failure> {
         let out = &mut conn.out;
         out.clear();
@@ -422,7 +424,7 @@ impl Direct {
         }
         self.write_all(conn, deadline)?;
         let deadline = read_timeout.map_or(deadline, |r| deadline.min(Instant::now() + r));
-        self.read_response(conn, deadline)
+        self.read_response(conn, deadline, reused)
     }
 
     fn write_all(&self, conn: &mut Conn, deadline: Instant) -> Result<(), Failure> {
@@ -457,25 +459,36 @@ impl Direct {
         }
     }
 
+    /// Reads the answer. On a `reused` connection, an end (EOF or reset) before any byte of
+    /// an answer is `Stale`: the server closed the connection as idle while the request was
+    /// on its way, so it did not answer it. A timeout is never stale: that server is busy.
     fn read_response(
         &self,
         conn: &mut Conn,
         deadline: Instant,
+        reused: bool,
     ) -> Result<(HttpResponse, bool), Failure> {
+        let mut received = 0;
         let wire = Wire {
             stream: &mut conn.stream,
             read_timeout: &mut conn.read_timeout,
             deadline,
             direct: self,
+            received: &mut received,
         };
-        Reader {
+        let result = Reader {
             buf: &mut conn.buf,
             source: wire,
             authority: &self.authority,
             leftover: 0,
         }
-        .read()
-        .map_err(Failure::Error)
+        .read();
+        match result {
+            Err(e) if reused && received == 0 && !matches!(e, Error::Timeout { .. }) => Err(
+                Failure::Stale(io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string())),
+            ),
+            other => other.map_err(Failure::Error),
+        }
     }
 
     fn failed(&self, failure: http::Failure<'_>) -> Error {
@@ -534,6 +547,8 @@ struct Wire<'a> {
     read_timeout: &'a mut Option<Duration>,
     deadline: Instant,
     direct: &'a Direct,
+    /// Bytes read so far.
+    received: &'a mut usize,
 }
 
 impl Source for Wire<'_> {
@@ -549,7 +564,10 @@ impl Source for Wire<'_> {
             })
             .map_err(|_| self.direct.timeout("waiting for the response", context))?;
             match self.stream.read(buf) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    *self.received += n;
+                    return Ok(n);
+                }
                 Err(e) if retry_io(&e) => {}
                 Err(e) => return Err(self.direct.io_error(&e, context)),
             }

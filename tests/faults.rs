@@ -580,6 +580,39 @@ fn an_idle_pooled_connection_closed_by_the_server_is_replaced_silently() {
 }
 
 #[test]
+fn a_pooled_connection_closed_as_the_request_arrives_is_replaced_silently() {
+    // The race the reuse probe cannot see: the server closes a kept-alive connection just as
+    // the next request reaches it (its idle timer fired), having answered nothing. The
+    // request may not have been read; a reused connection that ends before any byte of an
+    // answer is retried once on a new connection, as for a refused first write.
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    let server = RawServer::start(move |mut stream, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        if read_request(&mut reader).is_some() {
+            let _ = respond(&mut stream, 200, &[("x-amzn-RequestId", "one")], b"{}");
+        }
+        // Close, unanswered, as soon as the next request arrives.
+        let _ = read_request(&mut reader);
+    });
+    let client = client(&server.url(), serde_json::json!({"max_attempts": 1}));
+    client.update_contact(&request("race")).unwrap();
+    let output = client
+        .update_contact(&request("race"))
+        .expect("a new connection carries the request");
+    assert_eq!(
+        output.metadata.retry_attempts, 0,
+        "not a user-visible retry"
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        2,
+        "two connections: the closed one and its replacement"
+    );
+}
+
+#[test]
 fn huge_and_endless_bodies_are_bounded() {
     let written = Arc::new(AtomicUsize::new(0));
     let counter = written.clone();
