@@ -131,6 +131,27 @@ class Client:
             if orphan is not None:
                 self._free(orphan)
 
+    def config(self) -> Dict[str, Dict[str, Any]]:
+        """The resolved configuration, like ``aws configure list``: for each setting (see
+        docs/configuration.md) ``{"value": ..., "source": ...}``, the source being the config
+        key, the environment variable, the profile key or ``default``. Secrets (the secret key,
+        the session token, the proxy URL) show only their source."""
+        with self._cond:
+            handle = self._handle
+            if handle is None or self._closing:
+                raise ClientClosedError(
+                    "this Client is closed; create a new one",
+                    status=Status.NULL_ARGUMENT,
+                    status_name=status_name(Status.NULL_ARGUMENT),
+                )
+            document = _lib.OwnedString()
+            try:
+                _lib.lib().connect_client_config_json(handle, document)
+                return _lib.read_document(document)
+            finally:
+                if document.value:
+                    self._string_free(document)
+
     def close(self) -> None:
         """Frees the client after the calls in flight finish; later calls raise
         ClientClosedError. Closing twice is fine.
