@@ -60,8 +60,7 @@ enum connect_status
    */
   CONNECT_STATUS_INVALID_CONFIG = 104,
   /**
-   * The client's queue of asynchronous calls is full; nothing was queued. Retry later, or
-   * raise the config key `async_queue`.
+   * The client's queue of asynchronous calls is full; nothing was queued.
    *
    * What to do: retry later, or raise `async_queue`.
    */
@@ -263,11 +262,11 @@ extern "C" {
  *
  * @param config_json  NULL, `""` or `"{}"` to take everything from the environment, or a JSON
  *                     object with any of these keys (docs/configuration.md):region,
- *                     endpoint_url, use_fips_endpoint, use_dualstack_endpoint, profile,
- *                     access_key_id, secret_access_key, session_token, proxy, ca_bundle,
- *                     connect_timeout_ms, timeout_ms, attempt_timeout_ms, max_attempts,
- *                     retry_mode, new_retries_2026, async_workers, async_queue,
- *                     client_validation, strict_enums, allow_http.
+ *                     endpoint_url, ignore_configured_endpoint_urls, use_fips_endpoint,
+ *                     use_dualstack_endpoint, profile, access_key_id, secret_access_key,
+ *                     session_token, proxy, ca_bundle, connect_timeout_ms, timeout_ms,
+ *                     attempt_timeout_ms, max_attempts, retry_mode, new_retries_2026,
+ *                     async_workers, async_queue, client_validation, strict_enums, allow_http.
  *                     Borrowed for the duration of the call.
  * @param client_out   Receives the new client on CONNECT_STATUS_OK only; the caller owns it
  *                     and releases it with connect_client_free().

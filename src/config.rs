@@ -127,9 +127,9 @@ pub const SETTINGS: &[Setting] = &[
     setting("endpoint_url", &["AWS_ENDPOINT_URL_CONNECT", "AWS_ENDPOINT_URL"], Some("endpoint_url"), Kind::Text,
         "from the endpoint rules: `https://connect.{region}.{partition suffix}`",
         "Custom endpoint; the profile's `services` section (`connect =` / `endpoint_url =`) comes before its `endpoint_url`."),
-    env_only(setting("ignore_configured_endpoint_urls", &["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"],
+    setting("ignore_configured_endpoint_urls", &["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"],
         Some("ignore_configured_endpoint_urls"), Kind::Flag, "`false`",
-        "Ignore the environment's and profile files' endpoints (Connect, STS, SSO); config key `endpoint_url` still counts.")),
+        "Ignore the environment's and profile files' endpoints (Connect, STS, SSO); config key `endpoint_url` still counts."),
     setting("use_fips_endpoint", &["AWS_USE_FIPS_ENDPOINT"], Some("use_fips_endpoint"), Kind::Flag, "`false`",
         "FIPS endpoint (not with a custom endpoint)."),
     setting("use_dualstack_endpoint", &["AWS_USE_DUALSTACK_ENDPOINT"], Some("use_dualstack_endpoint"), Kind::Flag, "`false`",
@@ -235,6 +235,9 @@ pub struct ClientConfig {
     pub ca_bundle: Option<String>,
     /// Proxy URL (else `HTTPS_PROXY`, else `HTTP_PROXY`); `NO_PROXY` applies either way.
     pub proxy: Option<String>,
+    /// `true` ignores the endpoints of the environment and the profile files (else
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`, else the profile's key, else `false`).
+    pub ignore_configured_endpoint_urls: Option<bool>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -268,6 +271,10 @@ impl fmt::Debug for ClientConfig {
             .field("ca_bundle", &self.ca_bundle)
             // A proxy URL can carry a password.
             .field("proxy", &self.proxy.as_ref().map(|_| "** set **"))
+            .field(
+                "ignore_configured_endpoint_urls",
+                &self.ignore_configured_endpoint_urls,
+            )
             .finish()
     }
 }
@@ -324,6 +331,7 @@ impl ClientConfig {
             use_dualstack_endpoint: boolean(map, "use_dualstack_endpoint")?,
             ca_bundle: string(map, "ca_bundle")?,
             proxy: string(map, "proxy")?,
+            ignore_configured_endpoint_urls: boolean(map, "ignore_configured_endpoint_urls")?,
         })
     }
 
@@ -426,17 +434,12 @@ impl ClientConfig {
         }
         // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (else the profile's key) set aside the
         // endpoints of the environment and the profile files; the config key still counts.
-        let (ignore_configured, ignore_source) =
-            match env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")? {
-                Some(v) => (v, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS".to_owned()),
-                None => match profile.get("ignore_configured_endpoint_urls") {
-                    Some(v) => {
-                        let source = in_profile("ignore_configured_endpoint_urls");
-                        (parse_flag(v, &source)?, source)
-                    }
-                    None => (false, "default".to_owned()),
-                },
-            };
+        let (ignore_configured, ignore_source) = flag(
+            "ignore_configured_endpoint_urls",
+            self.ignore_configured_endpoint_urls,
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        )?
+        .unwrap_or((false, "default".to_owned()));
         sources.record(
             "ignore_configured_endpoint_urls",
             Value::from(ignore_configured),
@@ -1648,6 +1651,19 @@ mod tests {
             .unwrap(),
             "services.example",
             "the environment wins over the profile"
+        );
+        // The config key beats the environment and the profile, either way.
+        let key_on = r#"{"ignore_configured_endpoint_urls": true}"#;
+        let key_off = r#"{"ignore_configured_endpoint_urls": false}"#;
+        let off = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false");
+        assert_eq!(host(key_on, &[off]).unwrap(), default);
+        assert_eq!(host(key_off, &[on]).unwrap(), "profile.example");
+        assert_eq!(host(key_off, &[ign]).unwrap(), "services.example");
+        let err = host(r#"{"ignore_configured_endpoint_urls": "yes"}"#, &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("config key \"ignore_configured_endpoint_urls\": expected true or false"),
+            "{err}"
         );
         let err = host("{}", &[("AWS_PROFILE", "bad")]).unwrap_err();
         assert!(

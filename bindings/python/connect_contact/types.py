@@ -150,6 +150,7 @@ class ClientConfig(TypedDict, total=False):
     # BEGIN GENERATED from SETTINGS in src/config.rs by scripts/regenerate; do not edit
     region: str
     endpoint_url: str
+    ignore_configured_endpoint_urls: bool
     use_fips_endpoint: bool
     use_dualstack_endpoint: bool
     profile: str
