@@ -676,6 +676,41 @@ mod tests {
     }
 
     #[test]
+    fn config_json_shows_sources_and_checks_its_arguments() {
+        let config = c"{\"region\":\"eu-west-1\",\"endpoint_url\":\"http://127.0.0.1:9\",\"access_key_id\":\"a\",\"secret_access_key\":\"SECRETCANARY\",\"max_attempts\":4}";
+        let mut client = ptr::null_mut();
+        assert_eq!(
+            unsafe { connect_client_new(config.as_ptr(), &mut client) },
+            Status::Ok
+        );
+        let mut json = ptr::null_mut();
+        assert_eq!(
+            unsafe { connect_client_config_json(client, &mut json) },
+            Status::Ok
+        );
+        let text = unsafe { CStr::from_ptr(json) }.to_str().unwrap().to_owned();
+        unsafe { connect_string_free(json) };
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["region"]["value"], "eu-west-1");
+        assert_eq!(doc["max_attempts"]["source"], "config key \"max_attempts\"");
+        assert_eq!(doc["max_attempts"]["value"], 4);
+        assert!(!text.contains("SECRETCANARY"), "{text}");
+        assert_eq!(
+            unsafe { connect_client_config_json(client, ptr::null_mut()) },
+            Status::NullArgument
+        );
+        assert_eq!(last_error(), "json_out is NULL");
+        let sentinel = 0x1 as *mut c_char;
+        let mut doc_out = sentinel;
+        assert_eq!(
+            unsafe { connect_client_config_json(ptr::null(), &mut doc_out) },
+            Status::NullArgument
+        );
+        assert_eq!(doc_out, sentinel);
+        unsafe { connect_client_free(client) };
+    }
+
+    #[test]
     fn status_names_cover_unknown_numbers() {
         let name = |n| {
             unsafe { CStr::from_ptr(connect_status_name(n)) }

@@ -35,10 +35,9 @@ class Client:
     ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_CONNECT`` / ``AWS_ENDPOINT_URL``,
     ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``,
     ``AWS_MAX_ATTEMPTS``). ``config`` is a dict of the library's other config keys
-    (:class:`connect_contact.types.ClientConfig`: ``connect_timeout_ms``, ``timeout_ms``,
-    ``max_attempts``, ``retry_mode``, ``client_validation``, ``allow_http``); the keyword
-    arguments win over the same keys in it. ``profile_name`` is passed on as ``profile``,
-    which the library does not support yet (InvalidConfigError).
+    (:class:`connect_contact.types.ClientConfig`; docs/configuration.md describes each); the
+    keyword arguments win over the same keys in it. ``profile_name`` is passed on as
+    ``profile``. :meth:`config` shows what the client resolved and where each value came from.
 
     Thread safety: any number of threads may call :meth:`update_contact` at once (the GIL
     is released during the call). :meth:`close` refuses new calls, waits for the ones in
