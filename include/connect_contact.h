@@ -105,7 +105,7 @@ enum connect_status
   /**
    * A connect or call deadline expired.
    *
-   * What to do: retry, or raise `timeout_ms` / `attempt_timeout_ms` / `connect_timeout_ms`.
+   * What to do: retry, or raise the timeouts (docs/configuration.md).
    */
   CONNECT_STATUS_TIMEOUT = 301,
   /**

@@ -67,7 +67,7 @@ pub enum Status {
     Transport = 300,
     /// A connect or call deadline expired.
     ///
-    /// What to do: retry, or raise `timeout_ms` / `attempt_timeout_ms` / `connect_timeout_ms`.
+    /// What to do: retry, or raise the timeouts (docs/configuration.md).
     Timeout = 301,
     /// The response could not be understood.
     ///
