@@ -25,104 +25,153 @@ enum connect_status
  {
   /**
    * The call succeeded.
+   *
+   * What to do: nothing.
    */
   CONNECT_STATUS_OK = 0,
   /**
    * A required pointer argument was NULL; nothing was done.
+   *
+   * What to do: pass a valid pointer; in Python, do not use a client after `close()`.
    */
   CONNECT_STATUS_NULL_ARGUMENT = 100,
   /**
    * A string argument was not valid UTF-8.
+   *
+   * What to do: pass UTF-8 text.
    */
   CONNECT_STATUS_INVALID_UTF8 = 101,
   /**
    * A JSON argument was not parseable JSON (or was too large or too deep).
+   *
+   * What to do: fix the JSON document; the message says where parsing stopped.
    */
   CONNECT_STATUS_INVALID_JSON = 102,
   /**
    * The request broke a rule of the API; it was not sent.
+   *
+   * What to do: fix the field the message names; retrying the same request fails the same way.
    */
   CONNECT_STATUS_VALIDATION = 103,
   /**
    * The client configuration is invalid.
+   *
+   * What to do: fix the config key, environment variable or profile entry the message names.
    */
   CONNECT_STATUS_INVALID_CONFIG = 104,
   /**
-   * The client's queue of asynchronous calls is full; nothing was queued. Retry later, or
-   * raise the config key `async_queue`.
+   * The client's queue of asynchronous calls is full; nothing was queued.
+   *
+   * What to do: retry later, or raise `async_queue`.
    */
   CONNECT_STATUS_QUEUE_FULL = 105,
   /**
    * The call was not sent because connect_client_free() had begun: either it was still
    * queued when the client was freed, or it was submitted after.
+   *
+   * What to do: nothing to undo: the call was never sent; submit it on a live client if still wanted.
    */
   CONNECT_STATUS_CANCELLED = 106,
   /**
    * No region was configured.
+   *
+   * What to do: set config key `region`, `AWS_REGION` or the profile's `region`.
    */
   CONNECT_STATUS_NO_REGION = 200,
   /**
    * No credentials were found.
+   *
+   * What to do: configure credentials (config keys, environment, profile, SSO, container or instance role).
    */
   CONNECT_STATUS_NO_CREDENTIALS = 201,
   /**
    * A configured credentials source failed.
+   *
+   * What to do: fix the source the message names (credential_process, SSO cache, STS, IMDS, ...).
    */
   CONNECT_STATUS_CREDENTIALS_PROVIDER = 202,
   /**
    * The operating system refused to start a worker thread for asynchronous calls.
+   *
+   * What to do: free system resources (threads, memory) or lower `async_workers`; blocking calls still work.
    */
   CONNECT_STATUS_THREAD_START = 203,
   /**
    * DNS, connect, TLS or I/O failure.
+   *
+   * What to do: check the endpoint, DNS, proxy and TLS trust; retrying later may succeed.
    */
   CONNECT_STATUS_TRANSPORT = 300,
   /**
    * A connect or call deadline expired.
+   *
+   * What to do: retry, or raise the timeouts (docs/configuration.md).
    */
   CONNECT_STATUS_TIMEOUT = 301,
   /**
    * The response could not be understood.
+   *
+   * What to do: check that the endpoint is Amazon Connect (or the emulator) and not a proxy page.
    */
   CONNECT_STATUS_INVALID_RESPONSE = 302,
   /**
    * AccessDeniedException (403).
+   *
+   * What to do: grant `connect:UpdateContact` on the instance to the caller's identity.
    */
   CONNECT_STATUS_ACCESS_DENIED = 400,
   /**
    * ConflictException (409).
+   *
+   * What to do: read the contact again and retry with its current state.
    */
   CONNECT_STATUS_CONFLICT = 401,
   /**
    * InternalServiceException (500).
+   *
+   * What to do: retry later (the library already retried within `max_attempts`).
    */
   CONNECT_STATUS_INTERNAL_SERVICE = 402,
   /**
    * InvalidActiveRegionException (400).
+   *
+   * What to do: call the contact's active region.
    */
   CONNECT_STATUS_INVALID_ACTIVE_REGION = 403,
   /**
    * InvalidParameterException (400).
+   *
+   * What to do: fix the parameter the service names.
    */
   CONNECT_STATUS_INVALID_PARAMETER = 404,
   /**
    * InvalidRequestException (400).
+   *
+   * What to do: fix the request as the service's `Reason` says.
    */
   CONNECT_STATUS_INVALID_REQUEST = 405,
   /**
    * ResourceNotFoundException (404).
+   *
+   * What to do: check the instance id and contact id.
    */
   CONNECT_STATUS_RESOURCE_NOT_FOUND = 406,
   /**
    * ThrottlingException (429).
+   *
+   * What to do: slow down, raise `max_attempts`, or use `retry_mode` `adaptive`.
    */
   CONNECT_STATUS_THROTTLING = 407,
   /**
    * Any other error code the service sent (UnrecognizedClientException, ExpiredTokenException, ...).
+   *
+   * What to do: read the error code and message; e.g. ExpiredTokenException: refresh credentials.
    */
   CONNECT_STATUS_SERVICE_ERROR = 499,
   /**
    * A bug inside the library was caught at the C boundary; the process keeps running.
+   *
+   * What to do: report a bug with the message; the client can still be freed.
    */
   CONNECT_STATUS_PANIC = 900,
 };
@@ -212,11 +261,12 @@ extern "C" {
  * Creates a client.
  *
  * @param config_json  NULL, `""` or `"{}"` to take everything from the environment, or a JSON
- *                     object with any of: region, endpoint_url, access_key_id,
- *                     secret_access_key, session_token, connect_timeout_ms, timeout_ms,
- *                     max_attempts, retry_mode ("standard"), client_validation, strict_enums,
- *                     allow_http, async_workers (1..=64, default 2), async_queue (1..=1048576,
- *                     default 256).
+ *                     object with any of these keys (docs/configuration.md):region,
+ *                     endpoint_url, ignore_configured_endpoint_urls, use_fips_endpoint,
+ *                     use_dualstack_endpoint, profile, access_key_id, secret_access_key,
+ *                     session_token, proxy, ca_bundle, connect_timeout_ms, timeout_ms,
+ *                     attempt_timeout_ms, max_attempts, retry_mode, new_retries_2026,
+ *                     async_workers, async_queue, client_validation, strict_enums, allow_http.
  *                     Borrowed for the duration of the call.
  * @param client_out   Receives the new client on CONNECT_STATUS_OK only; the caller owns it
  *                     and releases it with connect_client_free().
@@ -301,6 +351,22 @@ void connect_client_free(connect_client *client);
 connect_status connect_update_contact(const connect_client *client,
                                       const char *request_json,
                                       char **response_json_out);
+
+/**
+ * The client's resolved configuration, like `aws configure list`: a JSON object with one
+ * member per setting (docs/configuration.md), each `{"value": ..., "source": ...}`. The source
+ * is `config key "region"`, an environment variable's name, `profile "dev" key "region"`,
+ * `default`, or the credential provider. Secrets (the secret key, the session token, the
+ * proxy URL) have only a source, never a value; the credentials are not fetched.
+ *
+ * @param client    A client from connect_client_new(). Borrowed.
+ * @param json_out  Receives the document on CONNECT_STATUS_OK; the caller frees it with
+ *                  connect_string_free().
+ * @return CONNECT_STATUS_OK, NULL_ARGUMENT (client or json_out is NULL), or PANIC.
+ *
+ * Thread safety: may be called from any thread, concurrently with calls on the client.
+ */
+connect_status connect_client_config_json(const connect_client *client, char **json_out);
 
 /**
  * Starts an UpdateContact and returns at once; the outcome goes to `callback`.

@@ -14,7 +14,7 @@ use crate::credentials::{Credentials, ProvideCredentials};
 use crate::endpoint::{check_custom, default_endpoint, EndpointUrl};
 use crate::env::{parse_flag, Env};
 use crate::error::Error;
-use crate::json::parse_json_document;
+use crate::json::{closest, parse_json_document};
 use crate::profile::{ProfileSet, Section};
 use crate::retry::{RetryMode, RetryPolicy};
 use crate::transport::{Network, Transport};
@@ -39,29 +39,151 @@ pub const DEFAULT_ASYNC_QUEUE: usize = 256;
 pub const MAX_ASYNC_WORKERS: usize = 64;
 pub const MAX_ASYNC_QUEUE: usize = 1 << 20;
 
-const KNOWN_KEYS: &[&str] = &[
-    "region",
-    "endpoint_url",
-    "access_key_id",
-    "secret_access_key",
-    "session_token",
-    "profile",
-    "connect_timeout_ms",
-    "timeout_ms",
-    "max_attempts",
-    "retry_mode",
-    "new_retries_2026",
-    "attempt_timeout_ms",
-    "client_validation",
-    "strict_enums",
-    "allow_http",
-    "async_workers",
-    "async_queue",
-    "use_fips_endpoint",
-    "use_dualstack_endpoint",
-    "ca_bundle",
-    "proxy",
+/// How a setting's value is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A string.
+    Text,
+    /// `true` or `false` (any case in the environment and the profile).
+    Flag,
+    /// A whole number in `min..=max`.
+    Whole {
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// Milliseconds in `min..=max`.
+    Millis {
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
+    /// One of the listed words.
+    Choice(&'static [&'static str]),
+}
+
+/// One setting, declared once: everything else (the known config keys, the integer bounds the
+/// parser checks, docs/configuration.md, the key list in connect_client_new's header comment
+/// and the Python `ClientConfig` TypedDict) is derived from [`SETTINGS`].
+#[derive(Clone, Copy, Debug)]
+pub struct Setting {
+    /// The config JSON key, or `None` for a setting only the environment sets.
+    pub key: Option<&'static str>,
+    /// The name in the docs (the config key when there is one).
+    pub name: &'static str,
+    /// Environment variables, in the order they are read.
+    pub env: &'static [&'static str],
+    /// The shared-profile key, if the profile can set it.
+    pub profile: Option<&'static str>,
+    /// The value's type and bounds.
+    pub kind: Kind,
+    /// The default, as the docs state it.
+    pub default: &'static str,
+    /// Whether the value is a secret (never shown: Debug, logs, messages, the resolved JSON).
+    pub secret: bool,
+    /// One line of documentation.
+    pub doc: &'static str,
+}
+
+const fn setting(
+    key: &'static str,
+    env: &'static [&'static str],
+    profile: Option<&'static str>,
+    kind: Kind,
+    default: &'static str,
+    doc: &'static str,
+) -> Setting {
+    Setting {
+        key: Some(key),
+        name: key,
+        env,
+        profile,
+        kind,
+        default,
+        secret: false,
+        doc,
+    }
+}
+
+const fn secret(mut s: Setting) -> Setting {
+    s.secret = true;
+    s
+}
+
+const fn env_only(mut s: Setting) -> Setting {
+    s.key = None;
+    s
+}
+
+const MS: u64 = MAX_TIMEOUT.as_millis() as u64;
+
+/// Every setting, in the order the docs list them.
+pub const SETTINGS: &[Setting] = &[
+    setting("region", &["AWS_REGION", "AWS_DEFAULT_REGION"], Some("region"), Kind::Text,
+        "none: `NO_REGION`", "Region calls are signed for and sent to; never a silent default."),
+    setting("endpoint_url", &["AWS_ENDPOINT_URL_CONNECT", "AWS_ENDPOINT_URL"], Some("endpoint_url"), Kind::Text,
+        "from the endpoint rules: `https://connect.{region}.{partition suffix}`",
+        "Custom endpoint; the profile's `services` section (`connect =` / `endpoint_url =`) comes before its `endpoint_url`."),
+    setting("ignore_configured_endpoint_urls", &["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"],
+        Some("ignore_configured_endpoint_urls"), Kind::Flag, "`false`",
+        "Ignore the environment's and profile files' endpoints (Connect, STS, SSO); config key `endpoint_url` still counts."),
+    setting("use_fips_endpoint", &["AWS_USE_FIPS_ENDPOINT"], Some("use_fips_endpoint"), Kind::Flag, "`false`",
+        "FIPS endpoint (not with a custom endpoint)."),
+    setting("use_dualstack_endpoint", &["AWS_USE_DUALSTACK_ENDPOINT"], Some("use_dualstack_endpoint"), Kind::Flag, "`false`",
+        "Dual-stack endpoint (not with a custom endpoint)."),
+    setting("profile", &["AWS_PROFILE"], None, Kind::Text, "`default`",
+        "Shared profile, read from `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`; a named profile that does not exist is `INVALID_CONFIG`."),
+    setting("access_key_id", &["AWS_ACCESS_KEY_ID"], None, Kind::Text, "from the credentials chain",
+        "Explicit access key id; needs `secret_access_key`."),
+    secret(setting("secret_access_key", &["AWS_SECRET_ACCESS_KEY"], None, Kind::Text, "from the credentials chain",
+        "The secret key that goes with `access_key_id`.")),
+    secret(setting("session_token", &["AWS_SESSION_TOKEN"], None, Kind::Text, "none",
+        "Session token of temporary credentials.")),
+    secret(setting("proxy", &["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"], None, Kind::Text, "none",
+        "Proxy URL (may carry a password); `NO_PROXY` applies either way.")),
+    setting("ca_bundle", &["AWS_CA_BUNDLE"], Some("ca_bundle"), Kind::Text, "Mozilla's roots (webpki-roots)",
+        "PEM file of trust roots; replaces the built-in roots."),
+    setting("connect_timeout_ms", &[], None, Kind::Millis { min: 1, max: MS }, "2000",
+        "Time allowed to open a connection (TCP and TLS handshakes)."),
+    setting("timeout_ms", &[], None, Kind::Millis { min: 1, max: MS }, "10000",
+        "Deadline for a whole call: all attempts, backoff and credential lookup."),
+    setting("attempt_timeout_ms", &[], None, Kind::Millis { min: 1, max: MS }, "5000",
+        "Limit for one attempt (never past the call deadline)."),
+    setting("max_attempts", &["AWS_MAX_ATTEMPTS"], Some("max_attempts"),
+        Kind::Whole { min: 1, max: MAX_ATTEMPTS_LIMIT as u64 }, "3",
+        "Attempts per call, the first included."),
+    setting("retry_mode", &["AWS_RETRY_MODE"], Some("retry_mode"),
+        Kind::Choice(&["standard", "adaptive", "legacy"]), "`standard`",
+        "Retry mode; `legacy` means `standard`."),
+    setting("new_retries_2026", &["AWS_NEW_RETRIES_2026"], None, Kind::Flag, "`false`",
+        "The 2026 retry behaviour."),
+    env_only(setting("clock_skew_correction", &["AWS_DISABLE_CLOCK_SKEW_CORRECTION"], None, Kind::Flag, "on",
+        "Clock-skew correction; `AWS_DISABLE_CLOCK_SKEW_CORRECTION=true` turns it off.")),
+    setting("async_workers", &[], None, Kind::Whole { min: 1, max: MAX_ASYNC_WORKERS as u64 }, "2",
+        "Worker threads for asynchronous calls (started on the first one)."),
+    setting("async_queue", &[], None, Kind::Whole { min: 1, max: MAX_ASYNC_QUEUE as u64 }, "256",
+        "Asynchronous calls that may wait for a worker."),
+    env_only(setting("log", &["CONNECT_CONTACT_LOG"], None, Kind::Choice(&["error", "warn", "info", "debug"]), "off",
+        "Diagnostic log to stderr.")),
+    setting("client_validation", &[], None, Kind::Flag, "`true`",
+        "`false` turns off the model-limit checks (lengths, patterns, list sizes)."),
+    setting("strict_enums", &[], None, Kind::Flag, "`false` (enums are open)",
+        "`true` refuses enum values the vendored model does not list."),
+    setting("allow_http", &[], None, Kind::Flag, "`false` (loopback `http://` is always allowed)",
+        "Allow plain `http://` to a non-loopback host."),
 ];
+
+/// The setting with config key `key`.
+pub fn setting_for(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == Some(key))
+}
+
+/// The config JSON keys, in table order.
+pub fn known_keys() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().filter_map(|s| s.key)
+}
 
 /// What the caller configures; anything left `None` comes from the environment or a default.
 ///
@@ -112,6 +234,9 @@ pub struct ClientConfig {
     pub ca_bundle: Option<String>,
     /// Proxy URL (else `HTTPS_PROXY`, else `HTTP_PROXY`); `NO_PROXY` applies either way.
     pub proxy: Option<String>,
+    /// `true` ignores the endpoints of the environment and the profile files (else
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`, else the profile's key, else `false`).
+    pub ignore_configured_endpoint_urls: Option<bool>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -145,6 +270,10 @@ impl fmt::Debug for ClientConfig {
             .field("ca_bundle", &self.ca_bundle)
             // A proxy URL can carry a password.
             .field("proxy", &self.proxy.as_ref().map(|_| "** set **"))
+            .field(
+                "ignore_configured_endpoint_urls",
+                &self.ignore_configured_endpoint_urls,
+            )
             .finish()
     }
 }
@@ -167,10 +296,14 @@ impl ClientConfig {
                 ))
             }
         };
-        if let Some(unknown) = map.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+        if let Some(unknown) = map.keys().find(|k| setting_for(k).is_none()) {
+            let keys: Vec<&str> = known_keys().collect();
+            let hint = closest(unknown, &keys)
+                .map(|m| format!("; did you mean \"{m}\"?"))
+                .unwrap_or_default();
             return Err(Error::InvalidConfig(format!(
-                "config key \"{unknown}\" is not known; known keys: {}",
-                KNOWN_KEYS.join(", ")
+                "config key \"{unknown}\" is not known; known keys: {}{hint}",
+                keys.join(", ")
             )));
         }
         Ok(ClientConfig {
@@ -186,20 +319,18 @@ impl ClientConfig {
                 .map(|m| parse_retry_mode(&m, "config key \"retry_mode\""))
                 .transpose()?,
             new_retries_2026: boolean(map, "new_retries_2026")?,
-            max_attempts: integer(map, "max_attempts", 1, u64::from(MAX_ATTEMPTS_LIMIT))?
-                .map(|n| n as u32),
+            max_attempts: integer(map, "max_attempts")?.map(|n| n as u32),
             client_validation: boolean(map, "client_validation")?,
             strict_enums: boolean(map, "strict_enums")?,
             allow_http: boolean(map, "allow_http")?,
-            async_workers: integer(map, "async_workers", 1, MAX_ASYNC_WORKERS as u64)?
-                .map(|n| n as usize),
-            async_queue: integer(map, "async_queue", 1, MAX_ASYNC_QUEUE as u64)?
-                .map(|n| n as usize),
+            async_workers: integer(map, "async_workers")?.map(|n| n as usize),
+            async_queue: integer(map, "async_queue")?.map(|n| n as usize),
             profile: string(map, "profile")?,
             use_fips_endpoint: boolean(map, "use_fips_endpoint")?,
             use_dualstack_endpoint: boolean(map, "use_dualstack_endpoint")?,
             ca_bundle: string(map, "ca_bundle")?,
             proxy: string(map, "proxy")?,
+            ignore_configured_endpoint_urls: boolean(map, "ignore_configured_endpoint_urls")?,
         })
     }
 
@@ -235,6 +366,13 @@ impl ClientConfig {
             }
         };
         let in_profile = |key: &str| format!("profile \"{profile_name}\" key \"{key}\"");
+        let mut sources = Sources::default();
+        let from_config = |key: &str| format!("config key \"{key}\"");
+        sources.record(
+            "profile",
+            Value::from(profile_name.as_str()),
+            profile_source.unwrap_or("default"),
+        );
 
         let region = match self
             .region
@@ -244,7 +382,11 @@ impl ClientConfig {
             .or_else(|| env.var("AWS_DEFAULT_REGION").map(|r| (r, "AWS_DEFAULT_REGION".into())))
             .or_else(|| profile.get("region").map(|r| (r.to_owned(), in_profile("region"))))
         {
-            Some((region, source)) => check_region(region, &source)?,
+            Some((region, source)) => {
+                let region = check_region(region, &source)?;
+                sources.record("region", Value::from(region.as_str()), source);
+                region
+            }
             None => {
                 return Err(Error::NoRegion(format!(
                     "no region: set config key \"region\", the environment variable AWS_REGION (or AWS_DEFAULT_REGION), \
@@ -280,15 +422,28 @@ impl ClientConfig {
         let on =
             |f: &Option<(bool, String)>| f.as_ref().filter(|(v, _)| *v).map(|(_, s)| s.clone());
         let (fips_on, dual_on) = (on(&fips), on(&dual));
+        for (name, flag) in [
+            ("use_fips_endpoint", &fips),
+            ("use_dualstack_endpoint", &dual),
+        ] {
+            match flag {
+                Some((v, source)) => sources.record(name, Value::from(*v), source),
+                None => sources.record(name, Value::from(false), "default"),
+            }
+        }
         // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (else the profile's key) set aside the
         // endpoints of the environment and the profile files; the config key still counts.
-        let ignore_configured = match env.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")? {
-            Some(v) => v,
-            None => match profile.get("ignore_configured_endpoint_urls") {
-                Some(v) => parse_flag(v, &in_profile("ignore_configured_endpoint_urls"))?,
-                None => false,
-            },
-        };
+        let (ignore_configured, ignore_source) = flag(
+            "ignore_configured_endpoint_urls",
+            self.ignore_configured_endpoint_urls,
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+        )?
+        .unwrap_or((false, "default".to_owned()));
+        sources.record(
+            "ignore_configured_endpoint_urls",
+            Value::from(ignore_configured),
+            ignore_source,
+        );
         let configured = |url: Option<(String, String)>| url.filter(|_| !ignore_configured);
         let services = profile
             .get("services")
@@ -330,16 +485,29 @@ impl ClientConfig {
         let endpoint = match custom {
             Some((url, source)) => {
                 check_custom(&source, fips_on.as_deref(), dual_on.as_deref())?;
-                EndpointUrl::parse(&url, &source, allow_http)?
+                let parsed = EndpointUrl::parse(&url, &source, allow_http)?;
+                sources.record("endpoint_url", Value::from(url), source);
+                parsed
             }
-            None => EndpointUrl::parse(
-                &default_endpoint(&region, fips_on.is_some(), dual_on.is_some())?,
-                "the default endpoint",
-                false,
-            )?,
+            None => {
+                let url = default_endpoint(&region, fips_on.is_some(), dual_on.is_some())?;
+                let parsed = EndpointUrl::parse(&url, "the default endpoint", false)?;
+                sources.record("endpoint_url", Value::from(url), "default (endpoint rules)");
+                parsed
+            }
         };
 
         let network = self.network(&env, profile, &in_profile)?;
+        sources.record(
+            "proxy",
+            Value::Null,
+            network.proxy_source.as_deref().unwrap_or("default (none)"),
+        );
+        match &network.ca_bundle_source {
+            Some(s) => sources.record("ca_bundle", Value::from(s.as_str()), s.as_str()),
+            None => sources.record("ca_bundle", Value::Null, "default (built-in roots)"),
+        }
+        let mut attempts_source = from_config("max_attempts");
         let max_attempts = match self.max_attempts {
             Some(n) => check_attempts(u64::from(n), "config key \"max_attempts\"")?,
             None => match env
@@ -350,15 +518,23 @@ impl ClientConfig {
                         .get("max_attempts")
                         .map(|v| (v.to_owned(), in_profile("max_attempts")))
                 }) {
-                Some((v, source)) => check_attempts(
-                    v.trim().parse().map_err(|_| {
-                        Error::InvalidConfig(format!("{source}: \"{v}\" is not a whole number"))
-                    })?,
-                    &source,
-                )?,
-                None => DEFAULT_MAX_ATTEMPTS,
+                Some((v, source)) => {
+                    let n = check_attempts(
+                        v.trim().parse().map_err(|_| {
+                            Error::InvalidConfig(format!("{source}: \"{v}\" is not a whole number"))
+                        })?,
+                        &source,
+                    )?;
+                    attempts_source = source;
+                    n
+                }
+                None => {
+                    attempts_source = "default".into();
+                    DEFAULT_MAX_ATTEMPTS
+                }
             },
         };
+        sources.record("max_attempts", Value::from(max_attempts), attempts_source);
         let connect_timeout = check_timeout(
             self.connect_timeout,
             DEFAULT_CONNECT_TIMEOUT,
@@ -366,6 +542,7 @@ impl ClientConfig {
         )?;
         let timeout = check_timeout(self.timeout, DEFAULT_TIMEOUT, "timeout_ms")?;
 
+        let mut mode_source = from_config("retry_mode");
         let retry_mode = match self.retry_mode {
             Some(mode) => mode,
             None => match env
@@ -376,15 +553,44 @@ impl ClientConfig {
                         .get("retry_mode")
                         .map(|v| (v.to_owned(), in_profile("retry_mode")))
                 }) {
-                Some((mode, source)) => parse_retry_mode(&mode, &source)?,
-                None => RetryMode::Standard,
+                Some((mode, source)) => {
+                    let mode = parse_retry_mode(&mode, &source)?;
+                    mode_source = source;
+                    mode
+                }
+                None => {
+                    mode_source = "default".into();
+                    RetryMode::Standard
+                }
             },
         };
+        let mode_name = match retry_mode {
+            RetryMode::Standard => "standard",
+            RetryMode::Adaptive => "adaptive",
+        };
+        sources.record("retry_mode", Value::from(mode_name), mode_source);
         let new_2026 = match self.new_retries_2026 {
-            Some(on) => on,
-            None => env
-                .var("AWS_NEW_RETRIES_2026")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            Some(on) => {
+                sources.record(
+                    "new_retries_2026",
+                    Value::from(on),
+                    from_config("new_retries_2026"),
+                );
+                on
+            }
+            None => {
+                let var = env.var("AWS_NEW_RETRIES_2026");
+                let on = var
+                    .as_deref()
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                let source = if var.is_some() {
+                    "AWS_NEW_RETRIES_2026"
+                } else {
+                    "default"
+                };
+                sources.record("new_retries_2026", Value::from(on), source);
+                on
+            }
         };
         let retry = RetryPolicy {
             mode: retry_mode,
@@ -408,25 +614,95 @@ impl ClientConfig {
             session_token: self.session_token.as_deref(),
         };
         let credentials = default_chain(keys, &ctx)?;
+        // Where the chain found them: the first two links are the config keys and the
+        // environment's keys, the others name themselves.
+        let credentials_source = if self.access_key_id.is_some() {
+            "config keys \"access_key_id\"/\"secret_access_key\"".to_owned()
+        } else if env.var("AWS_ACCESS_KEY_ID").is_some() {
+            "environment variables AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".to_owned()
+        } else {
+            credentials.name()
+        };
+        for name in ["access_key_id", "secret_access_key", "session_token"] {
+            sources.record(name, Value::Null, credentials_source.as_str());
+        }
+        let attempt_timeout = check_timeout(
+            self.attempt_timeout,
+            DEFAULT_ATTEMPT_TIMEOUT,
+            "attempt_timeout_ms",
+        )?
+        .min(timeout);
+        for (name, given, value) in [
+            ("connect_timeout_ms", self.connect_timeout, connect_timeout),
+            ("timeout_ms", self.timeout, timeout),
+            ("attempt_timeout_ms", self.attempt_timeout, attempt_timeout),
+        ] {
+            let source = if given.is_some() {
+                from_config(name)
+            } else {
+                "default".into()
+            };
+            sources.record(name, Value::from(value.as_millis() as u64), source);
+        }
+        let skew_var = env.var("AWS_DISABLE_CLOCK_SKEW_CORRECTION");
+        let clock_skew_correction = !skew_var
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        sources.record(
+            "clock_skew_correction",
+            Value::from(clock_skew_correction),
+            if skew_var.is_some() {
+                "AWS_DISABLE_CLOCK_SKEW_CORRECTION"
+            } else {
+                "default"
+            },
+        );
+        let log = env.var("CONNECT_CONTACT_LOG");
+        sources.record(
+            "log",
+            log.clone().map_or(Value::Null, Value::from),
+            if log.is_some() {
+                "CONNECT_CONTACT_LOG"
+            } else {
+                "default (off)"
+            },
+        );
+        for (name, given, default) in [
+            ("async_workers", self.async_workers, DEFAULT_ASYNC_WORKERS),
+            ("async_queue", self.async_queue, DEFAULT_ASYNC_QUEUE),
+        ] {
+            let source = if given.is_some() {
+                from_config(name)
+            } else {
+                "default".into()
+            };
+            sources.record(name, Value::from(given.unwrap_or(default)), source);
+        }
+        for (name, given, default) in [
+            ("client_validation", self.client_validation, true),
+            ("strict_enums", self.strict_enums, false),
+            ("allow_http", self.allow_http, false),
+        ] {
+            let source = if given.is_some() {
+                from_config(name)
+            } else {
+                "default".into()
+            };
+            sources.record(name, Value::from(given.unwrap_or(default)), source);
+        }
         Ok(Settings {
             region,
             endpoint,
             credentials,
             connect_timeout,
             timeout,
-            attempt_timeout: check_timeout(
-                self.attempt_timeout,
-                DEFAULT_ATTEMPT_TIMEOUT,
-                "attempt_timeout_ms",
-            )?
-            .min(timeout),
+            attempt_timeout,
             retry,
-            clock_skew_correction: !env
-                .var("AWS_DISABLE_CLOCK_SKEW_CORRECTION")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            clock_skew_correction,
             client_validation: self.client_validation.unwrap_or(true),
             strict_enums: self.strict_enums.unwrap_or(false),
             network,
+            sources,
         })
     }
 
@@ -494,6 +770,26 @@ pub struct Settings {
     pub(crate) strict_enums: bool,
     /// Proxy and trust roots.
     pub(crate) network: Network,
+    /// Each setting's value and where it came from, for [`Settings::to_json`].
+    pub(crate) sources: Sources,
+}
+
+/// Each resolved setting's value (none for a secret) and source, by setting name.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Sources(Vec<(&'static str, Value, String)>);
+
+impl Sources {
+    /// Records `name`'s value and source; a secret's value (per [`SETTINGS`]) is dropped here,
+    /// so it is never kept, let alone shown.
+    fn record(&mut self, name: &'static str, value: Value, source: impl Into<String>) {
+        let secret = SETTINGS
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("setting {name} is not in SETTINGS"))
+            .secret;
+        let value = if secret { Value::Null } else { value };
+        self.0.push((name, value, source.into()));
+    }
 }
 
 impl Settings {
@@ -505,6 +801,26 @@ impl Settings {
     /// The endpoint calls go to, e.g. `https://connect.us-east-1.amazonaws.com`.
     pub fn endpoint_url(&self) -> String {
         self.endpoint.url_for(&self.endpoint.base_path)
+    }
+
+    /// The resolved configuration as a JSON object, in the order of the configuration
+    /// reference: each setting's `value` and `source` (`config key "region"`, `AWS_REGION`,
+    /// `profile "dev" key "region"`, `default`, or the credential provider). Secrets (the
+    /// secret key, the session token, the proxy URL, which may carry a password) show only
+    /// their source; the credentials are not fetched.
+    pub fn to_json(&self) -> String {
+        let mut out = Map::new();
+        for setting in SETTINGS {
+            if let Some((_, value, source)) = self.sources.0.iter().find(|e| e.0 == setting.name) {
+                let mut entry = Map::new();
+                if !setting.secret && !value.is_null() {
+                    entry.insert("value".into(), value.clone());
+                }
+                entry.insert("source".into(), Value::from(source.as_str()));
+                out.insert(setting.name.into(), Value::Object(entry));
+            }
+        }
+        Value::Object(out).to_string()
     }
 
     /// The credentials the next call would sign with, from the source the chain chose;
@@ -588,7 +904,12 @@ fn boolean(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, Error> {
     }
 }
 
-fn integer(map: &Map<String, Value>, key: &str, min: u64, max: u64) -> Result<Option<u64>, Error> {
+/// A whole number within the bounds [`SETTINGS`] gives `key`.
+fn integer(map: &Map<String, Value>, key: &str) -> Result<Option<u64>, Error> {
+    let (min, max) = match setting_for(key).map(|s| s.kind) {
+        Some(Kind::Whole { min, max } | Kind::Millis { min, max }) => (min, max),
+        _ => unreachable!("config key {key} is not a number in SETTINGS"),
+    };
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
@@ -601,7 +922,7 @@ fn integer(map: &Map<String, Value>, key: &str, min: u64, max: u64) -> Result<Op
 }
 
 fn millis(map: &Map<String, Value>, key: &str) -> Result<Option<Duration>, Error> {
-    Ok(integer(map, key, 1, MAX_TIMEOUT.as_millis() as u64)?.map(Duration::from_millis))
+    Ok(integer(map, key)?.map(Duration::from_millis))
 }
 
 #[cfg(test)]
@@ -662,6 +983,150 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+
+    /// `to_json()`'s value and source for `name`.
+    fn shown(s: &Settings, name: &str) -> (Value, String) {
+        let doc: Value = serde_json::from_str(&s.to_json()).unwrap();
+        let entry = &doc[name];
+        (
+            entry.get("value").cloned().unwrap_or(Value::Null),
+            entry["source"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    #[test]
+    fn resolved_json_shows_precedence_explicit_env_profile_default() {
+        let home = Home::new(
+            "sources",
+            "[default]\nregion = eu-west-1\nmax_attempts = 7\nretry_mode = adaptive\nuse_fips_endpoint = true\n",
+            "",
+        );
+        let h = ("HOME", home.path());
+        let profile = |k: &str| format!("profile \"default\" key \"{k}\"");
+        let cases: [(&str, &str, &str, Value, Value, Value, Value); 3] = [
+            (
+                "max_attempts",
+                r#"{"max_attempts": 9}"#,
+                "AWS_MAX_ATTEMPTS",
+                9.into(),
+                8.into(),
+                7.into(),
+                3.into(),
+            ),
+            (
+                "retry_mode",
+                r#"{"retry_mode": "standard"}"#,
+                "AWS_RETRY_MODE",
+                "standard".into(),
+                "standard".into(),
+                "adaptive".into(),
+                "standard".into(),
+            ),
+            (
+                "use_fips_endpoint",
+                r#"{"use_fips_endpoint": false}"#,
+                "AWS_USE_FIPS_ENDPOINT",
+                false.into(),
+                false.into(),
+                true.into(),
+                false.into(),
+            ),
+        ];
+        for (name, explicit, var, v_explicit, v_env, v_profile, v_default) in cases {
+            let env_value = match &v_env {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let with_env = [
+                KEYS[0],
+                KEYS[1],
+                h,
+                ("AWS_REGION", "us-east-1"),
+                (var, env_value.as_str()),
+            ];
+            let s = resolve(explicit, &with_env).unwrap();
+            assert_eq!(
+                shown(&s, name),
+                (v_explicit, format!("config key \"{name}\"")),
+                "{name}"
+            );
+            let s = resolve("{}", &with_env).unwrap();
+            assert_eq!(shown(&s, name), (v_env, var.to_owned()), "{name}");
+            let s = resolve("{}", &[KEYS[0], KEYS[1], h, ("AWS_REGION", "us-east-1")]).unwrap();
+            assert_eq!(shown(&s, name), (v_profile, profile(name)), "{name}");
+            let s = resolve("{}", &[KEYS[0], KEYS[1], ("AWS_REGION", "us-east-1")]).unwrap();
+            assert_eq!(shown(&s, name), (v_default, "default".to_owned()), "{name}");
+        }
+        // Region has no default: explicit > AWS_REGION > AWS_DEFAULT_REGION > profile.
+        let all = [
+            KEYS[0],
+            KEYS[1],
+            h,
+            ("AWS_REGION", "us-east-2"),
+            ("AWS_DEFAULT_REGION", "us-west-2"),
+        ];
+        let s = resolve(r#"{"region": "ca-central-1"}"#, &all).unwrap();
+        assert_eq!(
+            shown(&s, "region"),
+            ("ca-central-1".into(), "config key \"region\"".into())
+        );
+        let s = resolve("{}", &all).unwrap();
+        assert_eq!(
+            shown(&s, "region"),
+            ("us-east-2".into(), "AWS_REGION".into())
+        );
+        let s = resolve(
+            "{}",
+            &[KEYS[0], KEYS[1], h, ("AWS_DEFAULT_REGION", "us-west-2")],
+        )
+        .unwrap();
+        assert_eq!(
+            shown(&s, "region"),
+            ("us-west-2".into(), "AWS_DEFAULT_REGION".into())
+        );
+        let s = resolve("{}", &[KEYS[0], KEYS[1], h]).unwrap();
+        assert_eq!(shown(&s, "region"), ("eu-west-1".into(), profile("region")));
+        // Timeouts: explicit or default; the credentials name their source.
+        let s = resolve(r#"{"timeout_ms": 1234}"#, &all).unwrap();
+        assert_eq!(
+            shown(&s, "timeout_ms"),
+            (1234.into(), "config key \"timeout_ms\"".into())
+        );
+        assert_eq!(
+            shown(&s, "connect_timeout_ms"),
+            (2000.into(), "default".into())
+        );
+        assert!(shown(&s, "access_key_id").1.contains("AWS_ACCESS_KEY_ID"));
+        // Every setting of the table appears, in its order.
+        let doc: serde_json::Map<String, Value> = serde_json::from_str(&s.to_json()).unwrap();
+        let names: Vec<&str> = SETTINGS.iter().map(|s| s.name).collect();
+        let mut shown_names: Vec<&str> = doc.keys().map(String::as_str).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        shown_names.sort_unstable();
+        assert_eq!(shown_names, sorted);
+    }
+
+    #[test]
+    fn resolved_json_never_shows_a_secret() {
+        let s = resolve(
+            r#"{"region": "us-east-1", "access_key_id": "AKIDCANARY", "secret_access_key": "SECRETCANARY",
+                "session_token": "TOKENCANARY", "proxy": "http://user:PROXYCANARY@127.0.0.1:3128"}"#,
+            &[],
+        )
+        .unwrap();
+        let json = s.to_json();
+        for canary in ["SECRETCANARY", "TOKENCANARY", "PROXYCANARY"] {
+            assert!(!json.contains(canary), "{canary} in {json}");
+            assert!(!format!("{s:?}").contains(canary), "{canary} in Debug");
+        }
+        assert_eq!(shown(&s, "secret_access_key").0, Value::Null);
+        assert_eq!(
+            shown(&s, "proxy"),
+            (Value::Null, "config key \"proxy\"".into())
+        );
+        assert!(shown(&s, "session_token").1.contains("config keys"));
     }
 
     const KEYS: [(&str, &str); 2] = [
@@ -814,6 +1279,10 @@ mod tests {
         let base = [("AWS_REGION", "us-east-1"), KEYS[0], KEYS[1]];
         let err = resolve(r#"{"regoin":"x"}"#, &base).unwrap_err();
         assert!(err.to_string().contains("\"regoin\" is not known"), "{err}");
+        assert!(
+            err.to_string().ends_with("; did you mean \"region\"?"),
+            "{err}"
+        );
         let err = resolve(r#"{"profile":"p"}"#, &base).unwrap_err();
         assert!(
             matches!(err, Error::InvalidConfig(_))
@@ -1048,6 +1517,19 @@ mod tests {
             .unwrap(),
             "services.example",
             "the environment wins over the profile"
+        );
+        // The config key beats the environment and the profile, either way.
+        let key_on = r#"{"ignore_configured_endpoint_urls": true}"#;
+        let key_off = r#"{"ignore_configured_endpoint_urls": false}"#;
+        let off = ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false");
+        assert_eq!(host(key_on, &[off]).unwrap(), default);
+        assert_eq!(host(key_off, &[on]).unwrap(), "profile.example");
+        assert_eq!(host(key_off, &[ign]).unwrap(), "services.example");
+        let err = host(r#"{"ignore_configured_endpoint_urls": "yes"}"#, &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("config key \"ignore_configured_endpoint_urls\": expected true or false"),
+            "{err}"
         );
         let err = host("{}", &[("AWS_PROFILE", "bad")]).unwrap_err();
         assert!(

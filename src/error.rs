@@ -13,56 +13,105 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
     /// The call succeeded.
+    ///
+    /// What to do: nothing.
     Ok = 0,
     /// A required pointer argument was NULL; nothing was done.
+    ///
+    /// What to do: pass a valid pointer; in Python, do not use a client after `close()`.
     NullArgument = 100,
     /// A string argument was not valid UTF-8.
+    ///
+    /// What to do: pass UTF-8 text.
     InvalidUtf8 = 101,
     /// A JSON argument was not parseable JSON (or was too large or too deep).
+    ///
+    /// What to do: fix the JSON document; the message says where parsing stopped.
     InvalidJson = 102,
     /// The request broke a rule of the API; it was not sent.
+    ///
+    /// What to do: fix the field the message names; retrying the same request fails the same way.
     Validation = 103,
     /// The client configuration is invalid.
+    ///
+    /// What to do: fix the config key, environment variable or profile entry the message names.
     InvalidConfig = 104,
-    /// The client's queue of asynchronous calls is full; nothing was queued. Retry later, or
-    /// raise the config key `async_queue`.
+    /// The client's queue of asynchronous calls is full; nothing was queued.
+    ///
+    /// What to do: retry later, or raise `async_queue`.
     QueueFull = 105,
     /// The call was not sent because connect_client_free() had begun: either it was still
     /// queued when the client was freed, or it was submitted after.
+    ///
+    /// What to do: nothing to undo: the call was never sent; submit it on a live client if still wanted.
     Cancelled = 106,
     /// No region was configured.
+    ///
+    /// What to do: set config key `region`, `AWS_REGION` or the profile's `region`.
     NoRegion = 200,
     /// No credentials were found.
+    ///
+    /// What to do: configure credentials (config keys, environment, profile, SSO, container or instance role).
     NoCredentials = 201,
     /// A configured credentials source failed.
+    ///
+    /// What to do: fix the source the message names (credential_process, SSO cache, STS, IMDS, ...).
     CredentialsProvider = 202,
     /// The operating system refused to start a worker thread for asynchronous calls.
+    ///
+    /// What to do: free system resources (threads, memory) or lower `async_workers`; blocking calls still work.
     ThreadStart = 203,
     /// DNS, connect, TLS or I/O failure.
+    ///
+    /// What to do: check the endpoint, DNS, proxy and TLS trust; retrying later may succeed.
     Transport = 300,
     /// A connect or call deadline expired.
+    ///
+    /// What to do: retry, or raise the timeouts (docs/configuration.md).
     Timeout = 301,
     /// The response could not be understood.
+    ///
+    /// What to do: check that the endpoint is Amazon Connect (or the emulator) and not a proxy page.
     InvalidResponse = 302,
     /// AccessDeniedException (403).
+    ///
+    /// What to do: grant `connect:UpdateContact` on the instance to the caller's identity.
     AccessDenied = 400,
     /// ConflictException (409).
+    ///
+    /// What to do: read the contact again and retry with its current state.
     Conflict = 401,
     /// InternalServiceException (500).
+    ///
+    /// What to do: retry later (the library already retried within `max_attempts`).
     InternalService = 402,
     /// InvalidActiveRegionException (400).
+    ///
+    /// What to do: call the contact's active region.
     InvalidActiveRegion = 403,
     /// InvalidParameterException (400).
+    ///
+    /// What to do: fix the parameter the service names.
     InvalidParameter = 404,
     /// InvalidRequestException (400).
+    ///
+    /// What to do: fix the request as the service's `Reason` says.
     InvalidRequest = 405,
     /// ResourceNotFoundException (404).
+    ///
+    /// What to do: check the instance id and contact id.
     ResourceNotFound = 406,
     /// ThrottlingException (429).
+    ///
+    /// What to do: slow down, raise `max_attempts`, or use `retry_mode` `adaptive`.
     Throttling = 407,
     /// Any other error code the service sent (UnrecognizedClientException, ExpiredTokenException, ...).
+    ///
+    /// What to do: read the error code and message; e.g. ExpiredTokenException: refresh credentials.
     ServiceError = 499,
     /// A bug inside the library was caught at the C boundary; the process keeps running.
+    ///
+    /// What to do: report a bug with the message; the client can still be freed.
     Panic = 900,
 }
 

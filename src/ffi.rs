@@ -185,11 +185,12 @@ unsafe fn utf8<'a>(s: *const c_char, what: &str) -> Result<&'a str, Failure> {
 /// Creates a client.
 ///
 /// @param config_json  NULL, `""` or `"{}"` to take everything from the environment, or a JSON
-///                     object with any of: region, endpoint_url, access_key_id,
-///                     secret_access_key, session_token, connect_timeout_ms, timeout_ms,
-///                     max_attempts, retry_mode ("standard"), client_validation, strict_enums,
-///                     allow_http, async_workers (1..=64, default 2), async_queue (1..=1048576,
-///                     default 256).
+///                     object with any of these keys (docs/configuration.md):region,
+///                     endpoint_url, ignore_configured_endpoint_urls, use_fips_endpoint,
+///                     use_dualstack_endpoint, profile, access_key_id, secret_access_key,
+///                     session_token, proxy, ca_bundle, connect_timeout_ms, timeout_ms,
+///                     attempt_timeout_ms, max_attempts, retry_mode, new_retries_2026,
+///                     async_workers, async_queue, client_validation, strict_enums, allow_http.
 ///                     Borrowed for the duration of the call.
 /// @param client_out   Receives the new client on CONNECT_STATUS_OK only; the caller owns it
 ///                     and releases it with connect_client_free().
@@ -333,6 +334,35 @@ pub unsafe extern "C" fn connect_update_contact(
         // SAFETY: both non-NULL; the caller promises a live client and a C string.
         let (client, text) = unsafe { (&*client, utf8(request_json, "request_json")?) };
         update(&client.client, text, client.panics)
+    })
+}
+
+/// The client's resolved configuration, like `aws configure list`: a JSON object with one
+/// member per setting (docs/configuration.md), each `{"value": ..., "source": ...}`. The source
+/// is `config key "region"`, an environment variable's name, `profile "dev" key "region"`,
+/// `default`, or the credential provider. Secrets (the secret key, the session token, the
+/// proxy URL) have only a source, never a value; the credentials are not fetched.
+///
+/// @param client    A client from connect_client_new(). Borrowed.
+/// @param json_out  Receives the document on CONNECT_STATUS_OK; the caller frees it with
+///                  connect_string_free().
+/// @return CONNECT_STATUS_OK, NULL_ARGUMENT (client or json_out is NULL), or PANIC.
+///
+/// Thread safety: may be called from any thread, concurrently with calls on the client.
+#[no_mangle]
+pub unsafe extern "C" fn connect_client_config_json(
+    client: *const connect_client,
+    json_out: *mut *mut c_char,
+) -> Status {
+    if json_out.is_null() {
+        return call(ptr::null_mut(), || Err(Failure::null("json_out")));
+    }
+    call(json_out, || {
+        if client.is_null() {
+            return Err(Failure::null("client"));
+        }
+        // SAFETY: non-NULL; the caller promises a live client.
+        Ok(unsafe { &(*client).client }.settings().to_json())
     })
 }
 
@@ -643,6 +673,41 @@ mod tests {
             unsafe { connect_client_new(ptr::null(), ptr::null_mut()) },
             Status::NullArgument
         );
+    }
+
+    #[test]
+    fn config_json_shows_sources_and_checks_its_arguments() {
+        let config = c"{\"region\":\"eu-west-1\",\"endpoint_url\":\"http://127.0.0.1:9\",\"access_key_id\":\"a\",\"secret_access_key\":\"SECRETCANARY\",\"max_attempts\":4}";
+        let mut client = ptr::null_mut();
+        assert_eq!(
+            unsafe { connect_client_new(config.as_ptr(), &mut client) },
+            Status::Ok
+        );
+        let mut json = ptr::null_mut();
+        assert_eq!(
+            unsafe { connect_client_config_json(client, &mut json) },
+            Status::Ok
+        );
+        let text = unsafe { CStr::from_ptr(json) }.to_str().unwrap().to_owned();
+        unsafe { connect_string_free(json) };
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["region"]["value"], "eu-west-1");
+        assert_eq!(doc["max_attempts"]["source"], "config key \"max_attempts\"");
+        assert_eq!(doc["max_attempts"]["value"], 4);
+        assert!(!text.contains("SECRETCANARY"), "{text}");
+        assert_eq!(
+            unsafe { connect_client_config_json(client, ptr::null_mut()) },
+            Status::NullArgument
+        );
+        assert_eq!(last_error(), "json_out is NULL");
+        let sentinel = 0x1 as *mut c_char;
+        let mut doc_out = sentinel;
+        assert_eq!(
+            unsafe { connect_client_config_json(ptr::null(), &mut doc_out) },
+            Status::NullArgument
+        );
+        assert_eq!(doc_out, sentinel);
+        unsafe { connect_client_free(client) };
     }
 
     #[test]

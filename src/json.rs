@@ -168,7 +168,7 @@ impl<'v, 'p> Object<'v, 'p> {
 }
 
 /// The member a typo most likely meant (edit distance ≤ 2, ignoring case).
-fn closest<'m>(word: &str, members: &[&'m str]) -> Option<&'m str> {
+pub(crate) fn closest<'m>(word: &str, members: &[&'m str]) -> Option<&'m str> {
     let word = word.to_ascii_lowercase();
     members
         .iter()

@@ -125,6 +125,7 @@ pub use validate::{validate, Checker};
 /// CHANGELOG.md.
 #[doc(hidden)]
 pub mod unstable {
+    pub use crate::config::{Kind, Setting, SETTINGS};
     pub use crate::credentials::sso::cache_file as sso_cache_file;
     pub use crate::endpoint::{partition_of, Partition, PARTITIONS};
     pub use crate::http1::{read_response_bytes, ReadOutcome};

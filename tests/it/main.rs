@@ -15,6 +15,7 @@ mod c_harness;
 mod conformance;
 mod cpp_wrapper;
 mod credentials;
+mod derived_docs;
 mod doc_links;
 mod emulator_e2e;
 mod emulator_errors;

@@ -91,6 +91,10 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.connect_update_contact.restype = status
     lib.connect_update_contact.errcheck = _check_status
 
+    lib.connect_client_config_json.argtypes = [client_p, ctypes.POINTER(ctypes.c_void_p)]
+    lib.connect_client_config_json.restype = status
+    lib.connect_client_config_json.errcheck = _check_status
+
     lib.connect_string_free.argtypes = [ctypes.c_void_p]
     lib.connect_string_free.restype = None
 

@@ -35,10 +35,9 @@ class Client:
     ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL_CONNECT`` / ``AWS_ENDPOINT_URL``,
     ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``,
     ``AWS_MAX_ATTEMPTS``). ``config`` is a dict of the library's other config keys
-    (:class:`connect_contact.types.ClientConfig`: ``connect_timeout_ms``, ``timeout_ms``,
-    ``max_attempts``, ``retry_mode``, ``client_validation``, ``allow_http``); the keyword
-    arguments win over the same keys in it. ``profile_name`` is passed on as ``profile``,
-    which the library does not support yet (InvalidConfigError).
+    (:class:`connect_contact.types.ClientConfig`; docs/configuration.md describes each); the
+    keyword arguments win over the same keys in it. ``profile_name`` is passed on as
+    ``profile``. :meth:`config` shows what the client resolved and where each value came from.
 
     Thread safety: any number of threads may call :meth:`update_contact` at once (the GIL
     is released during the call). :meth:`close` refuses new calls, waits for the ones in
@@ -130,6 +129,27 @@ class Client:
                         orphan, self._handle = self._handle, None
             if orphan is not None:
                 self._free(orphan)
+
+    def config(self) -> Dict[str, Dict[str, Any]]:
+        """The resolved configuration, like ``aws configure list``: for each setting (see
+        docs/configuration.md) ``{"value": ..., "source": ...}``, the source being the config
+        key, the environment variable, the profile key or ``default``. Secrets (the secret key,
+        the session token, the proxy URL) show only their source."""
+        with self._cond:
+            handle = self._handle
+            if handle is None or self._closing:
+                raise ClientClosedError(
+                    "this Client is closed; create a new one",
+                    status=Status.NULL_ARGUMENT,
+                    status_name=status_name(Status.NULL_ARGUMENT),
+                )
+            document = _lib.OwnedString()
+            try:
+                _lib.lib().connect_client_config_json(handle, document)
+                return _lib.read_document(document)
+            finally:
+                if document.value:
+                    self._string_free(document)
 
     def close(self) -> None:
         """Frees the client after the calls in flight finish; later calls raise

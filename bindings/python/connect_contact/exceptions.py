@@ -239,7 +239,8 @@ class ClientClosedError(Error, ValueError):
 # The one table: status number -> (C name without the prefix, exception class).
 # Its numbers are the released C ABI (include/connect_contact.h); a test checks it against
 # connect_status_name() of the loaded library both ways: every row is the library's name, and
-# every number the library names is a row.
+# every number the library names is a row; tests/it/derived_docs.rs checks the rows
+# against Status in src/error.rs both ways.
 _STATUS_TABLE: Tuple[Tuple[int, str, Optional[Type[Error]]], ...] = (
     (0, "OK", None),
     (100, "NULL_ARGUMENT", InternalLibraryError),

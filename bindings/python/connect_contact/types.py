@@ -144,21 +144,33 @@ class ErrorResponse(TypedDict):
 
 class ClientConfig(TypedDict, total=False):
     """The ``config`` argument of :class:`connect_contact.Client`: the library's config keys
-    beyond the ones the keyword arguments set. Durations are milliseconds."""
+    beyond the ones the keyword arguments set. Durations are milliseconds; docs/configuration.md
+    describes each key."""
 
-    connect_timeout_ms: int
-    timeout_ms: int
-    max_attempts: int
-    retry_mode: str
-    client_validation: bool
-    strict_enums: bool
-    allow_http: bool
+    # BEGIN GENERATED from SETTINGS in src/config.rs by scripts/regenerate; do not edit
     region: str
     endpoint_url: str
+    ignore_configured_endpoint_urls: bool
+    use_fips_endpoint: bool
+    use_dualstack_endpoint: bool
+    profile: str
     access_key_id: str
     secret_access_key: str
     session_token: str
-    profile: str
+    proxy: str
+    ca_bundle: str
+    connect_timeout_ms: int
+    timeout_ms: int
+    attempt_timeout_ms: int
+    max_attempts: int
+    retry_mode: str
+    new_retries_2026: bool
+    async_workers: int
+    async_queue: int
+    client_validation: bool
+    strict_enums: bool
+    allow_http: bool
+    # END GENERATED from SETTINGS
 
 
 __all__ = [

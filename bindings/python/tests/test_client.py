@@ -358,6 +358,28 @@ class LocalFailureTest(unittest.TestCase):
         with self.assertRaises(connect_contact.InvalidConfigError):
             connect_contact.Client(**client_kwargs("http://127.0.0.1:9", max_attempts=0))
 
+    def test_config_shows_values_and_sources_never_secrets(self) -> None:
+        env = {"AWS_MAX_ATTEMPTS": "6", "AWS_RETRY_MODE": "adaptive", "AWS_CONFIG_FILE": os.devnull,
+               "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+        with mock.patch.dict(os.environ, env):
+            kwargs = client_kwargs("http://127.0.0.1:9", proxy="http://u:CANARY-PROXY@127.0.0.1:3128")
+            del kwargs["config"]["max_attempts"]
+            with connect_contact.Client(**kwargs) as client:
+                config = client.config()
+        self.assertEqual(config["region"], {"value": "us-east-1", "source": 'config key "region"'})
+        self.assertEqual(config["max_attempts"], {"value": 6, "source": "AWS_MAX_ATTEMPTS"})
+        self.assertEqual(config["retry_mode"], {"value": "adaptive", "source": "AWS_RETRY_MODE"})
+        self.assertEqual(config["timeout_ms"], {"value": 5000, "source": 'config key "timeout_ms"'})
+        self.assertEqual(config["attempt_timeout_ms"], {"value": 5000, "source": "default"})
+        self.assertEqual(config["secret_access_key"], {"source": config["access_key_id"]["source"]})
+        self.assertEqual(config["proxy"], {"source": 'config key "proxy"'})
+        text = json.dumps(config)
+        for secret in (SECRET_KEY, SESSION_TOKEN, "CANARY-PROXY"):
+            self.assertNotIn(secret, text)
+        client.close()
+        with self.assertRaises(connect_contact.ClientClosedError):
+            client.config()
+
     def test_secrets_never_appear_in_errors_or_repr(self) -> None:
         shown: List[str] = []
 
