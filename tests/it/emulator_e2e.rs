@@ -125,10 +125,26 @@ fn throttling_and_injected_faults_give_the_configured_errors() {
         status_under(&emulator, &single, vec![FaultStep::Status(500)]),
         Status::InternalService
     );
+    // A connection closed without an answer is a transport failure on a new connection...
+    let fresh = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 1);
     assert_eq!(
-        status_under(&emulator, &single, vec![FaultStep::Drop]),
+        status_under(&emulator, &fresh, vec![FaultStep::Drop]),
         Status::Transport
     );
+    // ...while on a reused one it looks exactly like a server closing an idle connection as
+    // the request arrived: resent once on a new connection (UpdateContact is idempotent),
+    // not a retry attempt.
+    emulator
+        .set_faults(Faults {
+            sequence: vec![FaultStep::Drop],
+            ..Faults::default()
+        })
+        .unwrap();
+    let output = single
+        .update_contact(&named("i", "c", "after a drop"))
+        .expect("resent on a new connection");
+    assert_eq!(output.metadata.retry_attempts, 0);
+    assert_eq!(emulator.contact("i", "c").unwrap()["Name"], "after a drop");
 
     // With retries: 500, 503, then success.
     let retrying = client(&emulator, DEFAULT_SECRET_ACCESS_KEY, 3);
