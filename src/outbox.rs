@@ -329,6 +329,7 @@ impl Outbox {
         options.check()?;
         let path = path.as_ref().to_path_buf();
         let conn = open_connection(&path)?;
+        release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
         let owner = format!(
             "{}-{}-{}",
             std::process::id(),
@@ -505,6 +506,31 @@ impl Drop for Outbox {
     fn drop(&mut self) {
         self.stop_threads();
     }
+}
+
+/// Leases held by processes of this host that no longer run (killed, crashed) are released at
+/// once rather than when they time out. A lease owner is `pid-start_ms-random`.
+fn release_leases_of_dead_processes(conn: &Connection) -> rusqlite::Result<()> {
+    let owners: Vec<String> = {
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT lease_owner FROM outbox WHERE lease_owner IS NOT NULL AND lease_until > ?1",
+        )?;
+        let rows = stmt.query_map([now_ms()], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for owner in owners {
+        let pid = owner.split('-').next().unwrap_or("");
+        let gone = !pid.is_empty()
+            && Path::new("/proc/self").exists()
+            && !Path::new("/proc").join(pid).exists();
+        if gone {
+            conn.execute(
+                "UPDATE outbox SET lease_until = 0 WHERE lease_owner = ?1",
+                [&owner],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn contact_key(instance_id: &str, contact_id: &str) -> String {

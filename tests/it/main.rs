@@ -25,6 +25,7 @@ mod header;
 mod install;
 mod layers;
 mod model_agreement;
+mod outbox;
 mod public_api;
 mod python_binding;
 mod tls;
