@@ -508,3 +508,131 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
         by_contact.insert(contact, max);
     }
 }
+
+#[test]
+fn c_abi_refuses_bad_input_as_connect_update_contact_and_delivers_the_rest() {
+    use connect_contact::ffi::*;
+    use std::ffi::{c_char, c_void, CStr, CString};
+    use std::ptr;
+
+    unsafe extern "C" fn on_event(
+        id: u64,
+        status: Status,
+        _json: *const c_char,
+        user_data: *mut c_void,
+    ) {
+        let seen = unsafe { &*(user_data as *const Mutex<Vec<(u64, Status)>>) };
+        seen.lock().unwrap().push((id, status));
+    }
+    let emulator = emulator(true, Faults::default());
+    let path = fresh_file("c-abi");
+    let config = CString::new(
+        json!({"region": DEFAULT_REGION, "endpoint_url": emulator.endpoint_url(),
+               "access_key_id": DEFAULT_ACCESS_KEY_ID, "secret_access_key": DEFAULT_SECRET_ACCESS_KEY,
+               "allow_http": true})
+        .to_string(),
+    )
+    .unwrap();
+    let seen: Mutex<Vec<(u64, Status)>> = Mutex::new(Vec::new());
+    unsafe {
+        let mut client = ptr::null_mut();
+        assert_eq!(connect_client_new(config.as_ptr(), &mut client), Status::Ok);
+        let mut outbox = ptr::null_mut();
+        let c_path = CString::new(path.to_str().unwrap()).unwrap();
+        let options = CString::new(r#"{"rate": 100, "burst": 10}"#).unwrap();
+        assert_eq!(
+            connect_outbox_open(
+                ptr::null(),
+                c_path.as_ptr(),
+                options.as_ptr(),
+                None,
+                ptr::null_mut(),
+                &mut outbox
+            ),
+            Status::NullArgument
+        );
+        let bad_options = CString::new(r#"{"burst": 0}"#).unwrap();
+        assert_eq!(
+            connect_outbox_open(
+                client,
+                c_path.as_ptr(),
+                bad_options.as_ptr(),
+                None,
+                ptr::null_mut(),
+                &mut outbox
+            ),
+            Status::InvalidConfig
+        );
+        assert!(CStr::from_ptr(connect_last_error_message())
+            .to_str()
+            .unwrap()
+            .contains("burst"));
+        assert_eq!(
+            connect_outbox_open(
+                client,
+                c_path.as_ptr(),
+                options.as_ptr(),
+                Some(on_event),
+                &seen as *const _ as *mut c_void,
+                &mut outbox
+            ),
+            Status::Ok
+        );
+        for bad in [
+            r#"{"InstanceId": "i", "ContactId": "c"}"#,
+            r#"{"InstanceId": "i", "ContactId": "c", "Name": 5}"#,
+            "not json",
+        ] {
+            let bad = CString::new(bad).unwrap();
+            let direct = connect_update_contact(client, bad.as_ptr(), ptr::null_mut());
+            let direct_message = CStr::from_ptr(connect_last_error_message()).to_owned();
+            let mut id = 0;
+            let queued = connect_outbox_enqueue(outbox, bad.as_ptr(), &mut id);
+            assert_eq!(queued, direct);
+            assert_ne!(queued, Status::Ok);
+            assert_eq!(
+                CStr::from_ptr(connect_last_error_message()),
+                direct_message.as_c_str()
+            );
+            assert_eq!(id, 0, "nothing written");
+        }
+        let good = CString::new(update(7, 1).to_json_for_test()).unwrap();
+        let mut id = 0;
+        assert_eq!(
+            connect_outbox_enqueue(outbox, good.as_ptr(), &mut id),
+            Status::Ok
+        );
+        assert!(id > 0);
+        assert_eq!(connect_outbox_flush(outbox, 20_000), Status::Ok);
+        let mut stats = ptr::null_mut();
+        assert_eq!(connect_outbox_stats(outbox, &mut stats), Status::Ok);
+        let parsed: Value = serde_json::from_str(CStr::from_ptr(stats).to_str().unwrap()).unwrap();
+        connect_string_free(stats);
+        assert_eq!(parsed["pending"], 0);
+        assert_eq!(parsed["delivered"], 1);
+        let mut dead = ptr::null_mut();
+        assert_eq!(connect_outbox_dead_letters(outbox, &mut dead), Status::Ok);
+        assert_eq!(CStr::from_ptr(dead).to_str().unwrap(), "[]");
+        connect_string_free(dead);
+        assert_eq!(connect_outbox_retry(outbox, id), Status::InvalidConfig);
+        assert_eq!(connect_outbox_discard(outbox, id), Status::InvalidConfig);
+        connect_outbox_close(outbox);
+        connect_outbox_close(ptr::null_mut());
+        connect_client_free(client);
+    }
+    assert_eq!(*seen.lock().unwrap(), vec![(1, Status::Ok)]);
+    assert_eq!(emulator.contact(INSTANCE, "c0").unwrap()["Name"], "n7");
+}
+
+trait ForTest {
+    fn to_json_for_test(&self) -> String;
+}
+
+impl ForTest for UpdateContactRequest {
+    fn to_json_for_test(&self) -> String {
+        let mut v: Value = serde_json::from_slice(&self.to_body()).unwrap();
+        v["InstanceId"] = json!(self.instance_id);
+        v["ContactId"] = json!(self.contact_id);
+        v.to_string()
+    }
+}
