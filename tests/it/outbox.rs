@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,17 +34,15 @@ fn emulator(auto_create: bool, faults: Faults) -> Emulator {
 }
 
 fn client(endpoint: &str) -> Arc<Client> {
-    Arc::new(
-        Client::new(&ClientConfig {
-            region: Some(DEFAULT_REGION.into()),
-            endpoint_url: Some(endpoint.into()),
-            access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
-            secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
-            timeout: Some(Duration::from_secs(5)),
-            ..Default::default()
-        })
-        .unwrap(),
-    )
+    // Resolved with a clean environment (no AWS_ variable or ~/.aws of this machine).
+    Arc::new(crate::support::client(&ClientConfig {
+        region: Some(DEFAULT_REGION.into()),
+        endpoint_url: Some(endpoint.into()),
+        access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
+        secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
+        timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    }))
 }
 
 fn fresh_file(name: &str) -> PathBuf {
@@ -310,7 +308,7 @@ fn child_env(
 }
 
 fn spawn_child(spec: String) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    crate::support::command(std::env::current_exe().unwrap())
         .args([
             "outbox::child_process",
             "--exact",
@@ -449,7 +447,9 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
         let killer = std::thread::spawn(move || {
             std::thread::sleep(kill_after);
             // SIGKILL by pid; the child may have exited already (then this fails harmlessly).
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let _ = crate::support::command("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
         });
         let (t, a, _) = read_lines(&mut child);
         let _ = child.wait();
@@ -523,6 +523,12 @@ fn c_abi_refuses_bad_input_as_connect_update_contact_and_delivers_the_rest() {
     ) {
         let seen = unsafe { &*(user_data as *const Mutex<Vec<(u64, Status)>>) };
         seen.lock().unwrap().push((id, status));
+    }
+    // connect_client_new reads the process environment, as the C ABI promises: run clean.
+    if crate::support::in_clean_process(
+        "outbox::c_abi_refuses_bad_input_as_connect_update_contact_and_delivers_the_rest",
+    ) {
+        return;
     }
     let emulator = emulator(true, Faults::default());
     let path = fresh_file("c-abi");
