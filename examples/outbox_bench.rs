@@ -50,17 +50,35 @@ fn options(rate: f64, burst: u32) -> OutboxOptions {
     o
 }
 
-/// Child: enqueue `n` updates (distinct contacts) into a fresh file, deliver, print
-/// "attempts throttled".
-fn child(endpoint: &str, tag: &str, n: u64, rate: f64, burst: u32) {
+/// Child: enqueue `n` updates (distinct contacts) into a fresh file with delivery parked
+/// (an endpoint nothing listens on), wait for `start_at` (seconds since the epoch, so every
+/// process starts together), then deliver; print "attempts throttled seconds" of delivery.
+fn child(endpoint: &str, tag: &str, n: u64, rate: f64, burst: u32, start_at: f64) {
     let path = file(&format!("child-{tag}.db"));
-    let outbox = Outbox::open(client(endpoint), &path, options(rate, burst)).unwrap();
+    let mut parked = options(rate, burst);
+    parked.workers = 1;
+    parked.max_backoff = Duration::from_millis(10);
+    let outbox = Outbox::open(client("http://127.0.0.1:9"), &path, parked).unwrap();
     for i in 0..n {
         outbox.enqueue(&request(format!("{tag}-{i}"), i)).unwrap();
     }
+    outbox.close();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    std::thread::sleep(Duration::from_secs_f64((start_at - now).max(0.0)));
+    let outbox = Outbox::open(client(endpoint), &path, options(rate, burst)).unwrap();
+    let before = outbox.stats();
+    let started = Instant::now();
     assert!(outbox.flush(Duration::from_secs(600)).unwrap());
-    let s = outbox.stats();
-    println!("{} {}", s.attempts, s.throttled);
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = outbox.stats();
+    println!(
+        "{} {} {elapsed}",
+        after.attempts - before.attempts,
+        after.throttled - before.throttled
+    );
     outbox.close();
 }
 
@@ -77,7 +95,13 @@ fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64) {
     .unwrap();
     // Enough work for `seconds` at the quota; enqueueing happens while delivery starts.
     let per = ((rps * seconds) as u64 / processes).max(1);
-    let started = Instant::now();
+    // Enqueueing takes a few ms per update (an fsync each): deliver after it, all at once.
+    let start_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        + 2.0
+        + per as f64 * 0.01;
     let children: Vec<_> = (0..processes)
         .map(|p| {
             std::process::Command::new(std::env::current_exe().unwrap())
@@ -88,21 +112,22 @@ fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64) {
                     &per.to_string(),
                     &rps.to_string(),
                     &burst.to_string(),
+                    &start_at.to_string(),
                 ])
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    let (mut attempts, mut throttled) = (0u64, 0u64);
+    let (mut attempts, mut throttled, mut elapsed) = (0u64, 0u64, 0f64);
     for c in children {
         let out = c.wait_with_output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let mut words = text.split_whitespace();
         attempts += words.next().unwrap().parse::<u64>().unwrap();
         throttled += words.next().unwrap().parse::<u64>().unwrap();
+        elapsed = elapsed.max(words.next().unwrap().parse::<f64>().unwrap());
     }
-    let elapsed = started.elapsed().as_secs_f64();
     let delivered = emulator.updates().as_array().unwrap().len() as f64;
     // The quota allows `burst` at once, then `rps` per second.
     let allowed = burst as f64 + rps * elapsed;
@@ -180,6 +205,7 @@ fn main() {
             args[4].parse().unwrap(),
             args[5].parse().unwrap(),
             args[6].parse().unwrap(),
+            args[7].parse().unwrap(),
         );
         return;
     }

@@ -619,10 +619,9 @@ impl Pacer {
     fn on_throttle(&mut self) {
         let now = Instant::now();
         // Calls in flight answer together: one cut per few sends' worth of time.
-        if self
-            .last_cut
-            .is_some_and(|t| now.duration_since(t).as_secs_f64() < (4.0 / self.rate).max(0.05))
-        {
+        if self.last_cut.is_some_and(|t| {
+            now.duration_since(t).as_secs_f64() < (4.0 / self.rate).clamp(0.05, 1.0)
+        }) {
             return;
         }
         self.last_cut = Some(now);
