@@ -7,7 +7,8 @@
 //! - coalescing: calls per update on a stream with 5 updates per contact;
 //! - µs per durable enqueue and enqueues/s from 1 and 4 threads.
 //!
-//! `cargo run --example outbox_bench [seconds-at-2-rps]` (default 30).
+//! `cargo run --example outbox_bench [seconds-at-2-rps]` (default 30), or one run:
+//! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds>`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -206,6 +207,16 @@ fn main() {
             args[5].parse().unwrap(),
             args[6].parse().unwrap(),
             args[7].parse().unwrap(),
+        );
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("quota") {
+        // `quota <processes> <rps> <burst> <seconds>`: one run.
+        quota_run(
+            args[2].parse().unwrap(),
+            args[3].parse().unwrap(),
+            args[4].parse().unwrap(),
+            args[5].parse().unwrap(),
         );
         return;
     }
