@@ -430,19 +430,20 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
     let (mut tried, mut acked) = (BTreeSet::new(), BTreeSet::new());
     let mut next = 0u64;
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut killed = 0;
     for _round in 0..8 {
         let mut child = spawn_child(child_env(
             &path,
             &emulator.endpoint_url(),
             next,
-            150,
+            300,
             contacts,
             true,
         ));
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let kill_after = Duration::from_millis(100 + rng % 900);
+        let kill_after = Duration::from_millis(50 + rng % 750);
         let pid = child.id();
         let killer = std::thread::spawn(move || {
             std::thread::sleep(kill_after);
@@ -451,13 +452,18 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
                 .args(["-9", &pid.to_string()])
                 .status();
         });
-        let (t, a, _) = read_lines(&mut child);
+        let (t, a, flushed) = read_lines(&mut child);
         let _ = child.wait();
+        killed += usize::from(!flushed);
         killer.join().unwrap();
-        next += 150;
+        next += 300;
         tried.extend(t);
         acked.extend(a.into_keys());
     }
+    assert!(
+        killed >= 4,
+        "only {killed} of 8 rounds were cut short by SIGKILL"
+    );
     // A last run without a kill drains the file.
     let mut child = spawn_child(child_env(
         &path,
