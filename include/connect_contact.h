@@ -225,6 +225,14 @@ typedef int32_t connect_log_level;
 typedef struct connect_client connect_client;
 
 /**
+ * A durable, quota-aware outbox of UpdateContact calls on a file (see docs/outbox.md).
+ * Create with connect_outbox_open(), release with connect_outbox_close().
+ *
+ * Thread safety: a `const connect_outbox *` may be used by any number of threads at once.
+ */
+typedef struct connect_outbox connect_outbox;
+
+/**
  * Receives the outcome of connect_update_contact_async().
  *
  * @param status         The status the blocking call would have returned, or
@@ -243,6 +251,24 @@ typedef struct connect_client connect_client;
  */
 typedef void (*connect_update_callback)(connect_status status,
                                         const char *response_json,
+                                        void *user_data);
+
+/**
+ * Told of each delivery and each dead letter of an outbox.
+ *
+ * @param id          The id connect_outbox_enqueue() returned.
+ * @param status      CONNECT_STATUS_OK when delivered; for a dead letter, the status of its
+ *                    last error.
+ * @param event_json  `{"Id", "Event": "Delivered"}` or `{"Id", "Event": "Dead", "Error":
+ *                    {"Code", "Message"}}`; owned by the library, valid during the call only.
+ * @param user_data   What was given to connect_outbox_open().
+ *
+ * Runs on one of the outbox's delivery threads; must return, and must not call
+ * connect_outbox_close() on its own outbox.
+ */
+typedef void (*connect_outbox_callback)(uint64_t id,
+                                        connect_status status,
+                                        const char *event_json,
                                         void *user_data);
 
 /**
@@ -396,6 +422,93 @@ connect_status connect_update_contact_async(const connect_client *client,
                                             const char *request_json,
                                             connect_update_callback callback,
                                             void *user_data);
+
+/**
+ * Opens (or creates) an outbox file and starts delivering what it holds in the background.
+ *
+ * @param client        A client from connect_client_new(); the outbox keeps its own reference,
+ *                      so the client may be freed before the outbox is closed.
+ * @param path          The outbox file (SQLite, WAL mode; `-wal` and `-shm` files beside it).
+ *                      Several processes may open the same file: each update is delivered
+ *                      by one of them.
+ * @param options_json  NULL or a JSON object with any of: rate (calls/s to start from,
+ *                      default 2), burst (default 5), max_age_ms (retry until then, then
+ *                      dead letter; default 86400000), workers (1..=64, default 4),
+ *                      max_coalesce (1..=1000, default 50), max_backoff_ms (default 30000).
+ * @param callback      NULL, or told of each delivery and dead letter (see
+ *                      connect_outbox_callback).
+ * @param user_data     Passed to the callback untouched.
+ * @param outbox_out    Receives the outbox on CONNECT_STATUS_OK only.
+ * @return CONNECT_STATUS_OK, NULL_ARGUMENT (client, path or outbox_out), INVALID_UTF8,
+ *         INVALID_JSON, INVALID_CONFIG (an option, named; or the file cannot be opened), PANIC.
+ */
+connect_status connect_outbox_open(const connect_client *client,
+                                   const char *path,
+                                   const char *options_json,
+                                   connect_outbox_callback callback,
+                                   void *user_data,
+                                   connect_outbox **outbox_out);
+
+/**
+ * Validates a request exactly as connect_update_contact() does and stores it durably.
+ *
+ * @param request_json  As for connect_update_contact().
+ * @param id_out        NULL, or receives the update's id on CONNECT_STATUS_OK.
+ * @return CONNECT_STATUS_OK (on disk: survives kill -9 and power loss); NULL_ARGUMENT,
+ *         INVALID_UTF8, INVALID_JSON, VALIDATION (same status and message as
+ *         connect_update_contact(); nothing stored); INVALID_CONFIG (the file cannot be
+ *         written); PANIC.
+ */
+connect_status connect_outbox_enqueue(const connect_outbox *outbox,
+                                      const char *request_json,
+                                      uint64_t *id_out);
+
+/**
+ * Waits until every update enqueued before the call (by any process on the file) is
+ * delivered or dead.
+ *
+ * @return CONNECT_STATUS_OK when so; TIMEOUT when `timeout_ms` passed first; NULL_ARGUMENT;
+ *         INVALID_CONFIG (the file cannot be read); PANIC.
+ */
+connect_status connect_outbox_flush(const connect_outbox *outbox, uint64_t timeout_ms);
+
+/**
+ * Writes the outbox's counters as JSON: `{"pending", "oldest_pending_age_ms", "delivered",
+ * "dead", "attempts", "throttled", "send_rate"}`, freed with connect_string_free().
+ *
+ * @return CONNECT_STATUS_OK, NULL_ARGUMENT (outbox or stats_json_out), PANIC.
+ */
+connect_status connect_outbox_stats(const connect_outbox *outbox, char **stats_json_out);
+
+/**
+ * Writes the dead letters as a JSON array `[{"Id", "Request", "Error": {"Code", "Message",
+ * "Status"}, "Attempts"}]`, freed with connect_string_free().
+ *
+ * @return CONNECT_STATUS_OK, NULL_ARGUMENT, INVALID_CONFIG (the file cannot be read), PANIC.
+ */
+connect_status connect_outbox_dead_letters(const connect_outbox *outbox,
+                                           char **dead_letters_json_out);
+
+/**
+ * Puts dead letter `id` back in line, with a fresh max_age.
+ *
+ * @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; NULL_ARGUMENT; PANIC.
+ */
+connect_status connect_outbox_retry(const connect_outbox *outbox, uint64_t id);
+
+/**
+ * Deletes dead letter `id`.
+ *
+ * @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; NULL_ARGUMENT; PANIC.
+ */
+connect_status connect_outbox_discard(const connect_outbox *outbox, uint64_t id);
+
+/**
+ * Stops delivering (calls in flight finish, within the client's timeout_ms) and releases the
+ * outbox; pending updates stay in the file for the next open. NULL is a no-op. No other
+ * thread may still use the outbox.
+ */
+void connect_outbox_close(connect_outbox *outbox);
 
 /**
  * Sends the library's diagnostic lines to `callback` (process-wide, for every client).

@@ -136,6 +136,29 @@ impl Client {
         self.clock_offset_ms.store(milliseconds, Ordering::Relaxed);
     }
 
+    /// The checks [`Client::update_contact`] makes before sending (the outbox's enqueue
+    /// makes the same ones).
+    pub(crate) fn check(&self, request: &UpdateContactRequest) -> Result<(), Error> {
+        validate(
+            request,
+            Checker {
+                model_limits: self.settings.client_validation,
+                strict_enums: self.settings.strict_enums,
+            },
+        )
+    }
+
+    /// A client like this one that makes a single attempt per call and has no adaptive
+    /// limiter: the outbox paces and retries itself.
+    pub(crate) fn single_attempt(&self) -> Client {
+        let mut settings = self.settings.clone();
+        settings.retry.max_attempts = 1;
+        settings.retry.mode = RetryMode::Standard;
+        let client = Client::with_settings(settings);
+        client.set_clock_offset(self.clock_offset());
+        client
+    }
+
     /// Adds or updates the contact's information. Validates first (nothing is sent when the
     /// request breaks a rule), then sends, retrying throttling and transient failures while
     /// `max_attempts`, the retry quota and the call deadline allow.
@@ -143,13 +166,7 @@ impl Client {
         &self,
         request: &UpdateContactRequest,
     ) -> Result<UpdateContactOutput, Error> {
-        validate(
-            request,
-            Checker {
-                model_limits: self.settings.client_validation,
-                strict_enums: self.settings.strict_enums,
-            },
-        )?;
+        self.check(request)?;
         let path = update_contact_path(
             &self.settings.endpoint.base_path,
             &request.instance_id,

@@ -95,6 +95,7 @@ mod identity;
 mod json;
 mod log;
 mod model;
+mod outbox;
 mod pool;
 mod profile;
 mod protocol;
@@ -116,6 +117,7 @@ pub use model::{
     AdditionalRecipients, EmailAddressInfo, Endpoint, QueueInfo, Reference, SegmentAttributeValue,
     UpdateContactRequest, UserInfo, BOTOCORE_VERSION,
 };
+pub use outbox::{DeadLetter, Outbox, OutboxCallback, OutboxEvent, OutboxOptions, OutboxStats};
 pub use response::UpdateContactOutput;
 pub use validate::{validate, Checker};
 

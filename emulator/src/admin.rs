@@ -5,6 +5,7 @@
 //! - `GET /_emulator/quota`, `PUT /_emulator/quota` (`{"rps": N, "burst": N}`, or `null`)
 //! - `GET /_emulator/contacts` (the store, in the seed format), `PUT /_emulator/contacts`
 //!   (replace the store with a document in the seed format)
+//! - `GET /_emulator/updates`: every UpdateContact input accepted, in order (the request log)
 //! - `POST /_emulator/reset`: the store as at start, no faults
 
 use serde_json::{json, Value};
@@ -37,6 +38,7 @@ pub fn handle(service: &Service, method: &str, rest: &str, body: &[u8]) -> Reply
             .and_then(|v| Quota::from_json(&v).map_err(ApiError::invalid_parameter))
             .and_then(|q| service.set_quota(q).map_err(ApiError::invalid_parameter))
             .map(|()| Quota::to_json(service.quota())),
+        ("GET", "updates") => Ok(service.updates()),
         ("GET", "contacts") => Ok(service.store().to_json()),
         ("PUT", "contacts") => parse(body)
             .and_then(|v| Store::from_json(&v).map_err(ApiError::invalid_parameter))
@@ -46,7 +48,7 @@ pub fn handle(service: &Service, method: &str, rest: &str, body: &[u8]) -> Reply
         _ => Err(ApiError::new(
             404,
             "UnknownOperationException",
-            "Unknown admin route; see GET/PUT /_emulator/faults, GET/PUT /_emulator/quota, GET/PUT /_emulator/contacts, POST /_emulator/reset, \
+            "Unknown admin route; see GET/PUT /_emulator/faults, GET/PUT /_emulator/quota, GET/PUT /_emulator/contacts, GET /_emulator/updates, POST /_emulator/reset, \
              GET /_emulator/health",
         )),
     };

@@ -136,6 +136,7 @@ Options:
   --fault-contact ID        faults apply only to requests for this contact
   --latency-ms N            delay every API response by N milliseconds
   --drop-rate F             fraction (0..1) of requests whose connection is closed without a response
+  --outage-seconds N        an outage: every API request answers 503 for N seconds from start, then recovers
   --quiet                   no per-request log lines
   -h, --help                print this help
 ";
@@ -215,6 +216,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, Str
             "--fault-contact" => config.faults.contact_id = Some(value()?),
             "--latency-ms" => config.faults.latency_ms = number(&flag, &value()?)?,
             "--drop-rate" => config.faults.drop_rate = number(&flag, &value()?)?,
+            "--outage-seconds" => config.faults.outage_seconds = number(&flag, &value()?)?,
             "--fault-sequence" => {
                 config.faults.sequence = value()?
                     .split(',')

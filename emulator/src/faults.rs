@@ -146,6 +146,9 @@ pub struct Faults {
     pub latency_ms: u64,
     /// Fraction (0..=1) of requests whose connection is closed without an answer.
     pub drop_rate: f64,
+    /// An outage: for this many seconds from when the faults are set, every API request is
+    /// answered 503 ServiceUnavailableException; then the service recovers (0: none).
+    pub outage_seconds: f64,
 }
 
 impl Default for Faults {
@@ -160,6 +163,7 @@ impl Default for Faults {
             sequence: Vec::new(),
             latency_ms: 0,
             drop_rate: 0.0,
+            outage_seconds: 0.0,
         }
     }
 }
@@ -194,6 +198,12 @@ impl Faults {
                     choices()
                 ));
             }
+        }
+        if !(self.outage_seconds.is_finite() && (0.0..=86_400.0).contains(&self.outage_seconds)) {
+            return Err(format!(
+                "outage_seconds must be between 0 and 86400, got {}",
+                self.outage_seconds
+            ));
         }
         if self.sequence.len() > MAX_SEQUENCE {
             return Err(format!(
@@ -232,6 +242,7 @@ impl Faults {
             "sequence": sequence,
             "latency_ms": self.latency_ms,
             "drop_rate": self.drop_rate,
+            "outage_seconds": self.outage_seconds,
         })
     }
 
@@ -250,6 +261,7 @@ impl Faults {
             "sequence",
             "latency_ms",
             "drop_rate",
+            "outage_seconds",
         ];
         if let Some(unknown) = map.keys().find(|k| !MEMBERS.contains(&k.as_str())) {
             return Err(format!(
@@ -263,6 +275,7 @@ impl Faults {
         }
         faults.error_rate = float(map, "error_rate")?.unwrap_or(faults.error_rate);
         faults.drop_rate = float(map, "drop_rate")?.unwrap_or(faults.drop_rate);
+        faults.outage_seconds = float(map, "outage_seconds")?.unwrap_or(0.0);
         faults.error_status = whole(map, "error_status")?.map_or(Ok(faults.error_status), |n| {
             u16::try_from(n).map_err(|_| format!("error_status {n} is not an HTTP status"))
         })?;
@@ -335,6 +348,8 @@ pub struct FaultState {
     settings: Faults,
     remaining: VecDeque<FaultStep>,
     buckets: HashMap<String, Bucket>,
+    /// When the outage (if any) ends.
+    outage_until: Option<Instant>,
 }
 
 struct Bucket {
@@ -345,10 +360,13 @@ struct Bucket {
 impl FaultState {
     pub fn new(settings: Faults) -> FaultState {
         let remaining = settings.sequence.iter().copied().collect();
+        let outage_until = (settings.outage_seconds > 0.0)
+            .then(|| Instant::now() + Duration::from_secs_f64(settings.outage_seconds));
         FaultState {
             settings,
             remaining,
             buckets: HashMap::new(),
+            outage_until,
         }
     }
 
@@ -371,6 +389,9 @@ impl FaultState {
             || scoped_out(&self.settings.contact_id, contact)
         {
             return Decision::Pass;
+        }
+        if self.outage_until.is_some_and(|until| now < until) {
+            return Decision::Fail(injected_status(503));
         }
         if let Some(step) = self.remaining.pop_front() {
             return match step {
@@ -433,6 +454,30 @@ fn injected_status(status: u16) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outage_fails_every_request_then_recovers() {
+        let mut state = FaultState::new(Faults {
+            outage_seconds: 0.2,
+            ..Faults::default()
+        });
+        let start = Instant::now();
+        for i in 0..5 {
+            match state.decide("i", &format!("c{i}"), start) {
+                Decision::Fail(e) => assert_eq!(e.status, 503),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            state.decide("i", "c", start + Duration::from_millis(250)),
+            Decision::Pass
+        );
+        let json = Faults::from_json(&json!({"outage_seconds": 30})).unwrap();
+        assert_eq!(json.outage_seconds, 30.0);
+        assert!(Faults::from_json(&json!({"outage_seconds": -1}))
+            .unwrap_err()
+            .contains("outage_seconds"));
+    }
 
     #[test]
     fn sequence_is_consumed_in_order_then_passes() {

@@ -128,6 +128,11 @@ impl Emulator {
         }
     }
 
+    /// Every UpdateContact input the store accepted, oldest first (see `GET /_emulator/updates`).
+    pub fn updates(&self) -> Value {
+        self.service.updates()
+    }
+
     /// The whole store, in the seed file format.
     pub fn store_json(&self) -> Value {
         self.service.store().to_json()

@@ -33,7 +33,12 @@ pub struct Service {
     policy: Option<Policy>,
     /// The quota in force, if any (the admin API may change it).
     quota: Mutex<Option<QuotaState>>,
+    /// Every UpdateContact the store accepted, in order (`GET /_emulator/updates`); bounded.
+    updates: Mutex<Vec<Value>>,
 }
+
+/// Most updates kept in the log; older ones are dropped first.
+pub const MAX_LOGGED_UPDATES: usize = 200_000;
 
 /// A poisoned lock only means another request panicked mid-way; the data is still usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -76,6 +81,7 @@ impl Service {
             faults: Mutex::new(FaultState::new(config.faults.clone())),
             policy,
             quota: Mutex::new(config.quota.map(QuotaState::new)),
+            updates: Mutex::new(Vec::new()),
         })
     }
 
@@ -187,6 +193,13 @@ impl Service {
             (now * 1000.0).round() / 1000.0,
         )?;
         let pending = self.persist(&store, &instance_id, Some(&contact_id));
+        {
+            let mut log = lock(&self.updates);
+            if log.len() >= MAX_LOGGED_UPDATES {
+                log.remove(0);
+            }
+            log.push(document);
+        }
         // Wait for the disk without holding the store, so other updates join the same commit.
         drop(store);
         durable(pending)?;
@@ -200,6 +213,12 @@ impl Service {
             Some(state) => state.put(store, instance, contact),
             None => Pending::done(),
         }
+    }
+
+    /// Every UpdateContact input the store accepted, oldest first (IDs included), as a JSON
+    /// array; the log keeps the last [`MAX_LOGGED_UPDATES`].
+    pub fn updates(&self) -> Value {
+        Value::Array(lock(&self.updates).clone())
     }
 
     /// Closes the state store (at shutdown); every acknowledged change is already on disk.

@@ -26,6 +26,7 @@ mod header;
 mod install;
 mod layers;
 mod model_agreement;
+mod outbox;
 mod public_api;
 mod python_binding;
 mod tls;

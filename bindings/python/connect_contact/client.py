@@ -28,6 +28,10 @@ def _to_json(value: Mapping[str, Any], what: str) -> bytes:
         raise error_for_status(Status.INVALID_JSON, f"{what}: {e}") from None
 
 
+if TYPE_CHECKING:
+    from .outbox import Outbox
+
+
 class Client:
     """An Amazon Connect client for UpdateContact, created like ``boto3.client("connect")``.
 
@@ -169,6 +173,22 @@ class Client:
             handle, self._handle = self._handle, None
         if handle is not None:
             self._free(handle)
+
+    def outbox(self, path: str, **options: Any) -> "Outbox":
+        """Opens a durable outbox on this client (docs/outbox.md): ``Rate``, ``Burst``,
+        ``MaxAge`` and ``MaxBackoff`` (seconds), ``Workers``, ``MaxCoalesce``, ``OnEvent``.
+        The outbox keeps its own reference to the client."""
+        from .outbox import Outbox
+
+        with self._cond:
+            handle = self._handle
+            if handle is None or self._closing:
+                raise ClientClosedError(
+                    "this Client is closed; create a new one",
+                    status=Status.NULL_ARGUMENT,
+                    status_name=status_name(Status.NULL_ARGUMENT),
+                )
+            return Outbox(handle, path, **options)
 
     @property
     def closed(self) -> bool:

@@ -1,0 +1,141 @@
+"""The durable outbox (docs/outbox.md) through the C ABI: ``client.outbox(path, ...)``."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from typing import Any, Callable, Dict, List, Optional
+
+from . import _lib
+
+_EVENT = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
+
+
+def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    p = ctypes.c_void_p
+    status = ctypes.c_int32
+    for name, args in (
+        ("connect_outbox_open", [p, ctypes.c_char_p, ctypes.c_char_p, _EVENT, p, ctypes.POINTER(p)]),
+        ("connect_outbox_enqueue", [p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)]),
+        ("connect_outbox_flush", [p, ctypes.c_uint64]),
+        ("connect_outbox_stats", [p, ctypes.POINTER(ctypes.c_void_p)]),
+        ("connect_outbox_dead_letters", [p, ctypes.POINTER(ctypes.c_void_p)]),
+        ("connect_outbox_retry", [p, ctypes.c_uint64]),
+        ("connect_outbox_discard", [p, ctypes.c_uint64]),
+    ):
+        f = getattr(lib, name)
+        f.argtypes = args
+        f.restype = status
+        if name != "connect_outbox_flush":
+            f.errcheck = _lib._check_status
+    lib.connect_outbox_close.argtypes = [p]
+    lib.connect_outbox_close.restype = None
+    return lib
+
+
+_LIB = _declare(_lib.lib())
+_TIMEOUT = 301
+
+_OPTIONS = {
+    "Rate": ("rate", 1),
+    "Burst": ("burst", 1),
+    "MaxAge": ("max_age_ms", 1000),
+    "Workers": ("workers", 1),
+    "MaxCoalesce": ("max_coalesce", 1),
+    "MaxBackoff": ("max_backoff_ms", 1000),
+}
+
+
+class Outbox:
+    """Updates kept in a file until the service has them (see docs/outbox.md). Durations are
+    in seconds. OnEvent, when given, is called with ``{"Id", "Event": "Delivered"|"Dead",
+    "Error"?}`` on a delivery thread."""
+
+    def __init__(
+        self,
+        client_handle: int,
+        path: str,
+        OnEvent: Optional[Callable[[Dict[str, Any]], None]] = None,
+        **options: float,
+    ) -> None:
+        self._handle: Optional[int] = None
+        settings: Dict[str, Any] = {}
+        for key, value in options.items():
+            if key not in _OPTIONS:
+                raise TypeError(f"unknown outbox option {key!r}; known: {', '.join(_OPTIONS)}")
+            name, scale = _OPTIONS[key]
+            settings[name] = value * scale
+        self._on_event = OnEvent
+
+        def deliver(_id: int, _status: int, event_json: bytes, _data: Any) -> None:
+            if self._on_event is not None:
+                self._on_event(json.loads(event_json.decode("utf-8")))
+
+        # Kept alive as long as the outbox: the library calls it from its threads.
+        self._callback = _EVENT(deliver) if OnEvent is not None else _EVENT()
+        handle = ctypes.c_void_p()
+        _LIB.connect_outbox_open(
+            client_handle,
+            str(path).encode("utf-8"),
+            json.dumps(settings).encode("utf-8"),
+            self._callback,
+            None,
+            ctypes.byref(handle),
+        )
+        self._handle = handle.value
+
+    def enqueue(self, **request: Any) -> int:
+        """Validates as ``update_contact`` does (same exceptions), stores durably, returns the id."""
+        out = ctypes.c_uint64()
+        _LIB.connect_outbox_enqueue(self._live(), json.dumps(request).encode("utf-8"), ctypes.byref(out))
+        return out.value
+
+    def flush(self, Timeout: float = 60.0) -> bool:
+        """True when everything enqueued before the call is delivered or dead."""
+        status = _LIB.connect_outbox_flush(self._live(), int(Timeout * 1000))
+        if status in (0, _TIMEOUT):
+            return status == 0
+        return bool(_lib._check_status(status, None, ()))
+
+    def get_stats(self) -> Dict[str, Any]:
+        return self._document(_LIB.connect_outbox_stats)
+
+    def list_dead_letters(self) -> List[Dict[str, Any]]:
+        return self._document(_LIB.connect_outbox_dead_letters)
+
+    def retry_dead_letter(self, Id: int) -> None:
+        _LIB.connect_outbox_retry(self._live(), Id)
+
+    def discard_dead_letter(self, Id: int) -> None:
+        _LIB.connect_outbox_discard(self._live(), Id)
+
+    def close(self) -> None:
+        """Stops delivering; pending updates stay in the file. Closing twice is fine."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            _LIB.connect_outbox_close(handle)
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _live(self) -> int:
+        if self._handle is None:
+            raise ValueError("this Outbox is closed")
+        return self._handle
+
+    def _document(self, function: Any) -> Any:
+        out = ctypes.c_void_p()
+        function(self._live(), ctypes.byref(out))
+        try:
+            return json.loads(ctypes.string_at(out.value).decode("utf-8"))
+        finally:
+            _LIB.connect_string_free(out)

@@ -1,0 +1,1018 @@
+//! The outbox: UpdateContact requests kept in an SQLite file (WAL mode) until the service has
+//! them, delivered in order per contact by background threads paced to the account's quota.
+//! Several processes may open one file; each row is delivered by the one that leased it.
+//! Semantics, the coalescing rule and pacing: docs/outbox.md.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde_json::{json, Map, Value};
+
+use crate::client::Client;
+use crate::error::{Error, Status};
+use crate::model::UpdateContactRequest;
+use crate::retry::{random_unit, FailureKind};
+
+/// Members the service merges by key on update (the others replace the stored value).
+const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
+
+/// What happened to an enqueued update, as told to [`OutboxOptions::on_event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutboxEvent {
+    /// The service accepted the update (the id [`Outbox::enqueue`] returned).
+    Delivered {
+        /// The update's id.
+        id: u64,
+    },
+    /// The update was moved to the dead letters.
+    Dead {
+        /// The update's id.
+        id: u64,
+        /// The last error: status, code and message.
+        status: Status,
+        /// The service's error code, or the status name for a local failure.
+        code: String,
+        /// The error message.
+        message: String,
+    },
+}
+
+/// A callback told of each delivery and each dead letter, on a delivery thread.
+pub type OutboxCallback = Arc<dyn Fn(&OutboxEvent) + Send + Sync>;
+
+/// How an [`Outbox`] paces, retries and leases. Start from `OutboxOptions::default()`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct OutboxOptions {
+    /// Calls per second to start from (default 2, the service's default quota); adapts.
+    pub rate: f64,
+    /// Calls that may go at once after a quiet spell (default 5, the service's burst).
+    pub burst: u32,
+    /// How long a retryable failure is retried before the update becomes a dead letter
+    /// (default 24 hours, counted from enqueue).
+    pub max_age: Duration,
+    /// Delivery threads in this process (default 4): calls in flight at once.
+    pub workers: usize,
+    /// Most pending updates of one contact merged into one call (default 50; 1 turns
+    /// coalescing off).
+    pub max_coalesce: usize,
+    /// Longest wait between retries of one update (default 30 s).
+    pub max_backoff: Duration,
+    /// Told of each delivery and dead letter.
+    pub on_event: Option<OutboxCallback>,
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        OutboxOptions {
+            rate: 2.0,
+            burst: 5,
+            max_age: Duration::from_secs(24 * 3600),
+            workers: 4,
+            max_coalesce: 50,
+            max_backoff: Duration::from_secs(30),
+            on_event: None,
+        }
+    }
+}
+
+impl fmt::Debug for OutboxOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboxOptions")
+            .field("rate", &self.rate)
+            .field("burst", &self.burst)
+            .field("max_age", &self.max_age)
+            .field("workers", &self.workers)
+            .field("max_coalesce", &self.max_coalesce)
+            .field("max_backoff", &self.max_backoff)
+            .field("on_event", &self.on_event.is_some())
+            .finish()
+    }
+}
+
+impl OutboxOptions {
+    /// Reads options from JSON (`rate`, `burst`, `max_age_ms`, `workers`, `max_coalesce`,
+    /// `max_backoff_ms`); unknown keys are refused.
+    pub fn from_json(text: &str) -> Result<OutboxOptions, Error> {
+        let mut o = OutboxOptions::default();
+        if text.trim().is_empty() {
+            return Ok(o);
+        }
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidJson(format!("outbox options: {e}")))?;
+        let Value::Object(map) = value else {
+            return Err(Error::InvalidConfig(
+                "outbox options: must be a JSON object".into(),
+            ));
+        };
+        let number = |key: &str, v: &Value| {
+            v.as_f64().ok_or_else(|| {
+                Error::InvalidConfig(format!("outbox option {key}: must be a number"))
+            })
+        };
+        for (key, v) in &map {
+            match key.as_str() {
+                "rate" => o.rate = number(key, v)?,
+                "burst" => o.burst = number(key, v)? as u32,
+                "max_age_ms" => o.max_age = Duration::from_millis(number(key, v)? as u64),
+                "workers" => o.workers = number(key, v)? as usize,
+                "max_coalesce" => o.max_coalesce = number(key, v)? as usize,
+                "max_backoff_ms" => o.max_backoff = Duration::from_millis(number(key, v)? as u64),
+                other => {
+                    return Err(Error::InvalidConfig(format!(
+                        "outbox option {other}: unknown (known: rate, burst, max_age_ms, workers, max_coalesce, max_backoff_ms)"
+                    )))
+                }
+            }
+        }
+        o.check()?;
+        Ok(o)
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let bad = |what: &str| Err(Error::InvalidConfig(format!("outbox option {what}")));
+        if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 100_000.0) {
+            return bad("rate: must be a number of calls per second in (0, 100000]");
+        }
+        if !(1..=100_000).contains(&self.burst) {
+            return bad("burst: must be 1..=100000");
+        }
+        if !(1..=64).contains(&self.workers) {
+            return bad("workers: must be 1..=64");
+        }
+        if !(1..=1000).contains(&self.max_coalesce) {
+            return bad("max_coalesce: must be 1..=1000");
+        }
+        if self.max_age.is_zero() {
+            return bad("max_age: must be more than zero");
+        }
+        if self.max_backoff < Duration::from_millis(10) {
+            return bad("max_backoff: must be at least 10 ms");
+        }
+        Ok(())
+    }
+}
+
+/// Counters of an outbox file (shared by every process using it) and this process's send rate.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OutboxStats {
+    /// Updates waiting to be delivered.
+    pub pending: u64,
+    /// Age of the oldest pending update.
+    pub oldest_pending_age: Option<Duration>,
+    /// Updates the service accepted (since the file was made).
+    pub delivered: u64,
+    /// Dead letters now in the file.
+    pub dead: u64,
+    /// Calls made (one call may carry several coalesced updates).
+    pub attempts: u64,
+    /// Calls the service throttled.
+    pub throttled: u64,
+    /// This process's current send rate, calls per second.
+    pub send_rate: f64,
+}
+
+impl OutboxStats {
+    /// `{"pending", "oldest_pending_age_ms", "delivered", "dead", "attempts", "throttled",
+    /// "send_rate"}`.
+    pub fn to_json(&self) -> String {
+        json!({
+            "pending": self.pending,
+            "oldest_pending_age_ms": self.oldest_pending_age.map(|d| d.as_millis() as u64),
+            "delivered": self.delivered,
+            "dead": self.dead,
+            "attempts": self.attempts,
+            "throttled": self.throttled,
+            "send_rate": self.send_rate,
+        })
+        .to_string()
+    }
+}
+
+/// An update the outbox gave up on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The id [`Outbox::enqueue`] returned.
+    pub id: u64,
+    /// The request, as `--cli-input-json` takes it (it may hold the sensitive Name and
+    /// Description: treat it as the caller's data).
+    pub request: String,
+    /// The last error's status.
+    pub status: Status,
+    /// The last error's code.
+    pub code: String,
+    /// The last error's message.
+    pub message: String,
+    /// Calls made for it.
+    pub attempts: u64,
+}
+
+impl DeadLetter {
+    fn to_value(&self) -> Value {
+        json!({
+            "Id": self.id,
+            "Request": serde_json::from_str::<Value>(&self.request).unwrap_or(Value::Null),
+            "Error": {"Code": self.code, "Message": self.message, "Status": self.status.name()},
+            "Attempts": self.attempts,
+        })
+    }
+
+    /// A JSON array of dead letters: `[{"Id", "Request", "Error": {"Code", "Message",
+    /// "Status"}, "Attempts"}]`.
+    pub fn list_to_json(list: &[DeadLetter]) -> String {
+        Value::Array(list.iter().map(DeadLetter::to_value).collect()).to_string()
+    }
+}
+
+/// A durable, quota-aware queue of UpdateContact calls (see the module docs and
+/// docs/outbox.md).
+pub struct Outbox {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outbox")
+            .field("path", &self.shared.path)
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    path: PathBuf,
+    owner: String,
+    client: Client,
+    checker: Arc<Client>,
+    options: OutboxOptions,
+    /// Enqueue, stats and dead-letter calls.
+    conn: Mutex<Connection>,
+    pacer: Mutex<Pacer>,
+    stop: AtomicBool,
+    wake: (Mutex<u64>, Condvar),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn storage(path: &Path, e: impl fmt::Display) -> Error {
+    Error::InvalidConfig(format!("outbox file {}: {e}", path.display()))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn open_connection(path: &Path) -> Result<Connection, Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| storage(path, e))?;
+    conn.busy_timeout(Duration::from_secs(30))
+        .map_err(|e| storage(path, e))?;
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(|e| storage(path, e))?;
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(storage(
+            path,
+            format!("cannot use WAL mode (got {journal})"),
+        ));
+    }
+    // FULL: the WAL is fsynced at each commit, so an acknowledged enqueue survives power loss.
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL;
+         CREATE TABLE IF NOT EXISTS outbox(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            contact TEXT NOT NULL,
+            instance_id TEXT NOT NULL,
+            contact_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            enqueued_ms INTEGER NOT NULL,
+            dead INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_ms INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_until INTEGER NOT NULL DEFAULT 0,
+            solo INTEGER NOT NULL DEFAULT 0,
+            error_status INTEGER,
+            error_code TEXT,
+            error_message TEXT);
+         CREATE INDEX IF NOT EXISTS outbox_by_contact ON outbox(dead, contact, id);
+         CREATE TABLE IF NOT EXISTS outbox_counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    )
+    .map_err(|e| storage(path, e))?;
+    Ok(conn)
+}
+
+impl Outbox {
+    /// Opens (or creates) the outbox file at `path` and starts delivering what it holds.
+    pub fn open(
+        client: Arc<Client>,
+        path: impl AsRef<Path>,
+        options: OutboxOptions,
+    ) -> Result<Outbox, Error> {
+        options.check()?;
+        let path = path.as_ref().to_path_buf();
+        let conn = open_connection(&path)?;
+        release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
+        let owner = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            now_ms(),
+            (random_unit() * 1e9) as u64
+        );
+        let shared = Arc::new(Shared {
+            client: client.single_attempt(),
+            checker: client,
+            pacer: Mutex::new(Pacer::new(options.rate, options.burst)),
+            owner,
+            options,
+            conn: Mutex::new(conn),
+            stop: AtomicBool::new(false),
+            wake: (Mutex::new(0), Condvar::new()),
+            path,
+        });
+        let mut threads = Vec::new();
+        for i in 0..shared.options.workers {
+            let conn = open_connection(&shared.path)?;
+            // Leases and delivery records need not reach the disk at once: lost by a power
+            // cut, a lease is simply free again and a delivered row is sent again (at least
+            // once, see docs/outbox.md). A process crash loses neither (WAL).
+            conn.execute_batch("PRAGMA synchronous=NORMAL;")
+                .map_err(|e| storage(&shared.path, e))?;
+            let worker = Arc::clone(&shared);
+            let handle = std::thread::Builder::new()
+                .name(format!("connect-outbox-{i}"))
+                .spawn(move || worker.deliver_loop(conn))
+                .map_err(|e| storage(&shared.path, format!("cannot start a thread: {e}")))?;
+            threads.push(handle);
+        }
+        Ok(Outbox { shared, threads })
+    }
+
+    /// Validates the request exactly as [`Client::update_contact`] does (a failure stores
+    /// nothing), stores it durably and returns its id. Delivery happens in the background.
+    pub fn enqueue(&self, request: &UpdateContactRequest) -> Result<u64, Error> {
+        self.shared.checker.check(request)?;
+        let body = String::from_utf8(request.to_body()).unwrap_or_default();
+        let contact = contact_key(&request.instance_id, &request.contact_id);
+        let conn = lock(&self.shared.conn);
+        conn.execute(
+            "INSERT INTO outbox(contact, instance_id, contact_id, body, enqueued_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![contact, request.instance_id, request.contact_id, body, now_ms()],
+        )
+        .map_err(|e| storage(&self.shared.path, e))?;
+        let id = conn.last_insert_rowid() as u64;
+        drop(conn);
+        self.shared.notify();
+        Ok(id)
+    }
+
+    /// Waits until every update enqueued (in this file, by any process) before the call is
+    /// delivered or dead; false when `timeout` passed first.
+    pub fn flush(&self, timeout: Duration) -> Result<bool, Error> {
+        let deadline = Instant::now() + timeout;
+        let mark: i64 = lock(&self.shared.conn)
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| r.get(0))
+            .map_err(|e| storage(&self.shared.path, e))?;
+        loop {
+            let left: i64 = lock(&self.shared.conn)
+                .query_row(
+                    "SELECT COUNT(*) FROM outbox WHERE dead = 0 AND id <= ?1",
+                    [mark],
+                    |r| r.get(0),
+                )
+                .map_err(|e| storage(&self.shared.path, e))?;
+            if left == 0 {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(10).min(deadline - Instant::now()));
+        }
+    }
+
+    /// The file's counters and this process's send rate.
+    pub fn stats(&self) -> OutboxStats {
+        let conn = lock(&self.shared.conn);
+        let (pending, oldest): (i64, Option<i64>) = conn
+            .query_row(
+                "SELECT COUNT(*), MIN(enqueued_ms) FROM outbox WHERE dead = 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or((0, None));
+        let dead: i64 = conn
+            .query_row("SELECT COUNT(*) FROM outbox WHERE dead = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap_or(0);
+        let counter = |name: &str| -> u64 {
+            conn.query_row(
+                "SELECT value FROM outbox_counters WHERE name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0) as u64
+        };
+        OutboxStats {
+            pending: pending as u64,
+            oldest_pending_age: oldest.map(|t| Duration::from_millis((now_ms() - t).max(0) as u64)),
+            delivered: counter("delivered"),
+            dead: dead as u64,
+            attempts: counter("attempts"),
+            throttled: counter("throttled"),
+            send_rate: lock(&self.shared.pacer).rate,
+        }
+    }
+
+    /// The dead letters, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, Error> {
+        let conn = lock(&self.shared.conn);
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, instance_id, contact_id, body, error_status, error_code, error_message, attempts
+                 FROM outbox WHERE dead = 1 ORDER BY id",
+            )
+            .map_err(|e| storage(&self.shared.path, e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let body: String = r.get(3)?;
+                Ok(DeadLetter {
+                    id: r.get::<_, i64>(0)? as u64,
+                    request: request_json(&r.get::<_, String>(1)?, &r.get::<_, String>(2)?, &body),
+                    status: Status::from_code(r.get::<_, Option<i32>>(4)?.unwrap_or(499))
+                        .unwrap_or(Status::ServiceError),
+                    code: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                    message: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    attempts: r.get::<_, i64>(7)? as u64,
+                })
+            })
+            .map_err(|e| storage(&self.shared.path, e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| storage(&self.shared.path, e))
+    }
+
+    /// Puts a dead letter back in line (with a fresh max_age). False when `id` is not a dead
+    /// letter. It keeps its place: it goes before any later update of the same contact that
+    /// is still pending.
+    pub fn retry_dead(&self, id: u64) -> Result<bool, Error> {
+        let n = lock(&self.shared.conn)
+            .execute(
+                "UPDATE outbox SET dead = 0, next_ms = 0, attempts = 0, solo = 0, lease_until = 0,
+                 enqueued_ms = ?2 WHERE id = ?1 AND dead = 1",
+                params![id as i64, now_ms()],
+            )
+            .map_err(|e| storage(&self.shared.path, e))?;
+        self.shared.notify();
+        Ok(n == 1)
+    }
+
+    /// Deletes a dead letter. False when `id` is not a dead letter.
+    pub fn discard_dead(&self, id: u64) -> Result<bool, Error> {
+        let n = lock(&self.shared.conn)
+            .execute("DELETE FROM outbox WHERE id = ?1 AND dead = 1", [id as i64])
+            .map_err(|e| storage(&self.shared.path, e))?;
+        Ok(n == 1)
+    }
+
+    /// Stops delivering: calls in flight finish (each within the client's timeout) and are
+    /// recorded; everything still pending stays in the file for the next open.
+    pub fn close(mut self) {
+        self.stop_threads();
+    }
+
+    fn stop_threads(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.notify();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
+/// Leases held by processes of this host that no longer run (killed, crashed) are released at
+/// once rather than when they time out. A lease owner is `pid-start_ms-random`.
+fn release_leases_of_dead_processes(conn: &Connection) -> rusqlite::Result<()> {
+    let owners: Vec<String> = {
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT lease_owner FROM outbox WHERE lease_owner IS NOT NULL AND lease_until > ?1",
+        )?;
+        let rows = stmt.query_map([now_ms()], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for owner in owners {
+        let pid = owner.split('-').next().unwrap_or("");
+        let gone = !pid.is_empty()
+            && Path::new("/proc/self").exists()
+            && !Path::new("/proc").join(pid).exists();
+        if gone {
+            conn.execute(
+                "UPDATE outbox SET lease_until = 0 WHERE lease_owner = ?1",
+                [&owner],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn contact_key(instance_id: &str, contact_id: &str) -> String {
+    format!("{instance_id}\u{1f}{contact_id}")
+}
+
+fn request_json(instance_id: &str, contact_id: &str, body: &str) -> String {
+    let mut map = match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    map.insert("InstanceId".into(), json!(instance_id));
+    map.insert("ContactId".into(), json!(contact_id));
+    Value::Object(map).to_string()
+}
+
+/// Merges update `next` into `into`, giving the body one call sends for both in order: the
+/// members the service merges by key (References, SegmentAttributes) are merged by key with
+/// `next` winning; every other member of `next` replaces `into`'s.
+pub(crate) fn coalesce(into: &mut Map<String, Value>, next: &Map<String, Value>) {
+    for (name, value) in next {
+        match (into.get_mut(name), value) {
+            (Some(Value::Object(existing)), Value::Object(entries))
+                if MERGED_MEMBERS.contains(&name.as_str()) =>
+            {
+                for (k, v) in entries {
+                    existing.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {
+                into.insert(name.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// A token bucket whose rate adapts: cut on throttle, probed upward on success.
+struct Pacer {
+    rate: f64,
+    start_rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+    last_success: Instant,
+    last_cut: Option<Instant>,
+    /// The rate when last throttled: growth slows near it.
+    ceiling: f64,
+}
+
+impl Pacer {
+    fn new(rate: f64, burst: u32) -> Pacer {
+        let now = Instant::now();
+        Pacer {
+            rate,
+            start_rate: rate,
+            burst: burst as f64,
+            tokens: burst as f64,
+            last: now,
+            last_success: now,
+            last_cut: None,
+            // Until the first throttle the configured rate is the best guess of the quota:
+            // probe slowly above it.
+            ceiling: rate,
+        }
+    }
+
+    /// Reserves a send; returns how long to wait before sending.
+    fn reserve(&mut self) -> Duration {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
+        self.last = now;
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+
+    fn on_throttle(&mut self) {
+        let now = Instant::now();
+        // Calls in flight answer together: one cut per few sends' worth of time.
+        if self.last_cut.is_some_and(|t| {
+            now.duration_since(t).as_secs_f64() < (4.0 / self.rate).clamp(0.05, 1.0)
+        }) {
+            return;
+        }
+        self.last_cut = Some(now);
+        self.ceiling = self.rate;
+        self.rate = (self.rate * 0.7).max(self.start_rate * 0.02).max(0.05);
+        self.tokens = self.tokens.min(0.0);
+    }
+
+    fn on_success(&mut self) {
+        let now = Instant::now();
+        let dt = now.duration_since(self.last_success).as_secs_f64().min(1.0);
+        self.last_success = now;
+        // Quickly back to 90% of where throttling began, then a slow probe beyond it.
+        let speed = if self.rate < 0.9 * self.ceiling {
+            0.2
+        } else {
+            0.01
+        };
+        self.rate += self.start_rate * speed * dt;
+    }
+}
+
+/// One leased run of a contact's pending updates.
+struct Claim {
+    ids: Vec<i64>,
+    instance_id: String,
+    contact_id: String,
+    body: Map<String, Value>,
+    enqueued_ms: i64,
+    attempts: i64,
+}
+
+enum Outcome {
+    Delivered,
+    Retry { throttled: bool, error: Error },
+    Final(Error),
+}
+
+impl Shared {
+    fn notify(&self) {
+        let (m, c) = &self.wake;
+        *lock(m) += 1;
+        c.notify_all();
+    }
+
+    fn lease(&self) -> Duration {
+        self.client.settings().timeout + Duration::from_secs(30)
+    }
+
+    fn deliver_loop(self: Arc<Self>, mut conn: Connection) {
+        while !self.stop.load(Ordering::SeqCst) {
+            let seen = *lock(&self.wake.0);
+            let claim = match self.claim(&mut conn) {
+                Ok(c) => c,
+                Err(_) => None,
+            };
+            let Some(claim) = claim else {
+                let (m, c) = &self.wake;
+                let guard = lock(m);
+                if *guard == seen && !self.stop.load(Ordering::SeqCst) {
+                    let _ = c.wait_timeout(guard, Duration::from_millis(50));
+                }
+                continue;
+            };
+            let wait = lock(&self.pacer).reserve();
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+            let outcome = self.send(&claim);
+            // A failure to record is retried by the lease running out: at-least-once.
+            let _ = self.record(&mut conn, &claim, outcome);
+        }
+    }
+
+    /// Leases the oldest ready contact whose first pending update is not leased.
+    fn claim(&self, conn: &mut Connection) -> rusqlite::Result<Option<Claim>> {
+        let now = now_ms();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let head: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT o.contact, o.solo FROM outbox o
+                 JOIN (SELECT MIN(id) AS id FROM outbox WHERE dead = 0 GROUP BY contact) h ON o.id = h.id
+                 WHERE o.next_ms <= ?1 AND o.lease_until <= ?1 ORDER BY o.id LIMIT 1",
+                [now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((contact, solo)) = head else {
+            return Ok(None);
+        };
+        let limit = if solo != 0 {
+            1
+        } else {
+            self.options.max_coalesce
+        };
+        let mut rows: Vec<(i64, String, String, String, i64, i64, i64)> = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, instance_id, contact_id, body, enqueued_ms, attempts, solo FROM outbox
+                 WHERE dead = 0 AND contact = ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let mapped = stmt.query_map(params![contact, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?;
+            for row in mapped {
+                rows.push(row?);
+            }
+        }
+        let Some(first) = rows.first().cloned() else {
+            return Ok(None);
+        };
+        let mut claim = Claim {
+            ids: vec![first.0],
+            instance_id: first.1.clone(),
+            contact_id: first.2.clone(),
+            body: match serde_json::from_str(&first.3) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            },
+            enqueued_ms: first.4,
+            attempts: first.5,
+        };
+        if first.6 == 0 {
+            for row in rows.iter().skip(1) {
+                if row.6 != 0 {
+                    break;
+                }
+                let Ok(Value::Object(next)) = serde_json::from_str::<Value>(&row.3) else {
+                    break;
+                };
+                let mut merged = claim.body.clone();
+                coalesce(&mut merged, &next);
+                // Only merges the client would send as they are.
+                if !self.valid(&claim.instance_id, &claim.contact_id, &merged) {
+                    break;
+                }
+                claim.body = merged;
+                claim.ids.push(row.0);
+                claim.enqueued_ms = claim.enqueued_ms.min(row.4);
+                claim.attempts = claim.attempts.max(row.5);
+            }
+        }
+        let until = now + self.lease().as_millis() as i64;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
+            )?;
+            for id in &claim.ids {
+                stmt.execute(params![self.owner, until, id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(Some(claim))
+    }
+
+    fn valid(&self, instance_id: &str, contact_id: &str, body: &Map<String, Value>) -> bool {
+        let text = request_json(
+            instance_id,
+            contact_id,
+            &Value::Object(body.clone()).to_string(),
+        );
+        match UpdateContactRequest::from_json(&text) {
+            Ok(r) => self.checker.check(&r).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    fn send(&self, claim: &Claim) -> Outcome {
+        let text = request_json(
+            &claim.instance_id,
+            &claim.contact_id,
+            &Value::Object(claim.body.clone()).to_string(),
+        );
+        let result = UpdateContactRequest::from_json(&text)
+            .and_then(|request| self.client.update_contact(&request));
+        match result {
+            Ok(_) => {
+                lock(&self.pacer).on_success();
+                Outcome::Delivered
+            }
+            Err(error) => {
+                let kind = FailureKind::of(&error);
+                let throttled = kind == FailureKind::Throttling;
+                if throttled {
+                    lock(&self.pacer).on_throttle();
+                }
+                if retryable(&error) {
+                    Outcome::Retry { throttled, error }
+                } else {
+                    Outcome::Final(error)
+                }
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        conn: &mut Connection,
+        claim: &Claim,
+        outcome: Outcome,
+    ) -> rusqlite::Result<()> {
+        let now = now_ms();
+        let mut events = Vec::new();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        bump(&tx, "attempts", 1)?;
+        match outcome {
+            Outcome::Delivered => {
+                let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+                for id in &claim.ids {
+                    stmt.execute([id])?;
+                    events.push(OutboxEvent::Delivered { id: *id as u64 });
+                }
+                drop(stmt);
+                bump(&tx, "delivered", claim.ids.len() as i64)?;
+            }
+            Outcome::Retry { throttled, error } => {
+                if throttled {
+                    bump(&tx, "throttled", 1)?;
+                }
+                let age = Duration::from_millis((now - claim.enqueued_ms).max(0) as u64);
+                if age >= self.options.max_age {
+                    events.extend(self.bury(&tx, &claim.ids, &error)?);
+                } else {
+                    let delay = if throttled {
+                        // Pacing spaces the sends; the update keeps its place.
+                        Duration::ZERO
+                    } else {
+                        let exp = Duration::from_millis(100)
+                            .saturating_mul(1u32 << claim.attempts.clamp(0, 16) as u32)
+                            .min(self.options.max_backoff);
+                        exp.mul_f64(0.5 + 0.5 * random_unit())
+                    };
+                    let mut stmt = tx.prepare_cached(
+                        "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2, lease_until = 0,
+                         error_status = ?3, error_code = ?4, error_message = ?5 WHERE id = ?1",
+                    )?;
+                    for id in &claim.ids {
+                        stmt.execute(params![
+                            id,
+                            now + delay.as_millis() as i64,
+                            error.status().code(),
+                            error.code(),
+                            error.message()
+                        ])?;
+                    }
+                }
+            }
+            Outcome::Final(error) if claim.ids.len() > 1 => {
+                // A merged call failed for good: send each update alone, so only the one at
+                // fault becomes a dead letter.
+                let _ = error;
+                let mut stmt =
+                    tx.prepare_cached("UPDATE outbox SET solo = 1, lease_until = 0 WHERE id = ?1")?;
+                for id in &claim.ids {
+                    stmt.execute([id])?;
+                }
+            }
+            Outcome::Final(error) => {
+                events.extend(self.bury(&tx, &claim.ids, &error)?);
+            }
+        }
+        tx.commit()?;
+        if let Some(callback) = &self.options.on_event {
+            for event in &events {
+                callback(event);
+            }
+        }
+        Ok(())
+    }
+
+    fn bury(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        ids: &[i64],
+        error: &Error,
+    ) -> rusqlite::Result<Vec<OutboxEvent>> {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE outbox SET dead = 1, attempts = attempts + 1, lease_until = 0,
+             error_status = ?2, error_code = ?3, error_message = ?4 WHERE id = ?1",
+        )?;
+        let mut events = Vec::new();
+        for id in ids {
+            stmt.execute(params![
+                id,
+                error.status().code(),
+                error.code(),
+                error.message()
+            ])?;
+            events.push(OutboxEvent::Dead {
+                id: *id as u64,
+                status: error.status(),
+                code: error.code().to_string(),
+                message: error.message().to_string(),
+            });
+        }
+        Ok(events)
+    }
+}
+
+fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO outbox_counters(name, value) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET value = value + ?2",
+        params![name, by],
+    )?;
+    Ok(())
+}
+
+/// Codes that mean the credentials need refreshing: retried until max_age.
+const EXPIRED_CREDENTIAL_CODES: &[&str] = &[
+    "ExpiredTokenException",
+    "ExpiredToken",
+    "RequestExpired",
+    "TokenRefreshRequired",
+];
+
+/// Throttling, 5xx, network and expired credentials are retried; validation, not found,
+/// access denied, conflict and the rest are final.
+pub(crate) fn retryable(error: &Error) -> bool {
+    if FailureKind::of(error) != FailureKind::Final {
+        return true;
+    }
+    match error {
+        Error::NoCredentials(_) | Error::CredentialsProvider(_) => true,
+        Error::Service(e) => {
+            EXPIRED_CREDENTIAL_CODES.contains(&e.code.as_str())
+                || e.metadata.http_status.is_some_and(|s| s >= 500)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(text: &str) -> Map<String, Value> {
+        match serde_json::from_str(text).unwrap() {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn coalescing_merges_maps_by_key_and_replaces_the_rest() {
+        let mut a = obj(
+            r#"{"Name":"a","References":{"x":{"Type":"URL","Value":"1"},"y":{"Type":"URL","Value":"2"}}}"#,
+        );
+        coalesce(
+            &mut a,
+            &obj(
+                r#"{"Description":"d","References":{"y":{"Type":"URL","Value":"3"}},"SegmentAttributes":{"k":{"ValueString":"v"}}}"#,
+            ),
+        );
+        assert_eq!(
+            Value::Object(a),
+            serde_json::from_str::<Value>(r#"{"Name":"a","Description":"d","References":{"x":{"Type":"URL","Value":"1"},"y":{"Type":"URL","Value":"3"}},"SegmentAttributes":{"k":{"ValueString":"v"}}}"#).unwrap()
+        );
+    }
+
+    #[test]
+    fn pacer_starts_at_burst_then_rate_and_adapts() {
+        let mut p = Pacer::new(2.0, 5);
+        for _ in 0..5 {
+            assert_eq!(p.reserve(), Duration::ZERO);
+        }
+        assert!(p.reserve() > Duration::from_millis(400));
+        p.on_throttle();
+        assert!((p.rate - 1.4).abs() < 1e-9);
+        p.on_throttle();
+        assert!((p.rate - 1.4).abs() < 1e-9, "one cut per few sends");
+        p.last_success -= Duration::from_secs(1);
+        p.on_success();
+        assert!(p.rate > 1.4);
+    }
+
+    #[test]
+    fn options_are_checked_by_name() {
+        let e = OutboxOptions::from_json(r#"{"rate": 0}"#).unwrap_err();
+        assert!(e.message().contains("rate"), "{e:?}");
+        let e = OutboxOptions::from_json(r#"{"speed": 1}"#).unwrap_err();
+        assert!(e.message().contains("speed"), "{e:?}");
+        let o = OutboxOptions::from_json(r#"{"rate": 200, "burst": 50}"#).unwrap();
+        assert_eq!((o.rate, o.burst), (200.0, 50));
+    }
+}

@@ -1,0 +1,650 @@
+//! The outbox (issue 18) against the in-process emulator: bad input, order and coalescing,
+//! dead letters, an outage, two processes on one file, and SIGKILL at random points.
+//!
+//! Child processes are this test binary run again on `outbox::child_process` with
+//! `OUTBOX_CHILD` set: it opens the outbox, enqueues, prints `ack <seq> <id>` after each
+//! enqueue returns, then (when asked) flushes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use connect_contact::{
+    Client, ClientConfig, Outbox, OutboxEvent, OutboxOptions, Status, UpdateContactRequest,
+};
+use connect_emulator::{
+    Emulator, EmulatorConfig, Faults, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
+    DEFAULT_SECRET_ACCESS_KEY,
+};
+use serde_json::{json, Value};
+
+const INSTANCE: &str = "outbox-instance";
+
+fn emulator(auto_create: bool, faults: Faults) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        auto_create,
+        faults,
+        log: false,
+        ..EmulatorConfig::default()
+    })
+    .unwrap()
+}
+
+fn client(endpoint: &str) -> Arc<Client> {
+    // Resolved with a clean environment (no AWS_ variable or ~/.aws of this machine).
+    Arc::new(crate::support::client(&ClientConfig {
+        region: Some(DEFAULT_REGION.into()),
+        endpoint_url: Some(endpoint.into()),
+        access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
+        secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
+        timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    }))
+}
+
+fn fresh_file(name: &str) -> PathBuf {
+    let dir = crate::support::scratch_dir("outbox");
+    let path = dir.join(format!("{name}-{}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+/// Update number `seq`: to contact `c{seq % contacts}`, Name `n{seq}` and one reference
+/// `u{seq}` (the service merges References by key, so every delivered update leaves a trace).
+fn update(seq: u64, contacts: u64) -> UpdateContactRequest {
+    UpdateContactRequest::from_json(
+        &json!({
+            "InstanceId": INSTANCE,
+            "ContactId": format!("c{}", seq % contacts),
+            "Name": format!("n{seq}"),
+            "References": {format!("u{seq}"): {"Type": "STRING", "Value": seq.to_string()}},
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+fn fast() -> OutboxOptions {
+    let mut o = OutboxOptions::default();
+    o.rate = 500.0;
+    o.burst = 50;
+    o.max_backoff = Duration::from_millis(200);
+    o
+}
+
+#[test]
+fn bad_input_is_refused_as_update_contact_refuses_it_and_nothing_is_stored() {
+    let emulator = emulator(true, Faults::default());
+    let client = client(&emulator.endpoint_url());
+    let path = fresh_file("bad-input");
+    let outbox = Outbox::open(Arc::clone(&client), &path, fast()).unwrap();
+    let mut too_long = update(1, 1);
+    too_long.name = Some("x".repeat(1025));
+    let nothing = UpdateContactRequest::new(INSTANCE, "c0");
+    for request in [too_long, nothing] {
+        let direct = client.update_contact(&request).unwrap_err();
+        let queued = outbox.enqueue(&request).unwrap_err();
+        assert_eq!(queued.status(), Status::Validation);
+        assert_eq!(queued.status(), direct.status());
+        assert_eq!(queued.message(), direct.message());
+    }
+    let stats = outbox.stats();
+    assert_eq!((stats.pending, stats.dead, stats.delivered), (0, 0, 0));
+    assert!(outbox.flush(Duration::from_secs(1)).unwrap());
+    assert!(emulator.updates().as_array().unwrap().is_empty());
+}
+
+#[test]
+fn delivers_every_update_in_order_per_contact_coalescing_by_the_map_rule() {
+    let emulator = emulator(true, Faults::default());
+    let path = fresh_file("order");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut options = fast();
+    let seen = Arc::clone(&events);
+    options.on_event = Some(Arc::new(move |e: &OutboxEvent| {
+        seen.lock().unwrap().push(e.clone())
+    }));
+    // Closed at first so the updates are pending together and can be coalesced.
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, options.clone()).unwrap();
+    outbox.close();
+    let (contacts, total) = (4u64, 40u64);
+    {
+        let mut o = fast();
+        o.workers = 1;
+        // Enqueue through a second handle that does not deliver fast: an unreachable endpoint.
+        let parked = Outbox::open(client(&crate::support::dead_url()), &path, o).unwrap();
+        for seq in 0..total {
+            parked.enqueue(&update(seq, contacts)).unwrap();
+        }
+        parked.close();
+    }
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, options).unwrap();
+    assert!(outbox.flush(Duration::from_secs(30)).unwrap());
+    let stats = outbox.stats();
+    assert_eq!(stats.pending, 0);
+    assert_eq!(stats.dead, 0);
+    check_state(&emulator, contacts, &(0..total).collect());
+    let log = emulator.updates();
+    let calls = log.as_array().unwrap().len() as u64;
+    assert!(
+        calls < total,
+        "{calls} calls for {total} updates: nothing coalesced"
+    );
+    check_log_once_and_in_order(&log, &(0..total).collect());
+    let delivered: BTreeSet<u64> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| match e {
+            OutboxEvent::Delivered { id } => *id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(delivered.len() as u64, total);
+}
+
+#[test]
+fn a_final_service_error_is_a_dead_letter_with_the_services_error() {
+    // No auto-create: an unknown contact is ResourceNotFoundException.
+    let emulator = emulator(false, Faults::default());
+    emulator.create_contact(INSTANCE, Some("c0"));
+    let path = fresh_file("dead");
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, fast()).unwrap();
+    let good = outbox.enqueue(&update(0, 2)).unwrap();
+    let bad = outbox.enqueue(&update(1, 2)).unwrap();
+    assert!(outbox.flush(Duration::from_secs(20)).unwrap());
+    let direct = client(&emulator.endpoint_url())
+        .update_contact(&update(1, 2))
+        .unwrap_err();
+    let dead = outbox.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].id, bad);
+    assert_ne!(good, bad);
+    assert_eq!(dead[0].status, Status::ResourceNotFound);
+    assert_eq!(dead[0].code, "ResourceNotFoundException");
+    assert_eq!(dead[0].message, direct.message());
+    assert_eq!(dead[0].attempts, 1, "not retried");
+    let request: Value = serde_json::from_str(&dead[0].request).unwrap();
+    assert_eq!(request["ContactId"], "c1");
+    assert_eq!(outbox.stats().dead, 1);
+    // Retried once the contact exists, it is delivered.
+    emulator.create_contact(INSTANCE, Some("c1"));
+    assert!(outbox.retry_dead(bad).unwrap());
+    assert!(!outbox.retry_dead(bad).unwrap(), "no longer a dead letter");
+    assert!(outbox.flush(Duration::from_secs(20)).unwrap());
+    assert!(outbox.dead_letters().unwrap().is_empty());
+    assert_eq!(emulator.contact(INSTANCE, "c1").unwrap()["Name"], "n1");
+    assert!(!outbox.discard_dead(bad).unwrap());
+}
+
+#[test]
+fn an_outage_in_the_middle_delays_but_loses_nothing() {
+    let emulator = emulator(true, Faults::default());
+    let path = fresh_file("outage");
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, fast()).unwrap();
+    for seq in 0..10 {
+        outbox.enqueue(&update(seq, 3)).unwrap();
+    }
+    assert!(outbox.flush(Duration::from_secs(10)).unwrap());
+    emulator
+        .set_faults(Faults {
+            outage_seconds: 2.0,
+            ..Faults::default()
+        })
+        .unwrap();
+    let started = Instant::now();
+    for seq in 10..30 {
+        outbox.enqueue(&update(seq, 3)).unwrap();
+    }
+    assert!(outbox.flush(Duration::from_secs(30)).unwrap());
+    assert!(started.elapsed() >= Duration::from_millis(1900));
+    let stats = outbox.stats();
+    assert_eq!(stats.dead, 0);
+    assert!(stats.attempts > stats.delivered.min(30) / 2);
+    check_state(&emulator, 3, &(0..30).collect());
+    check_log_once_and_in_order(&emulator.updates(), &(0..30).collect());
+}
+
+#[test]
+fn retryable_failures_past_max_age_become_dead_letters() {
+    let path = fresh_file("max-age");
+    let mut o = fast();
+    o.max_age = Duration::from_millis(300);
+    let outbox = Outbox::open(client(&crate::support::dead_url()), &path, o).unwrap();
+    let id = outbox.enqueue(&update(0, 1)).unwrap();
+    assert!(outbox.flush(Duration::from_secs(20)).unwrap());
+    let dead = outbox.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, id);
+    assert_eq!(dead[0].status, Status::Transport);
+    assert!(dead[0].attempts >= 2, "retried first: {dead:?}");
+    assert!(outbox.discard_dead(id).unwrap());
+    assert!(outbox.dead_letters().unwrap().is_empty());
+}
+
+/// The emulator's state is every update in `applied` merged in order: each contact holds the
+/// reference of each, and the Name of the last.
+fn check_state(emulator: &Emulator, contacts: u64, applied: &BTreeSet<u64>) {
+    for c in 0..contacts {
+        let mine: Vec<u64> = applied
+            .iter()
+            .copied()
+            .filter(|s| s % contacts == c)
+            .collect();
+        let Some(last) = mine.last() else { continue };
+        let stored = emulator
+            .contact(INSTANCE, &format!("c{c}"))
+            .unwrap_or_else(|| panic!("contact c{c} missing"));
+        assert_eq!(stored["Name"], format!("n{last}"), "contact c{c}");
+        let refs: BTreeSet<u64> = stored["References"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k[1..].parse().unwrap())
+            .collect();
+        assert_eq!(refs, mine.iter().copied().collect(), "contact c{c}");
+    }
+}
+
+/// Each update reached the service once (its reference appears in one logged call) and, per
+/// contact, the calls carry updates in enqueue order (`rank`: update number to outbox id;
+/// update numbers themselves when empty).
+fn check_log_once_and_in_order(log: &Value, expected: &BTreeSet<u64>) {
+    check_log_ranked(log, expected, &HashMap::new())
+}
+
+fn check_log_ranked(log: &Value, expected: &BTreeSet<u64>, rank: &HashMap<u64, u64>) {
+    let rank_of = |s: u64| rank.get(&s).copied().unwrap_or(s);
+    let mut seen = BTreeSet::new();
+    let mut last: HashMap<String, u64> = HashMap::new();
+    for call in log.as_array().unwrap() {
+        let contact = call["ContactId"].as_str().unwrap().to_string();
+        let mut seqs: Vec<u64> = call["References"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k[1..].parse().unwrap())
+            .collect();
+        seqs.sort_by_key(|s| rank_of(*s));
+        let max = *seqs.last().unwrap();
+        assert_eq!(
+            call["Name"],
+            format!("n{max}"),
+            "a merged call names its last update"
+        );
+        if let Some(prev) = last.get(&contact) {
+            assert!(
+                rank_of(seqs[0]) > *prev,
+                "order broken on {contact}: {seqs:?} after id {prev}"
+            );
+        }
+        last.insert(contact, rank_of(max));
+        for s in seqs {
+            assert!(seen.insert(s), "update {s} delivered twice");
+        }
+    }
+    assert_eq!(&seen, expected);
+}
+
+/// What a child process is asked to do.
+fn child_env(
+    file: &Path,
+    endpoint: &str,
+    start: u64,
+    count: u64,
+    contacts: u64,
+    flush: bool,
+) -> String {
+    json!({
+        "file": file, "endpoint": endpoint, "start": start, "count": count,
+        "contacts": contacts, "flush": flush,
+    })
+    .to_string()
+}
+
+fn spawn_child(spec: String) -> Child {
+    crate::support::command(std::env::current_exe().unwrap())
+        .args([
+            "outbox::child_process",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("OUTBOX_CHILD", spec)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Not a test on its own: the body of a child process (does nothing without OUTBOX_CHILD).
+#[test]
+fn child_process() {
+    let Ok(spec) = std::env::var("OUTBOX_CHILD") else {
+        return;
+    };
+    // The harness has printed "test ... " without a newline: start our lines on a fresh one.
+    println!();
+    let spec: Value = serde_json::from_str(&spec).unwrap();
+    let outbox = Outbox::open(
+        client(spec["endpoint"].as_str().unwrap()),
+        spec["file"].as_str().unwrap(),
+        fast(),
+    )
+    .unwrap();
+    let start = spec["start"].as_u64().unwrap();
+    let contacts = spec["contacts"].as_u64().unwrap();
+    for seq in start..start + spec["count"].as_u64().unwrap() {
+        println!("try {seq}");
+        let id = outbox.enqueue(&update(seq, contacts)).unwrap();
+        println!("ack {seq} {id}");
+    }
+    if spec["flush"].as_bool().unwrap() {
+        assert!(outbox.flush(Duration::from_secs(60)).unwrap());
+        println!("flushed");
+    }
+    outbox.close();
+}
+
+/// Reads a child's `try`/`ack` lines until it exits or is killed.
+fn read_lines(child: &mut Child) -> (BTreeSet<u64>, HashMap<u64, u64>, bool) {
+    let (mut tried, mut acked, mut flushed) = (BTreeSet::new(), HashMap::new(), false);
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["try", seq] => {
+                tried.insert(seq.parse().unwrap());
+            }
+            ["ack", seq, id] => {
+                acked.insert(seq.parse().unwrap(), id.parse().unwrap());
+            }
+            ["flushed"] => flushed = true,
+            _ => {}
+        }
+    }
+    (tried, acked, flushed)
+}
+
+#[test]
+fn two_processes_on_one_file_deliver_each_update_once_in_order() {
+    let emulator = emulator(true, Faults::default());
+    let path = fresh_file("two-processes");
+    let contacts = 5;
+    let mut children: Vec<Child> = (0..2)
+        .map(|p| {
+            spawn_child(child_env(
+                &path,
+                &emulator.endpoint_url(),
+                p * 1000,
+                60,
+                contacts,
+                true,
+            ))
+        })
+        .collect();
+    let mut ids = HashMap::new();
+    for child in &mut children {
+        let (_, a, flushed) = read_lines(child);
+        assert!(child.wait().unwrap().success());
+        assert!(flushed);
+        ids.extend(a);
+    }
+    assert_eq!(ids.len(), 120);
+    let acked: BTreeSet<u64> = ids.keys().copied().collect();
+    check_log_ranked(&emulator.updates(), &acked, &ids);
+    // The last update of each contact, by id, gave it its Name.
+    for c in 0..contacts {
+        let last = acked
+            .iter()
+            .filter(|s| *s % contacts == c)
+            .max_by_key(|s| ids[s])
+            .unwrap();
+        assert_eq!(
+            emulator.contact(INSTANCE, &format!("c{c}")).unwrap()["Name"],
+            format!("n{last}")
+        );
+    }
+}
+
+#[test]
+fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
+    // A quota makes delivery slow enough that kills land while updates are in flight.
+    let emulator = Emulator::start(EmulatorConfig {
+        auto_create: true,
+        log: false,
+        quota: Some(Quota {
+            rps: 100.0,
+            burst: 20.0,
+        }),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let path = fresh_file("sigkill");
+    let contacts = 20;
+    let (mut tried, mut acked) = (BTreeSet::new(), BTreeSet::new());
+    let mut next = 0u64;
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut killed = 0;
+    for _round in 0..8 {
+        let mut child = spawn_child(child_env(
+            &path,
+            &emulator.endpoint_url(),
+            next,
+            300,
+            contacts,
+            true,
+        ));
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let kill_after = Duration::from_millis(50 + rng % 750);
+        let pid = child.id();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(kill_after);
+            // SIGKILL by pid; the child may have exited already (then this fails harmlessly).
+            let _ = crate::support::command("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        });
+        let (t, a, flushed) = read_lines(&mut child);
+        let _ = child.wait();
+        killed += usize::from(!flushed);
+        killer.join().unwrap();
+        next += 300;
+        tried.extend(t);
+        acked.extend(a.into_keys());
+    }
+    assert!(
+        killed >= 4,
+        "only {killed} of 8 rounds were cut short by SIGKILL"
+    );
+    // A last run without a kill drains the file.
+    let mut child = spawn_child(child_env(
+        &path,
+        &emulator.endpoint_url(),
+        next,
+        0,
+        contacts,
+        true,
+    ));
+    let (_, _, flushed) = read_lines(&mut child);
+    let status = child.wait().unwrap();
+    assert!(status.success() && flushed, "{status:?} flushed={flushed}");
+    assert!(!acked.is_empty());
+    // Applied: every acknowledged update, plus any whose enqueue was cut short after its
+    // commit (tried but not acknowledged) — never one that was not tried.
+    let mut applied = BTreeSet::new();
+    for call in emulator.updates().as_array().unwrap() {
+        for k in call["References"].as_object().unwrap().keys() {
+            applied.insert(k[1..].parse::<u64>().unwrap());
+        }
+    }
+    let missing: Vec<u64> = acked.difference(&applied).copied().collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but never delivered: {missing:?}"
+    );
+    assert!(applied.is_subset(&tried));
+    check_state(&emulator, contacts, &applied);
+    // Order per contact holds even across restarts (a resend after a kill repeats a call,
+    // which the at-least-once rule allows, but never goes backwards past a later update).
+    let mut by_contact: BTreeMap<String, u64> = BTreeMap::new();
+    for call in emulator.updates().as_array().unwrap() {
+        let contact = call["ContactId"].as_str().unwrap().to_string();
+        let seqs: Vec<u64> = call["References"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k[1..].parse().unwrap())
+            .collect();
+        let max = *seqs.iter().max().unwrap();
+        let min = *seqs.iter().min().unwrap();
+        if let Some(prev) = by_contact.get(&contact) {
+            // A resend of the last call (after a kill between answer and record) may repeat
+            // updates up to `prev`, but nothing older than what was already superseded.
+            assert!(max >= *prev, "{contact}: {seqs:?} after {prev}");
+            let _ = min;
+        }
+        by_contact.insert(contact, max);
+    }
+}
+
+#[test]
+fn c_abi_refuses_bad_input_as_connect_update_contact_and_delivers_the_rest() {
+    use connect_contact::ffi::*;
+    use std::ffi::{c_char, c_void, CStr, CString};
+    use std::ptr;
+
+    unsafe extern "C" fn on_event(
+        id: u64,
+        status: Status,
+        _json: *const c_char,
+        user_data: *mut c_void,
+    ) {
+        let seen = unsafe { &*(user_data as *const Mutex<Vec<(u64, Status)>>) };
+        seen.lock().unwrap().push((id, status));
+    }
+    // connect_client_new reads the process environment, as the C ABI promises: run clean.
+    if crate::support::in_clean_process(
+        "outbox::c_abi_refuses_bad_input_as_connect_update_contact_and_delivers_the_rest",
+    ) {
+        return;
+    }
+    let emulator = emulator(true, Faults::default());
+    let path = fresh_file("c-abi");
+    let config = CString::new(
+        json!({"region": DEFAULT_REGION, "endpoint_url": emulator.endpoint_url(),
+               "access_key_id": DEFAULT_ACCESS_KEY_ID, "secret_access_key": DEFAULT_SECRET_ACCESS_KEY,
+               "allow_http": true})
+        .to_string(),
+    )
+    .unwrap();
+    let seen: Mutex<Vec<(u64, Status)>> = Mutex::new(Vec::new());
+    unsafe {
+        let mut client = ptr::null_mut();
+        assert_eq!(connect_client_new(config.as_ptr(), &mut client), Status::Ok);
+        let mut outbox = ptr::null_mut();
+        let c_path = CString::new(path.to_str().unwrap()).unwrap();
+        let options = CString::new(r#"{"rate": 100, "burst": 10}"#).unwrap();
+        assert_eq!(
+            connect_outbox_open(
+                ptr::null(),
+                c_path.as_ptr(),
+                options.as_ptr(),
+                None,
+                ptr::null_mut(),
+                &mut outbox
+            ),
+            Status::NullArgument
+        );
+        let bad_options = CString::new(r#"{"burst": 0}"#).unwrap();
+        assert_eq!(
+            connect_outbox_open(
+                client,
+                c_path.as_ptr(),
+                bad_options.as_ptr(),
+                None,
+                ptr::null_mut(),
+                &mut outbox
+            ),
+            Status::InvalidConfig
+        );
+        assert!(CStr::from_ptr(connect_last_error_message())
+            .to_str()
+            .unwrap()
+            .contains("burst"));
+        assert_eq!(
+            connect_outbox_open(
+                client,
+                c_path.as_ptr(),
+                options.as_ptr(),
+                Some(on_event),
+                &seen as *const _ as *mut c_void,
+                &mut outbox
+            ),
+            Status::Ok
+        );
+        for bad in [
+            r#"{"InstanceId": "i", "ContactId": "c"}"#,
+            r#"{"InstanceId": "i", "ContactId": "c", "Name": 5}"#,
+            "not json",
+        ] {
+            let bad = CString::new(bad).unwrap();
+            let direct = connect_update_contact(client, bad.as_ptr(), ptr::null_mut());
+            let direct_message = CStr::from_ptr(connect_last_error_message()).to_owned();
+            let mut id = 0;
+            let queued = connect_outbox_enqueue(outbox, bad.as_ptr(), &mut id);
+            assert_eq!(queued, direct);
+            assert_ne!(queued, Status::Ok);
+            assert_eq!(
+                CStr::from_ptr(connect_last_error_message()),
+                direct_message.as_c_str()
+            );
+            assert_eq!(id, 0, "nothing written");
+        }
+        let good = CString::new(update(7, 1).to_json_for_test()).unwrap();
+        let mut id = 0;
+        assert_eq!(
+            connect_outbox_enqueue(outbox, good.as_ptr(), &mut id),
+            Status::Ok
+        );
+        assert!(id > 0);
+        assert_eq!(connect_outbox_flush(outbox, 20_000), Status::Ok);
+        let mut stats = ptr::null_mut();
+        assert_eq!(connect_outbox_stats(outbox, &mut stats), Status::Ok);
+        let parsed: Value = serde_json::from_str(CStr::from_ptr(stats).to_str().unwrap()).unwrap();
+        connect_string_free(stats);
+        assert_eq!(parsed["pending"], 0);
+        assert_eq!(parsed["delivered"], 1);
+        let mut dead = ptr::null_mut();
+        assert_eq!(connect_outbox_dead_letters(outbox, &mut dead), Status::Ok);
+        assert_eq!(CStr::from_ptr(dead).to_str().unwrap(), "[]");
+        connect_string_free(dead);
+        assert_eq!(connect_outbox_retry(outbox, id), Status::InvalidConfig);
+        assert_eq!(connect_outbox_discard(outbox, id), Status::InvalidConfig);
+        connect_outbox_close(outbox);
+        connect_outbox_close(ptr::null_mut());
+        connect_client_free(client);
+    }
+    assert_eq!(*seen.lock().unwrap(), vec![(1, Status::Ok)]);
+    assert_eq!(emulator.contact(INSTANCE, "c0").unwrap()["Name"], "n7");
+}
+
+trait ForTest {
+    fn to_json_for_test(&self) -> String;
+}
+
+impl ForTest for UpdateContactRequest {
+    fn to_json_for_test(&self) -> String {
+        let mut v: Value = serde_json::from_slice(&self.to_body()).unwrap();
+        v["InstanceId"] = json!(self.instance_id);
+        v["ContactId"] = json!(self.contact_id);
+        v.to_string()
+    }
+}
