@@ -24,7 +24,9 @@ pub use env::command;
 /// (`listening on http://HOST:PORT`).
 pub fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
-    let mut child = command(env!("CARGO_BIN_EXE_connect-emulator"))
+    // Cargo names the binary for the emulator's tests; the bench example shares this file.
+    let exe = option_env!("CARGO_BIN_EXE_connect-emulator").expect("the emulator's tests only");
+    let mut child = command(exe)
         .args(["--listen", "127.0.0.1:0", "--quiet"])
         .args(args)
         .stdout(std::process::Stdio::piped())
