@@ -37,6 +37,7 @@ __all__ = ["Client"]
 
 # connect_status numbers this module acts on (include/connect_contact.h).
 _QUEUE_FULL = 105
+_CANCELLED = 106
 
 # Calls the library holds: user_data (a key) -> (loop, client, future). The callback pops
 # its entry; an entry outlives a cancelled future until the library reports the call.
@@ -114,7 +115,6 @@ class Client:
         self._lock = threading.Lock()
         self._closing = False
         self._in_flight = 0  # accepted by the library and not yet reported
-        self._idle: Optional[asyncio.Event] = None  # set by close() while it waits
         # Calls waiting for room in the library's queue, in order.
         self._waiting: Deque["asyncio.Future[None]"] = deque()
         self._free = _LIB.connect_client_free
@@ -174,6 +174,8 @@ class Client:
                     self._waiting.remove(slot)
         status, text, message = await future
         document: Optional[Dict[str, Any]] = json.loads(text) if text else None
+        if status == _CANCELLED:
+            raise closed_error()  # queued when close() began: never sent
         if status != 0:
             raise error_for_status(status, message, document)
         return cast(UpdateContactResponse, document)
@@ -182,7 +184,6 @@ class Client:
         """On the loop: one call of this client was reported by the library."""
         with self._lock:
             self._in_flight -= 1
-            idle = self._in_flight == 0
         if not future.done():  # a cancelled caller has gone: drop the result
             future.set_result((status, text, message))
         while self._waiting:
@@ -190,21 +191,19 @@ class Client:
             if not slot.done():
                 slot.set_result(None)
                 break
-        if idle and self._idle is not None:
-            self._idle.set()
 
     async def close(self) -> None:
-        """Stops new calls, waits for the calls in flight to be reported (each within its
-        ``timeout_ms``; cancelled ones included), then frees the handle. Closing twice is fine."""
+        """Stops new calls and frees the handle: calls the library is running end (each within
+        its ``timeout_ms``) and are reported; calls still queued are not sent and their callers
+        get ClientClosedError. The blocking free runs off the loop (in the loop's default
+        executor), so the loop keeps serving other tasks meanwhile. Closing twice is fine."""
         self._closing = True
-        for slot in self._waiting:
+        while self._waiting:
+            slot = self._waiting.popleft()
             if not slot.done():
-                slot.set_result(None)  # they see the client closing and raise
-        if self._in_flight:
-            self._idle = asyncio.Event()
-            if self._in_flight:
-                await self._idle.wait()
-        self._free_now()
+                slot.set_result(None)  # it sees the client closing and raises
+        if self._handle is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._free_now)
 
     def _free_now(self) -> None:
         """Frees the handle, first letting running calls end (connect_client_free waits for
