@@ -70,4 +70,5 @@ __all__ = [
     "Status",
     "ThrottlingException",
     "version",
+    "__version__",
 ]

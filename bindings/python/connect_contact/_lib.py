@@ -92,7 +92,7 @@ def _check_status(result: int, func: Any, args: Tuple[Any, ...]) -> int:
 
 def read_document(ptr: OwnedString) -> Dict[str, Any]:
     """The JSON document a library-owned string holds (not freed here)."""
-    value: Dict[str, Any] = json.loads(ctypes.string_at(ptr.value).decode("utf-8"))
+    value: Dict[str, Any] = json.loads(ctypes.string_at(ptr.value or 0).decode("utf-8"))
     return value
 
 
@@ -107,14 +107,14 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
 
     lib.connect_client_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(client_p)]
     lib.connect_client_new.restype = status
-    lib.connect_client_new.errcheck = _check_status
+    lib.connect_client_new.errcheck = _check_status  # type: ignore[assignment]
 
     lib.connect_client_free.argtypes = [client_p]
     lib.connect_client_free.restype = None
 
     lib.connect_update_contact.argtypes = [client_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.connect_update_contact.restype = status
-    lib.connect_update_contact.errcheck = _check_status
+    lib.connect_update_contact.errcheck = _check_status  # type: ignore[assignment]
 
     lib.connect_client_config_json.argtypes = [client_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.connect_client_config_json.restype = status

@@ -11,6 +11,7 @@ import unittest
 from typing import Dict, Optional
 
 import connect_contact
+import connect_contact._version
 from connect_contact import _lib
 
 PACKAGE_DIR = os.path.dirname(connect_contact.__file__)
@@ -27,7 +28,7 @@ def mapped_libraries():
 exec(MAPPED_SOURCE)  # defines mapped_libraries() in this module
 
 
-def run_python(code: str, pythonpath: str, library: Optional[str]) -> subprocess.CompletedProcess:
+def run_python(code: str, pythonpath: str, library: Optional[str]) -> subprocess.CompletedProcess[str]:
     env: Dict[str, str] = {k: v for k, v in os.environ.items() if k not in ("CONNECT_CONTACT_LIB", "LD_LIBRARY_PATH")}
     env["PYTHONPATH"] = pythonpath
     if library is not None:
@@ -89,7 +90,7 @@ class LoadingTest(unittest.TestCase):
             with open(version_file) as f:
                 text = f.read()
             with open(version_file, "w") as f:
-                f.write(text.replace(f'__version__ = "{connect_contact.__version__}"', '__version__ = "0.99.0"'))
+                f.write(text.replace(f'__version__ = "{connect_contact._version.__version__}"', '__version__ = "0.99.0"'))
             out = run_python("import connect_contact", tmp, LIBRARY)
             self.assertNotEqual(out.returncode, 0)
             self.assertIn(
