@@ -89,6 +89,11 @@ class EmulatorTest(unittest.TestCase):
         for _ in range(3):
             asyncio.run(cycle())
         self.assertEqual(aio.pending_calls(), 0)
+        # Other tests' servers may still be winding down threads and sockets: let them settle
+        # (bounded), then nothing may have grown over three cycles of 100 cancelled calls.
+        deadline = time.monotonic() + 3.0
+        while (os_threads() > threads or open_fds() > fds) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.assertLessEqual(os_threads(), threads, "worker threads are joined when the client closes")
         self.assertLessEqual(open_fds(), fds, "connections are closed with the client")
 
