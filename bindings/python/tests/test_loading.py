@@ -71,7 +71,7 @@ class LoadingTest(unittest.TestCase):
         # process must have mapped exactly that file, not a copy in the package or elsewhere.
         wanted = os.environ.get("CONNECT_CONTACT_LIB")
         self.assertTrue(wanted, "the runner sets CONNECT_CONTACT_LIB")
-        self.assertEqual(mapped_libraries(), [os.path.realpath(wanted)])  # type: ignore[name-defined]  # noqa: F821
+        self.assertEqual(mapped_libraries(), [os.path.realpath(wanted or "")])  # type: ignore[name-defined]  # noqa: F821
 
     def test_the_packaged_library_wins_over_the_environment(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
