@@ -118,7 +118,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
 
     lib.connect_client_config_json.argtypes = [client_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.connect_client_config_json.restype = status
-    lib.connect_client_config_json.errcheck = _check_status
+    lib.connect_client_config_json.errcheck = _check_status  # type: ignore[assignment]
 
     lib.connect_update_contact_async.argtypes = [client_p, ctypes.c_char_p, UPDATE_CALLBACK, ctypes.c_void_p]
     lib.connect_update_contact_async.restype = status

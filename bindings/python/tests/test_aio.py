@@ -44,7 +44,7 @@ class EmulatorTest(unittest.TestCase):
         python_threads = threading.active_count()
 
         async def main() -> List[Any]:
-            async with aio.Client(**EMULATOR, config={"async_workers": 4}) as client:  # type: ignore[arg-type]
+            async with aio.Client(**EMULATOR, config={"async_workers": 4}) as client:
                 calls = [
                     client.update_contact(InstanceId="aio-i", ContactId=f"c-{n}", Name=f"name {n}")
                     for n in range(1000)
@@ -67,7 +67,7 @@ class EmulatorTest(unittest.TestCase):
 
     def test_cancelling_a_hundred_calls_leaks_nothing(self) -> None:
         async def cycle() -> None:
-            client = aio.Client(**EMULATOR, config={"async_workers": 2})  # type: ignore[arg-type]
+            client = aio.Client(**EMULATOR, config={"async_workers": 2})
             tasks = [
                 asyncio.ensure_future(client.update_contact(InstanceId="aio-i", ContactId=f"x-{n}", Name="n"))
                 for n in range(100)
