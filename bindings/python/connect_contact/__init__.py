@@ -5,11 +5,15 @@ exceptions, over the connect-contact C library (ctypes; standard library only).
     with connect_contact.Client(region_name="us-east-1") as client:
         client.update_contact(InstanceId="...", ContactId="...", Name="...")
 
-The library is found through $CONNECT_CONTACT_LIB, then a libconnect_contact.so inside this
-package, then the system loader; importing fails with an ImportError listing each place.
+The asyncio client is ``connect_contact.aio.Client`` (``await client.update_contact(...)``).
+
+The library is found inside this package (``pip install`` builds it there), then through
+$CONNECT_CONTACT_LIB, then by its soname through the system loader; importing fails with an
+ImportError listing each place, or naming both versions when the library's differs.
 """
 
 from ._lib import version
+from ._version import __version__
 from .client import Client
 from .exceptions import (
     AccessDeniedException,
@@ -38,7 +42,6 @@ from .exceptions import (
     ThrottlingException,
 )
 
-__version__ = "0.1.0"
 
 __all__ = [
     "AccessDeniedException",
@@ -67,4 +70,5 @@ __all__ = [
     "Status",
     "ThrottlingException",
     "version",
+    "__version__",
 ]

@@ -9,10 +9,14 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from ._version import __version__, soname
 from .exceptions import error_for_status
 
 ENV_VAR = "CONNECT_CONTACT_LIB"
-_FILE_NAME = "libconnect_contact.so"
+#: The file name inside the package (what the build ships).
+PACKAGED_NAME = "libconnect_contact.so"
+#: The name the system loader knows the installed library by (scripts/install.sh makes it).
+SONAME = soname()
 
 
 class OwnedString(ctypes.c_void_p):
@@ -22,36 +26,52 @@ class OwnedString(ctypes.c_void_p):
 
 
 def _candidates() -> List[Tuple[str, Optional[str]]]:
-    """(description, path or name for CDLL) in search order; None means "skip, say why"."""
-    found: List[Tuple[str, Optional[str]]] = []
+    """(description, path or name for CDLL) in search order; None means "skip, say why".
+
+    The library built with this package first (pip install ships it inside), then
+    $CONNECT_CONTACT_LIB, then the soname through the system loader (LD_LIBRARY_PATH,
+    ld.so.cache: an installed library of this ABI)."""
     from_env = os.environ.get(ENV_VAR)
-    found.append((f"${ENV_VAR}", from_env or None))
-    found.append(("the package directory", os.path.join(os.path.dirname(__file__), _FILE_NAME)))
-    found.append(("ctypes.util.find_library('connect_contact')", ctypes.util.find_library("connect_contact")))
-    # find_library ignores LD_LIBRARY_PATH on some systems; the dynamic loader does not.
-    found.append(("the system loader", _FILE_NAME))
-    return found
+    return [
+        ("the package directory", os.path.join(os.path.dirname(os.path.abspath(__file__)), PACKAGED_NAME)),
+        (f"${ENV_VAR}", from_env or None),
+        ("the system loader", SONAME),
+    ]
 
 
 def load_library() -> ctypes.CDLL:
-    """The first candidate that loads, else ImportError naming every place tried and why."""
+    """The first candidate that loads, else ImportError naming every place tried and why.
+    A library of another version than this package is refused (ImportError saying both)."""
     tried: List[str] = []
     for where, target in _candidates():
         if target is None:
-            tried.append(f"  {where}: not set" if where.startswith("$") else f"  {where}: nothing found")
+            tried.append(f"  {where}: not set")
             continue
         if os.sep in target and not os.path.exists(target):
             tried.append(f"  {where}: {target}: no such file")
             continue
         try:
-            return ctypes.CDLL(target)
+            lib = ctypes.CDLL(target)
         except OSError as e:
             tried.append(f"  {where}: {target}: {e}")
+            continue
+        lib.connect_version.argtypes = []
+        lib.connect_version.restype = ctypes.c_char_p
+        found = (lib.connect_version() or b"").decode("ascii", "replace")
+        if found != __version__:
+            raise ImportError(
+                f"connect_contact {__version__} found libconnect_contact {found} at {target} "
+                f"(from {where}); the versions must match. Reinstall the package "
+                f"(`pip install ./bindings/python` builds the matching library) or point "
+                f"{ENV_VAR} at a {__version__} build."
+            )
+        return lib
     raise ImportError(
-        "connect_contact could not load libconnect_contact.so. Tried:\n"
+        "connect_contact could not load libconnect_contact. Tried, in order:\n"
         + "\n".join(tried)
-        + f"\nBuild it with `cargo build --release` and set {ENV_VAR} to "
-        "target/release/libconnect_contact.so, or copy it into the package directory."
+        + "\nReinstall with `pip install ./bindings/python` (it builds the library into the "
+        f"package), or set {ENV_VAR} to a built target/release/libconnect_contact.so, or install "
+        f"the library ({SONAME}) with scripts/install.sh."
     )
 
 
@@ -72,8 +92,13 @@ def _check_status(result: int, func: Any, args: Tuple[Any, ...]) -> int:
 
 def read_document(ptr: OwnedString) -> Dict[str, Any]:
     """The JSON document a library-owned string holds (not freed here)."""
-    value: Dict[str, Any] = json.loads(ctypes.string_at(ptr.value).decode("utf-8"))
+    value: Dict[str, Any] = json.loads(ctypes.string_at(ptr.value or 0).decode("utf-8"))
     return value
+
+
+#: connect_update_callback: (status, const char *response_json, void *user_data). The response
+#: is a borrowed pointer (c_void_p, read with string_at), valid only during the callback.
+UPDATE_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -82,18 +107,22 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
 
     lib.connect_client_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(client_p)]
     lib.connect_client_new.restype = status
-    lib.connect_client_new.errcheck = _check_status
+    lib.connect_client_new.errcheck = _check_status  # type: ignore[assignment]
 
     lib.connect_client_free.argtypes = [client_p]
     lib.connect_client_free.restype = None
 
     lib.connect_update_contact.argtypes = [client_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.connect_update_contact.restype = status
-    lib.connect_update_contact.errcheck = _check_status
+    lib.connect_update_contact.errcheck = _check_status  # type: ignore[assignment]
 
     lib.connect_client_config_json.argtypes = [client_p, ctypes.POINTER(ctypes.c_void_p)]
     lib.connect_client_config_json.restype = status
-    lib.connect_client_config_json.errcheck = _check_status
+    lib.connect_client_config_json.errcheck = _check_status  # type: ignore[assignment]
+
+    lib.connect_update_contact_async.argtypes = [client_p, ctypes.c_char_p, UPDATE_CALLBACK, ctypes.c_void_p]
+    lib.connect_update_contact_async.restype = status
+    # No errcheck: the asyncio client turns a refusal into its exception itself.
 
     lib.connect_string_free.argtypes = [ctypes.c_void_p]
     lib.connect_string_free.restype = None

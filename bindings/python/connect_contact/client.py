@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # Unpack is typing 3.11+; type checkers carry typing_extensio
     from .types import ClientConfig, UpdateContactRequest
 
 
-def _to_json(value: Mapping[str, Any], what: str) -> bytes:
+def to_json(value: Mapping[str, Any], what: str) -> bytes:
     """``value`` as ASCII JSON bytes. ASCII escapes keep any str (lone surrogates included)
     encodable; the library then judges the JSON. A value json cannot write is the caller's
     error, raised as ParamValidationError like botocore's type checks."""
@@ -30,6 +30,46 @@ def _to_json(value: Mapping[str, Any], what: str) -> bytes:
 
 if TYPE_CHECKING:
     from .outbox import Outbox
+
+def client_settings(
+    region_name: Optional[str],
+    endpoint_url: Optional[str],
+    aws_access_key_id: Optional[str],
+    aws_secret_access_key: Optional[str],
+    aws_session_token: Optional[str],
+    profile_name: Optional[str],
+    config: Optional[ClientConfig],
+) -> Dict[str, Any]:
+    """The library's config document from boto3's constructor arguments (both clients):
+    ``config`` first, the keyword arguments win over the same keys in it."""
+    settings: Dict[str, Any] = dict(config or {})
+    for key, value in (
+        ("region", region_name),
+        ("endpoint_url", endpoint_url),
+        ("access_key_id", aws_access_key_id),
+        ("secret_access_key", aws_secret_access_key),
+        ("session_token", aws_session_token),
+        ("profile", profile_name),
+    ):
+        if value is not None:
+            settings[key] = value
+    return settings
+
+
+def new_handle(settings: Mapping[str, Any]) -> int:
+    """A new ``connect_client *`` for ``settings``; a refused config raises."""
+    handle = ctypes.c_void_p()
+    _lib.lib().connect_client_new(to_json(settings, "config"), ctypes.byref(handle))
+    assert handle.value is not None  # written on success, and failure raised
+    return handle.value
+
+
+def closed_error() -> ClientClosedError:
+    return ClientClosedError(
+        "this Client is closed; create a new one",
+        status=Status.NULL_ARGUMENT,
+        status_name=status_name(Status.NULL_ARGUMENT),
+    )
 
 
 class Client:
@@ -78,24 +118,13 @@ class Client:
         self._update = lib.connect_update_contact
         self._string_free = lib.connect_string_free
 
-        settings: Dict[str, Any] = dict(config or {})
-        for key, value in (
-            ("region", region_name),
-            ("endpoint_url", endpoint_url),
-            ("access_key_id", aws_access_key_id),
-            ("secret_access_key", aws_secret_access_key),
-            ("session_token", aws_session_token),
-            ("profile", profile_name),
-        ):
-            if value is not None:
-                settings[key] = value
+        settings = client_settings(
+            region_name, endpoint_url, aws_access_key_id, aws_secret_access_key, aws_session_token, profile_name, config
+        )
         # Kept for repr only: never the secret key or the session token.
         self._region = settings.get("region")
         self._endpoint_url = settings.get("endpoint_url")
-
-        handle = ctypes.c_void_p()
-        lib.connect_client_new(_to_json(settings, "config"), ctypes.byref(handle))
-        self._handle = handle.value
+        self._handle = new_handle(settings)
 
     def update_contact(self, **kwargs: Unpack[UpdateContactRequest]) -> UpdateContactResponse:
         """Adds or updates a contact's information: boto3's ``update_contact``.
@@ -105,15 +134,11 @@ class Client:
         ParamValidationError before sending a bad request, and the other
         :class:`~connect_contact.Error` subclasses for local failures.
         """
-        request = _to_json(kwargs, "request")
+        request = to_json(kwargs, "request")
         with self._cond:
             handle = self._handle
             if handle is None or self._closing:
-                raise ClientClosedError(
-                    "this Client is closed; create a new one",
-                    status=Status.NULL_ARGUMENT,
-                    status_name=status_name(Status.NULL_ARGUMENT),
-                )
+                raise closed_error()
             self._in_flight += 1
         document = _lib.OwnedString()
         try:

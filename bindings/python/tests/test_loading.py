@@ -11,6 +11,7 @@ import unittest
 from typing import Dict, Optional
 
 import connect_contact
+import connect_contact._version
 from connect_contact import _lib
 
 PACKAGE_DIR = os.path.dirname(connect_contact.__file__)
@@ -27,7 +28,7 @@ def mapped_libraries():
 exec(MAPPED_SOURCE)  # defines mapped_libraries() in this module
 
 
-def run_python(code: str, pythonpath: str, library: Optional[str]) -> subprocess.CompletedProcess:
+def run_python(code: str, pythonpath: str, library: Optional[str]) -> subprocess.CompletedProcess[str]:
     env: Dict[str, str] = {k: v for k, v in os.environ.items() if k not in ("CONNECT_CONTACT_LIB", "LD_LIBRARY_PATH")}
     env["PYTHONPATH"] = pythonpath
     if library is not None:
@@ -50,10 +51,10 @@ class LoadingTest(unittest.TestCase):
                 with self.subTest(reason):
                     out = run_python("import connect_contact", os.path.dirname(PACKAGE_DIR), library)
                     self.assertNotEqual(out.returncode, 0)
-                    self.assertIn("ImportError: connect_contact could not load libconnect_contact.so", out.stderr)
+                    self.assertIn("ImportError: connect_contact could not load libconnect_contact. Tried, in order:", out.stderr)
                     self.assertIn(f"$CONNECT_CONTACT_LIB: {library}: ", out.stderr)
                     self.assertIn(reason, out.stderr)
-                    for place in ("the package directory", "find_library", "the system loader"):
+                    for place in ("the package directory", "the system loader: libconnect_contact.so.0."):
                         self.assertIn(place, out.stderr)
 
     def test_a_copy_inside_the_package_is_found(self) -> None:
@@ -70,7 +71,41 @@ class LoadingTest(unittest.TestCase):
         # process must have mapped exactly that file, not a copy in the package or elsewhere.
         wanted = os.environ.get("CONNECT_CONTACT_LIB")
         self.assertTrue(wanted, "the runner sets CONNECT_CONTACT_LIB")
-        self.assertEqual(mapped_libraries(), [os.path.realpath(wanted)])  # type: ignore[name-defined]  # noqa: F821
+        self.assertEqual(mapped_libraries(), [os.path.realpath(wanted or "")])  # type: ignore[name-defined]  # noqa: F821
+
+    def test_the_packaged_library_wins_over_the_environment(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            package = os.path.join(tmp, "connect_contact")
+            shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copy(LIBRARY, os.path.join(package, "libconnect_contact.so"))
+            out = run_python("import connect_contact._lib as l; print(l.lib()._name)", tmp, "/nonexistent/lib.so")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual(out.stdout.strip(), os.path.join(package, "libconnect_contact.so"))
+
+    def test_a_library_of_another_version_is_refused(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            package = os.path.join(tmp, "connect_contact")
+            shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+            version_file = os.path.join(package, "_version.py")
+            with open(version_file) as f:
+                text = f.read()
+            with open(version_file, "w") as f:
+                f.write(text.replace(f'__version__ = "{connect_contact._version.__version__}"', '__version__ = "0.99.0"'))
+            out = run_python("import connect_contact", tmp, LIBRARY)
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn(
+                f"ImportError: connect_contact 0.99.0 found libconnect_contact {connect_contact.version()} at {LIBRARY}",
+                out.stderr,
+            )
+            self.assertIn("the versions must match", out.stderr)
+
+    def test_soname_rule(self) -> None:
+        from connect_contact._version import soname
+
+        self.assertEqual(soname("0.1.0"), "libconnect_contact.so.0.1")
+        self.assertEqual(soname("0.12.3"), "libconnect_contact.so.0.12")
+        self.assertEqual(soname("1.4.2"), "libconnect_contact.so.1")
+        self.assertEqual(soname("2.0.0"), "libconnect_contact.so.2")
 
     def test_open_clients_at_interpreter_exit(self) -> None:
         # A client kept in a module global, one in a reference cycle, one half-built:
