@@ -934,12 +934,14 @@ mod tests {
 
     #[test]
     fn config_json_shows_sources_and_checks_its_arguments() {
-        let config = c"{\"region\":\"eu-west-1\",\"endpoint_url\":\"http://127.0.0.1:9\",\"access_key_id\":\"a\",\"secret_access_key\":\"SECRETCANARY\",\"max_attempts\":4}";
-        let mut client = ptr::null_mut();
-        assert_eq!(
-            unsafe { connect_client_new(config.as_ptr(), &mut client) },
-            Status::Ok
-        );
+        // Resolved against an empty environment, never this process's (which a contributor's
+        // shell or scripts/hostile-env fills).
+        let config = ClientConfig::from_json(
+            r#"{"region":"eu-west-1","endpoint_url":"http://127.0.0.1:9","access_key_id":"a","secret_access_key":"SECRETCANARY","max_attempts":4}"#,
+        )
+        .unwrap();
+        let settings = config.resolve_with(&|_| None).unwrap();
+        let client = Box::into_raw(Box::new(connect_client::build(&config, settings)));
         let mut json = ptr::null_mut();
         assert_eq!(
             unsafe { connect_client_config_json(client, &mut json) },
