@@ -167,11 +167,12 @@ fn request_document(args: &UpdateContactArgs) -> Result<Map<String, Value>, Fail
     Ok(document)
 }
 
-/// botocore's ClientError sentence, with `(reached max retries: N)` when the call used its
-/// last attempt.
+/// botocore's ClientError sentence, with `(reached max retries: N)` whenever the call used
+/// its last attempt (botocore's standard retry mode, which the library follows, marks every
+/// failure at the limit; the AWS CLI v1's default legacy mode only retryable ones).
 pub fn client_error(error: &Error) -> String {
     let retries = match error.metadata() {
-        Some(m) if m.max_attempts_reached && m.retry_attempts > 0 => {
+        Some(m) if m.max_attempts_reached => {
             format!(" (reached max retries: {})", m.retry_attempts)
         }
         _ => String::new(),
