@@ -58,12 +58,11 @@ pub fn table(global: &Global, settings: &Settings) -> Result<String, Error> {
         location,
     );
     row(&mut out, "secret_key", "****************", kind, location);
-    let token = if credentials.session_token().is_some() {
-        "<set>"
+    if credentials.session_token().is_some() {
+        row(&mut out, "token", "<set>", kind, location);
     } else {
-        "<not set>"
-    };
-    row(&mut out, "token", token, kind, location);
+        row(&mut out, "token", "<not set>", "None", "None");
+    }
     let region = settings.region();
     if global.region.is_some() {
         row(&mut out, "region", region, "manual", "--region");
