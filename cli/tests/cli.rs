@@ -566,6 +566,64 @@ fn other_failures_exit_253_or_255_with_the_aws_clis_sentence() {
         mine,
         "\nCould not connect to the endpoint URL: \"http://127.0.0.1:9/contacts/i/c\"\n"
     );
+    // A response slower than --cli-read-timeout; and --debug: one line per attempt and the
+    // response metadata, never the request's sensitive values.
+    let emulator = Emulator::start(EmulatorConfig {
+        auto_create: true,
+        log: false,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let url = emulator.endpoint_url();
+    put(&url, "/_emulator/faults", r#"{"latency_ms": 2500}"#);
+    let args = [
+        "--instance-id",
+        "i",
+        "--contact-id",
+        "c",
+        "--name",
+        "n",
+        "--cli-read-timeout",
+        "1",
+    ];
+    let started = Instant::now();
+    let mut c = isolated(BIN);
+    c.env("AWS_MAX_ATTEMPTS", "1")
+        .args(["update-contact", "--endpoint-url", &url, "--region", REGION])
+        .args(args);
+    let mine = run(c);
+    assert!(
+        started.elapsed() < Duration::from_millis(2400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(mine.status.code(), Some(255));
+    assert_eq!(
+        stderr(&mine),
+        format!("\nRead timeout on endpoint URL: \"{url}/contacts/i/c\"\n")
+    );
+    put(&url, "/_emulator/faults", "{}");
+    let mine = ours(
+        &url,
+        &[
+            "--instance-id",
+            "i",
+            "--contact-id",
+            "c",
+            "--name",
+            "Secret Name",
+            "--debug",
+        ],
+    );
+    assert!(mine.status.success(), "{}", stderr(&mine));
+    let log = stderr(&mine);
+    assert!(
+        log.contains("POST /contacts/i/c attempt 1/3: HTTP 200"),
+        "{log}"
+    );
+    assert!(log.contains("\"HTTPStatusCode\":200"), "{log}");
+    assert!(!log.contains("Secret Name"), "{log}");
+    emulator.shutdown().unwrap();
     // No region anywhere.
     let mut c = isolated(BIN);
     c.args([
