@@ -3,6 +3,7 @@
 //! resolves; and the local emulator, so one binary gives the whole offline rehearsal.
 #![forbid(unsafe_code)]
 
+mod bulk;
 mod config;
 mod global;
 mod model;
@@ -63,6 +64,9 @@ struct Cli {
 enum Cmd {
     /// Add or update a contact's information (the AWS CLI's `aws connect update-contact`).
     UpdateContact(UpdateContactArgs),
+    /// Send one UpdateContact per line of a JSONL file through the outbox at the quota's pace,
+    /// with progress; Ctrl-C stops cleanly and the same command resumes.
+    Bulk(bulk::BulkArgs),
     /// Show the resolved configuration and where each value came from (secrets never shown).
     Config,
     /// Start the local emulator (the options of connect-emulator; `emulator --help` lists them).
@@ -86,7 +90,9 @@ enum Cmd {
 }
 
 fn fail(failure: Failure) -> ExitCode {
-    eprintln!("{}", failure.message);
+    if !failure.message.is_empty() {
+        eprintln!("{}", failure.message);
+    }
     ExitCode::from(failure.code)
 }
 
@@ -105,6 +111,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Cmd::UpdateContact(args) => update::run(&cli.global, args),
+        Cmd::Bulk(args) => bulk::run(&cli.global, args),
         Cmd::Config => config::run(&cli.global),
         Cmd::Emulator { args } => {
             return connect_emulator::run_command(&format!("{BIN} emulator"), args.clone())
