@@ -312,7 +312,9 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
     let total = lines.iter().filter(|l| !l.trim().is_empty()).count() as u64;
     let mut progress = Progress::new(total, args.progress_interval, rate);
     let mut enqueued = journal.enqueued;
-    let mut bad = journal.handled.len() as u64 - enqueued.len() as u64;
+    // A line stored twice (the kill window) has two ids: count lines, not ids.
+    let stored: BTreeSet<usize> = enqueued.values().copied().collect();
+    let mut bad = journal.handled.difference(&stored).count() as u64;
     let write_failure = |failures: &mut File,
                          failed: &mut BTreeSet<usize>,
                          line: usize,
@@ -401,7 +403,7 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
         );
         return Err(Failure::new(EXIT_INTERRUPTED, String::new()));
     }
-    let delivered = total as usize - failed;
+    let delivered = (total as usize).saturating_sub(failed);
     eprintln!(
         "bulk: {total} requests: {delivered} delivered, {failed} failed ({bad} bad lines, {failed_delivery} refused by the service this run){}",
         if failed > 0 {
