@@ -292,6 +292,25 @@ fn dry_run_reports_bad_lines_and_sends_nothing() {
         "{err}"
     );
     assert!(!dir.join("in.jsonl.outbox").exists());
+    // The same from stdin (`-`).
+    let c = bulk("http://127.0.0.1:9", &dir, &["--dry-run"]);
+    let mut stdin = Command::new(c.get_program());
+    stdin
+        .env_clear()
+        .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .current_dir(&dir)
+        .args(
+            c.get_args()
+                .map(|a| if a == "in.jsonl" { "-".as_ref() } else { a }),
+        )
+        .stdin(std::fs::File::open(dir.join("in.jsonl")).unwrap());
+    let out = stdin.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("300 requests, 297 valid, 3 bad; nothing sent"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
