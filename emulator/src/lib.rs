@@ -24,6 +24,7 @@ mod persist;
 mod policy;
 mod quota;
 mod reply;
+mod run;
 mod server;
 mod service;
 mod store;
@@ -36,5 +37,6 @@ pub use config::{
 pub use faults::{FaultStep, Faults, INJECTABLE_ERRORS};
 pub use policy::{contact_arn, Policy, ACCOUNT};
 pub use quota::Quota;
+pub use run::run_command;
 pub use server::{Emulator, StartError};
 pub use service::MAX_BODY_BYTES;
