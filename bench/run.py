@@ -183,7 +183,7 @@ def main():
     p.add_argument("--crt-calls", type=int, default=4000)
     p.add_argument("--boto-calls", type=int, default=800)
     p.add_argument("--soak", type=int, default=100000, help="calls of the C memory soak")
-    p.add_argument("--one-way-ms", type=float, default=50.0, help="delay proxy: half a round trip")
+    p.add_argument("--one-way-ms", type=float, default=100.0, help="delay proxy: half a round trip")
     p.add_argument("--skip-competitor", action="store_true")
     p.add_argument("--skip-size", action="store_true", help="no cargo-bloat build")
     p.add_argument("--out", default=os.path.join(BENCH, "results", "latest.json"))
@@ -517,11 +517,12 @@ def chart(rep):
     return "\n".join(out) + "\n"
 
 
-FIGURES = "## Figures"
+FIGURES = "## Last run"
 
 
 def write_doc(path, rep, text, svg_name):
-    """docs/performance.md: the figures section is replaced; anything else in the file kept."""
+    """docs/performance.md: its "Last run" section is replaced (up to the next section); the
+    rest of the file is kept."""
     m = rep["machine"]
     figures = "\n".join([
         FIGURES, "",
@@ -530,20 +531,22 @@ def write_doc(path, rep, text, svg_name):
         f"{rep['load_average_end'][0]:.1f} at the end (a shared machine: the ratios, computed within each "
         "round, are the figures that count; absolute times are context).", "",
         f"![Per-call latency by client]({svg_name})", "",
-        text, "",
+        text, "", "",
     ])
-    head = ("# Performance\n\nHow fast connect-contact is on the path users take (plain and TLS, round trips, "
-            "cold start, size), beside the clients they would pick instead. `bench/run.sh` measures it "
-            "(see docs/performance.md for the protocol) and rewrites the figures section below.\n\n")
+    old = ""
     if os.path.exists(path):
         with open(path) as f:
             old = f.read()
-        if FIGURES in old:
-            head = old[: old.index(FIGURES)]
-        else:
-            head = old.rstrip("\n") + "\n\n"
+    if FIGURES in old:
+        start = old.index(FIGURES)
+        rest = old[start + len(FIGURES):]
+        end = rest.find("\n## ")
+        tail = "" if end < 0 else rest[end + 1:]
+        new = old[:start] + figures + tail
+    else:
+        new = (old.rstrip("\n") + "\n\n" if old else "# Performance\n\n") + figures
     with open(path, "w") as f:
-        f.write(head + figures)
+        f.write(new)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ use connect_contact::{Client, ClientConfig, UpdateContactRequest};
 
 const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nx-amzn-RequestId: trips\r\ncontent-length: 2\r\n\r\n{}";
 
+/// A client of `url` in the clean environment (tests/support): no proxy or CA bundle of this
+/// machine's.
 fn client(url: &str) -> Client {
-    Client::new(
+    crate::support::client(
         &ClientConfig::from_json(
             &serde_json::json!({
                 "region": "us-east-1",
@@ -31,7 +33,6 @@ fn client(url: &str) -> Client {
         )
         .unwrap(),
     )
-    .unwrap()
 }
 
 fn request() -> UpdateContactRequest {
