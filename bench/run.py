@@ -147,27 +147,58 @@ def machine():
             "python": platform.python_version(), "load_average": list(os.getloadavg())}
 
 
-def size_by_crate(root_target, tmp):
-    """Bytes of the library's code by crate (cargo-bloat on a non-stripped build of the same
-    profile in its own target directory), and the duplicate crate versions."""
+def size_by_crate(root_target):
+    """Bytes of the library by crate: the symbols of a non-stripped build of the same profile
+    (in target/unstripped), from `nm -S`, each given to the crate its demangled path starts
+    with (C and assembly symbols of ring's by their prefix). cargo-bloat refuses a library
+    that is also an rlib and a staticlib, so this does its job with nm. Also the duplicate crate
+    versions linked in (cargo tree -d)."""
     out = {"crates": None, "duplicates": None}
-    if shutil.which("cargo-bloat") or os.path.exists(os.path.expanduser("~/.cargo/bin/cargo-bloat")):
-        env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="false")
-        bloat = subprocess.run(
-            ["cargo", "bloat", "--release", "--lib", "-p", "connect-contact", "--crates", "-n", "25",
-             "--message-format", "json", "--target-dir", os.path.join(root_target, "bloat")],
-            cwd=ROOT, env=env, capture_output=True, text=True)
-        if bloat.returncode == 0:
-            out["crates"] = json.loads(bloat.stdout.strip().splitlines()[-1])
-        else:
-            print(f"cargo bloat failed:\n{bloat.stderr[-2000:]}", file=sys.stderr)
-    else:
-        print("cargo-bloat is missing (cargo install cargo-bloat): no size by crate", file=sys.stderr)
+    target = os.path.join(root_target, "unstripped")
+    env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="false")
+    sh(["cargo", "build", "--release", "--lib", "-p", "connect-contact", "--target-dir", target], cwd=ROOT, env=env)
+    lib = os.path.join(target, "release", "libconnect_contact.so")
+    nm = subprocess.run(["nm", "-S", "-C", lib], check=True, capture_output=True, text=True).stdout
+    crates = {}
+    for line in nm.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) < 4 or parts[2].lower() not in "tdrb":
+            continue
+        size, name = int(parts[1], 16), parts[3]
+        crates.setdefault(crate_of(name), [0, 0])[0 if parts[2].lower() == "t" else 1] += size
+    out["crates"] = sorted(({"name": k, "code": v[0], "data": v[1]} for k, v in crates.items()),
+                           key=lambda r: -(r["code"] + r["data"]))
+    out["unstripped_bytes"] = os.path.getsize(lib)
     tree = subprocess.run(["cargo", "tree", "-d", "-e", "normal,no-proc-macro", "-p", "connect-contact", "--depth", "0"],
                           cwd=ROOT, capture_output=True, text=True)
     out["duplicates"] = sorted({l.strip() for l in tree.stdout.splitlines()
                                 if l.strip() and not l.startswith(" ")})
     return out
+
+
+def release_profile():
+    """The root Cargo.toml's [profile.release] lines, for the report."""
+    with open(os.path.join(ROOT, "Cargo.toml")) as f:
+        text = f.read()
+    section = text.split("[profile.release]", 1)[1].split("\n[", 1)[0]
+    return [l.strip() for l in section.splitlines() if l.strip() and not l.strip().startswith("#")]
+
+
+def crate_of(symbol):
+    """The crate a demangled symbol belongs to: `<a::B as c::D>::f` is a's, `a::b::c` a's."""
+    s = symbol.lstrip("<&*")
+    for prefix in ("dyn ", "mut ", "const "):
+        if s.startswith(prefix):
+            s = s[len(prefix):].lstrip("<&*")
+    if "::" in s:
+        head = re.split(r"[^A-Za-z0-9_]", s.split("::", 1)[0])[0]
+        return {"core": "std", "alloc": "std", "std": "std"}.get(head, head or "[other]")
+    if s.startswith(("ring_core_", "ecp_nistz256", "GFp_", "aes_", "gcm_", "chacha20_", "x25519_",
+                     "p256_", "p384_", "sha256_", "sha512_", "bn_", "LIMBS_", "CRYPTO_", "OPENSSL_")):
+        return "ring (C and assembly)"
+    if s.startswith("connect_"):
+        return "connect_contact (C ABI)"
+    return "[C runtime, unnamed]"
 
 
 def median(values):
@@ -185,7 +216,7 @@ def main():
     p.add_argument("--soak", type=int, default=100000, help="calls of the C memory soak")
     p.add_argument("--one-way-ms", type=float, default=100.0, help="delay proxy: half a round trip")
     p.add_argument("--skip-competitor", action="store_true")
-    p.add_argument("--skip-size", action="store_true", help="no cargo-bloat build")
+    p.add_argument("--skip-size", action="store_true", help="no size by crate (it builds a non-stripped copy)")
     p.add_argument("--out", default=os.path.join(BENCH, "results", "latest.json"))
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "performance.md"))
     a = p.parse_args()
@@ -321,7 +352,7 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=10)
-    size = {"crates": None, "duplicates": None} if a.skip_size else size_by_crate(root_target, tmp)
+    size = {"crates": None, "duplicates": None} if a.skip_size else size_by_crate(root_target)
 
     # Medians over rounds; overheads and ratios computed within each round, then their median.
     med, over, ratios = {}, {}, {}
@@ -387,7 +418,7 @@ def main():
         "median": med, "overhead_us": over, "ratios": ratios, "runs": runs,
         "tls_handshake_cpu_us": handshake_cpu, "round_trips": trips, "round_trip_limits": TRIP_LIMITS,
         "one_way_delay_ms": a.one_way_ms, "coldstart": coldstart, "signing_us": sign_us,
-        "stripped_so_bytes": so_size, "size": size, "soak": soak,
+        "stripped_so_bytes": so_size, "size": size, "soak": soak, "profile": release_profile(),
         "targets": {n: {"value": v, "met": bool(o)} for n, (v, o) in targets.items()},
     }
     text = render(report)
@@ -458,19 +489,26 @@ def render(rep):
                  f"(RSS by tenths over TLS: {soak['https']['rss_kib']} KiB)")
     size = rep["size"]
     if size.get("crates"):
-        cr = size["crates"]
+        rows = size["crates"]
+        code, data = sum(r["code"] for r in rows), sum(r["data"] for r in rows)
         lines.append("")
-        lines.append(f"Size by crate (cargo-bloat, .text {cr.get('text-section-size', 0) / 1e6:.2f} MB of a "
-                     f"{cr.get('file-size', 0) / 1e6:.2f} MB non-stripped file):")
+        lines.append(f"Size by crate (symbols of a non-stripped build of the same profile, `nm -S`: code "
+                     f"{code / 1e6:.2f} MB, read-only and other data {data / 1e6:.2f} MB; the rest of the "
+                     "stripped file is ELF tables, unwind information and relocations):")
         lines.append("")
-        lines.append("| crate | .text bytes |")
-        lines.append("|---|---|")
-        for row in cr.get("crates", []):
-            lines.append(f"| {row['name']} | {row['size']:,} |")
+        lines.append("| crate | code bytes | data bytes |")
+        lines.append("|---|---|---|")
+        for row in rows[:20]:
+            lines.append(f"| {row['name']} | {row['code']:,} | {row['data']:,} |")
+        rest = rows[20:]
+        if rest:
+            lines.append(f"| {len(rest)} others | {sum(r['code'] for r in rest):,} | {sum(r['data'] for r in rest):,} |")
     if size.get("duplicates") is not None:
         lines.append("")
         lines.append("Duplicate crate versions in the library's dependencies (cargo tree -d): "
                      + (", ".join(size["duplicates"]) or "none"))
+    lines.append("")
+    lines.append("Release profile: " + ", ".join(f"`{l}`" for l in rep.get("profile", [])))
     lines.append("")
     lines.append("| target | measured | met |")
     lines.append("|---|---|---|")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: builds what it needs (the library, the harness, aws-sdk-connect in
 # bench/competitor — about 6 minutes the first time), installs what is missing (nginx-light and
-# libcurl4-openssl-dev with apt-get, cargo-bloat with cargo install, awscrt and boto3 into
+# libcurl4-openssl-dev with apt-get, awscrt and boto3 into
 # bench/.venv), starts nginx on 127.0.0.1 (plain and TLS with a generated test CA), runs every
 # client interleaved on both, counts round trips through a delay proxy, times the cold start,
 # sizes the library by crate, prints the table, writes bench/results/latest.json and
@@ -20,8 +20,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"; } >&2 \
     || { echo "could not install ${missing[*]}: run apt-get install ${missing[*]}" >&2; exit 1; }
 fi
-command -v cargo-bloat >/dev/null || cargo install --locked cargo-bloat >&2 \
-  || echo "cargo-bloat could not be installed: no size by crate" >&2
 if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c 'import awscrt, boto3' 2>/dev/null; then
   python3 -m venv bench/.venv
   bench/.venv/bin/pip install --quiet awscrt boto3 >&2
