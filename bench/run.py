@@ -290,16 +290,24 @@ def main():
 
     clients = [k for k in names if command(k, "x")]
     runs = {s: {k: [] for k in clients} for s in SCHEMES}
+    failed = {s: {} for s in SCHEMES}
     trips, coldstart = {}, {}
     try:
         for r in range(a.rounds):
             for scheme in SCHEMES:
                 # Rotate the order each round: no client always runs right after another.
                 for k in clients[r % len(clients):] + clients[: r % len(clients)]:
+                    if k in failed[scheme]:
+                        continue
                     out = subprocess.run(command(k, endpoints[scheme]), env=env, capture_output=True,
                                          text=True, timeout=600)
                     if out.returncode != 0:
-                        raise SystemExit(f"{k} over {scheme} failed:\n{out.stdout}\n{out.stderr}")
+                        if k in ("floor", "c"):
+                            raise SystemExit(f"{k} over {scheme} failed:\n{out.stdout}\n{out.stderr}")
+                        # A peer that cannot run here is reported as such, not silently dropped.
+                        failed[scheme][k] = (out.stderr.strip().splitlines() or ["exit status %d" % out.returncode])[-1][:200]
+                        print(f"{k} over {scheme} FAILED: {out.stderr[-2000:]}", file=sys.stderr, flush=True)
+                        continue
                     runs[scheme][k].append(json.loads(out.stdout.strip().splitlines()[-1]))
                     print(f"round {r + 1}/{a.rounds} {scheme} {k}: {runs[scheme][k][-1]}", file=sys.stderr, flush=True)
 
@@ -357,11 +365,11 @@ def main():
     # Medians over rounds; overheads and ratios computed within each round, then their median.
     med, over, ratios = {}, {}, {}
     for scheme in SCHEMES:
-        r = runs[scheme]
+        r = {k: v for k, v in runs[scheme].items() if k not in failed[scheme]}
         med[scheme] = {k: {m: median(x.get(m) for x in v) for m in METRICS + ["import_us", "construct2_us"]}
                        for k, v in r.items()}
         over[scheme] = {k: median(x["median_us"] - f["median_us"] for x, f in zip(r[k], r["floor"]))
-                        for k in clients}
+                        for k in r}
 
         def per_round(fn, ks):
             return median(fn(*(r[k][i] for k in ks)) for i in range(a.rounds)) if all(k in r for k in ks) else None
@@ -415,7 +423,7 @@ def main():
         "server": server_name, "rounds": a.rounds,
         "calls": {"rust_c_curl": a.calls, "python": a.py_calls, "awscrt": a.crt_calls, "boto3": a.boto_calls},
         "clients": {k: names[k] for k in clients},
-        "median": med, "overhead_us": over, "ratios": ratios, "runs": runs,
+        "median": med, "failed": failed, "overhead_us": over, "ratios": ratios, "runs": runs,
         "tls_handshake_cpu_us": handshake_cpu, "round_trips": trips, "round_trip_limits": TRIP_LIMITS,
         "one_way_delay_ms": a.one_way_ms, "coldstart": coldstart, "signing_us": sign_us,
         "stripped_so_bytes": so_size, "size": size, "soak": soak, "profile": release_profile(),
@@ -452,6 +460,9 @@ def render(rep):
     lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for k, name in rep["clients"].items():
         for s in SCHEMES:
+            if k in rep["failed"][s]:
+                lines.append(f"| {name} | {'TLS' if s == 'https' else 'plain'} | failed: {rep['failed'][s][k]} |||||||| ")
+                continue
             m = rep["median"][s][k]
             cons = us(m["construct_us"])
             if m.get("import_us"):
@@ -523,7 +534,8 @@ def chart(rep):
     scale (the clients span two orders of magnitude)."""
     import math
 
-    rows = [(rep["clients"][k], s, rep["median"][s][k]["median_us"]) for k in rep["clients"] for s in SCHEMES]
+    rows = [(rep["clients"][k], s, rep["median"][s][k]["median_us"])
+            for k in rep["clients"] for s in SCHEMES if k in rep["median"][s]]
     left, width, bar, gap = 330, 420, 14, 10
     lo = 10 ** math.floor(math.log10(min(v for _, _, v in rows)))
     hi = 10 ** math.ceil(math.log10(max(v for _, _, v in rows)))
@@ -543,6 +555,9 @@ def chart(rep):
     for k, name in rep["clients"].items():
         out.append(f'<text x="{left - 8}" y="{y + bar + 4}" text-anchor="end">{name[:52]}</text>')
         for s in SCHEMES:
+            if k not in rep["median"][s]:
+                y += bar
+                continue
             v = rep["median"][s][k]["median_us"]
             out.append(f'<rect x="{left}" y="{y}" width="{x(v) - left:.1f}" height="{bar - 2}" fill="{colours[s]}"/>'
                        f'<text x="{x(v) + 4:.1f}" y="{y + bar - 4}">{v:.0f}</text>')
