@@ -161,11 +161,10 @@ def size_by_crate(root_target):
     nm = subprocess.run(["nm", "-S", "-C", lib], check=True, capture_output=True, text=True).stdout
     crates = {}
     for line in nm.splitlines():
-        parts = line.split(" ", 3)
-        if len(parts) < 4 or parts[2].lower() not in "tdrb":
-            continue
-        size, name = int(parts[1], 16), parts[3]
-        crates.setdefault(crate_of(name), [0, 0])[0 if parts[2].lower() == "t" else 1] += size
+        m = re.match(r"^[0-9a-f]+ ([0-9a-f]+) ([tTdDrRbB]) (.*)$", line)
+        if m:
+            kind = 0 if m.group(2) in "tT" else 1
+            crates.setdefault(crate_of(m.group(3)), [0, 0])[kind] += int(m.group(1), 16)
     out["crates"] = sorted(({"name": k, "code": v[0], "data": v[1]} for k, v in crates.items()),
                            key=lambda r: -(r["code"] + r["data"]))
     out["unstripped_bytes"] = os.path.getsize(lib)
@@ -198,6 +197,8 @@ def crate_of(symbol):
         return "ring (C and assembly)"
     if s.startswith("connect_"):
         return "connect_contact (C ABI)"
+    if s.startswith(("sqlite3", "sqlite", "Sqlite")) or s[:1].islower() and "_" in s and s.islower():
+        return "[C: SQLite (bundled by rusqlite) and other C]"
     return "[C runtime, unnamed]"
 
 
