@@ -29,4 +29,5 @@ mod model_agreement;
 mod outbox;
 mod public_api;
 mod python_binding;
+mod round_trips;
 mod tls;
