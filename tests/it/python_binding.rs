@@ -217,7 +217,10 @@ fn fresh_checkout(name: &str) -> PathBuf {
         "build.rs",
         "cbindgen.toml",
         "src",
+        "model",
         "emulator",
+        "cli",
+        ".cargo",
         "tests",
         "bindings/python",
     ] {
