@@ -232,7 +232,12 @@ impl EndpointUrl {
 
     /// The full URL for a request path that starts with `/`.
     pub fn url_for(&self, path: &str) -> String {
-        format!("{}://{}{}", self.scheme, self.authority, path)
+        let mut url =
+            String::with_capacity(self.scheme.len() + 3 + self.authority.len() + path.len());
+        for piece in [&*self.scheme, "://", &self.authority, path] {
+            url.push_str(piece);
+        }
+        url
     }
 }
 

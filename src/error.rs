@@ -320,12 +320,18 @@ impl HttpHeaders {
             n.bytes()
                 .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
         };
-        let simple = self.iter().enumerate().all(|(i, (name, _))| {
-            plain(name)
-                && !self
-                    .iter()
-                    .skip(i + 1)
-                    .any(|(other, _)| other.eq_ignore_ascii_case(name))
+        // One pass over the lines: names seen so far on the stack (a response has a handful).
+        let mut seen = [""; 32];
+        let mut count = 0;
+        let simple = self.iter().all(|(name, _)| {
+            let fresh = count < seen.len()
+                && plain(name)
+                && !seen[..count].iter().any(|o| o.eq_ignore_ascii_case(name));
+            if fresh {
+                seen[count] = name;
+                count += 1;
+            }
+            fresh
         });
         if !simple {
             // Writing into a Vec cannot fail.
@@ -340,7 +346,17 @@ impl HttpHeaders {
             out.push(b'"');
             out.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
             out.extend_from_slice(b"\":");
-            let _ = serde_json::to_writer(&mut *out, value);
+            if value
+                .bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+            {
+                // Nothing to escape (the usual header value): as serde_json would write it.
+                out.push(b'"');
+                out.extend_from_slice(value.as_bytes());
+                out.push(b'"');
+            } else {
+                let _ = serde_json::to_writer(&mut *out, value);
+            }
         }
         out.push(b'}');
     }

@@ -139,7 +139,13 @@ fn set_last_error(message: &str) {
 
 /// Copies `s` into a string the caller frees with connect_string_free().
 fn to_c_string(s: String) -> *mut c_char {
-    CString::new(s.replace('\0', "\u{FFFD}"))
+    // Documents are JSON (NUL is escaped there), so the first try moves the string in without
+    // a copy; anything else with a NUL gets U+FFFD for it.
+    CString::new(s)
+        .or_else(|nul| {
+            let text = String::from_utf8(nul.into_vec()).unwrap_or_default();
+            CString::new(text.replace('\0', "\u{FFFD}"))
+        })
         .unwrap_or_default()
         .into_raw()
 }

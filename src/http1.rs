@@ -31,6 +31,7 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use crate::error::{Error, HttpHeaders, ResponseMetadata};
 use crate::http::{self, host_of, Engine, HttpResponse, Limits, Request, MAX_RESPONSE_BYTES};
+use crate::json::push_decimal;
 
 /// Largest response head read (ureq's limit too).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -417,7 +418,9 @@ impl Direct {
         }
         match message.body {
             Some(body) => {
-                write!(out, "content-length: {}\r\n\r\n", body.len()).ok();
+                out.extend_from_slice(b"content-length: ");
+                push_decimal(out, body.len() as u64);
+                out.extend_from_slice(b"\r\n\r\n");
                 out.extend_from_slice(body);
             }
             None => out.extend_from_slice(b"\r\n"),
@@ -659,7 +662,7 @@ impl<S: Source> Reader<'_, S> {
     fn read(&mut self) -> Result<(HttpResponse, bool), Error> {
         let mut filled = 0;
         // The head (skipping any 1xx interim responses).
-        let (head_len, head) = loop {
+        let (head_len, head, http_headers) = loop {
             let mut parsed = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut parsed);
             match response.parse(&self.buf[..filled]) {
@@ -676,7 +679,7 @@ impl<S: Source> Reader<'_, S> {
                         filled -= len;
                         continue;
                     }
-                    break (len, head);
+                    break (len, head, parsed_headers(response.headers));
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(e) => {
@@ -698,7 +701,7 @@ impl<S: Source> Reader<'_, S> {
         let mut metadata = ResponseMetadata {
             request_id: head.request_id.clone(),
             http_status: Some(head.status),
-            http_headers: head_headers(&self.buf[..head_len]),
+            http_headers,
             ..Default::default()
         };
         let too_large = || Error::InvalidResponse {
@@ -972,14 +975,21 @@ fn next_chunk(pending: &[u8]) -> Chunk {
 
 /// Moves the unconsumed `buf[start..filled]` to the front, making room to read into.
 /// The header lines of a response head (status line skipped), for `HTTPHeaders`.
-fn head_headers(head: &[u8]) -> HttpHeaders {
-    let text = String::from_utf8_lossy(head);
-    HttpHeaders::from_pairs(
-        text.split("\r\n")
-            .skip(1)
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim(), value.trim())),
-    )
+/// The response's headers as httparse found them. A value that is not UTF-8 (obs-text) is
+/// kept with U+FFFD in place of the bad bytes, as before; such values take the slow path.
+fn parsed_headers(headers: &[httparse::Header<'_>]) -> HttpHeaders {
+    if headers.iter().all(|h| std::str::from_utf8(h.value).is_ok()) {
+        return HttpHeaders::from_pairs(
+            headers
+                .iter()
+                .map(|h| (h.name, std::str::from_utf8(h.value).unwrap_or("").trim())),
+        );
+    }
+    let lossy: Vec<(&str, String)> = headers
+        .iter()
+        .map(|h| (h.name, String::from_utf8_lossy(h.value).into_owned()))
+        .collect();
+    HttpHeaders::from_pairs(lossy.iter().map(|(name, value)| (*name, value.trim())))
 }
 
 /// Marks a failure of `connect` (resolve, TCP, TLS) as happening before anything was sent.

@@ -10,6 +10,23 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 
+/// Appends `n` in decimal: what `write!(out, "{n}")` writes, without the formatting machinery
+/// (every call writes a few numbers: Content-Length, the date, the response's status).
+pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 /// Shown in place of a sensitive member's value.
 pub(crate) const REDACTED: &str = "*** Sensitive Data Redacted ***";
 
@@ -241,4 +258,16 @@ pub(crate) fn read_i32(v: &Value, path: &FieldPath) -> Result<i32, Error> {
             )),
             other => type_error(path, "integer", other),
         })
+}
+
+#[cfg(test)]
+mod decimal_tests {
+    #[test]
+    fn push_decimal_writes_what_display_writes() {
+        for n in [0, 1, 9, 10, 99, 100, 204, 65_535, 1_000_000_007, u64::MAX] {
+            let mut out = b"x".to_vec();
+            super::push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
 }

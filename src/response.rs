@@ -1,11 +1,10 @@
 //! The response document handed to C and Python callers, shaped as boto3 users know it.
 #![forbid(unsafe_code)]
 
-use std::io::Write as _;
-
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, ResponseMetadata};
+use crate::json::push_decimal;
 
 /// The result of a successful UpdateContact (the service returns no members).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +29,9 @@ impl UpdateContactOutput {
             out.push(b',');
         }
         if let Some(status) = m.http_status {
-            let _ = write!(out, "\"HTTPStatusCode\":{status},");
+            out.extend_from_slice(b"\"HTTPStatusCode\":");
+            push_decimal(&mut out, status.into());
+            out.push(b',');
         }
         if m.max_attempts_reached {
             out.extend_from_slice(b"\"MaxAttemptsReached\":true,");
@@ -40,7 +41,9 @@ impl UpdateContactOutput {
             let _ = serde_json::to_writer(&mut out, id.as_str());
             out.push(b',');
         }
-        let _ = write!(out, "\"RetryAttempts\":{}}}}}", m.retry_attempts);
+        out.extend_from_slice(b"\"RetryAttempts\":");
+        push_decimal(&mut out, m.retry_attempts.into());
+        out.extend_from_slice(b"}}");
         String::from_utf8(out).unwrap_or_default()
     }
 }

@@ -1,7 +1,6 @@
 //! SigV4 with aws-sigv4: service `connect` for the client, `sts` for AssumeRole.
 #![forbid(unsafe_code)]
 
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -196,7 +195,9 @@ impl Signer {
         }
         canonical.push_str("\n\n");
         for (name, value) in &signed {
-            let _ = writeln!(canonical, "{name}:{value}");
+            for piece in [*name, ":", *value, "\n"] {
+                canonical.push_str(piece);
+            }
         }
         canonical.push('\n');
         canonical.push_str(&names);
@@ -206,7 +207,10 @@ impl Signer {
             ring::digest::digest(&ring::digest::SHA256, body).as_ref(),
         );
 
-        let scope = format!("{day}/{}/{}/aws4_request", self.region, self.service);
+        let mut scope = String::with_capacity(64);
+        for piece in [day, "/", &self.region, "/", self.service, "/aws4_request"] {
+            scope.push_str(piece);
+        }
         let mut to_sign = String::with_capacity(160);
         to_sign.push_str("AWS4-HMAC-SHA256\n");
         to_sign.push_str(&amz_date);
@@ -221,11 +225,17 @@ impl Signer {
         let signature = ring::hmac::sign(&key, to_sign.as_bytes());
 
         let mut authorization = String::with_capacity(256);
-        let _ = write!(
-            authorization,
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={names}, Signature=",
-            credentials.access_key_id()
-        );
+        for piece in [
+            "AWS4-HMAC-SHA256 Credential=",
+            credentials.access_key_id(),
+            "/",
+            &scope,
+            ", SignedHeaders=",
+            &names,
+            ", Signature=",
+        ] {
+            authorization.push_str(piece);
+        }
         hex_into(&mut authorization, signature.as_ref());
         let mut out = Vec::with_capacity(3);
         out.push(("x-amz-date", amz_date));
@@ -282,12 +292,22 @@ fn amz_date(seconds: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    // Fixed-width fields; a year outside 0..=9999 cannot be signed for and is clamped.
+    let mut out = String::with_capacity(16);
+    let field = |out: &mut String, value: u64, width: u32| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u64.pow(place) % 10) as u8));
+        }
+    };
+    field(&mut out, y.clamp(0, 9999) as u64, 4);
+    field(&mut out, m as u64, 2);
+    field(&mut out, d as u64, 2);
+    out.push('T');
+    field(&mut out, rem / 3600, 2);
+    field(&mut out, rem / 60 % 60, 2);
+    field(&mut out, rem % 60, 2);
+    out.push('Z');
+    out
 }
 
 fn hex_into(out: &mut String, bytes: &[u8]) {

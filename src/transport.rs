@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use once_cell::sync::Lazy;
@@ -23,9 +23,13 @@ use crate::http1::Direct;
 /// Idle connections kept for reuse (all to the one endpoint).
 const MAX_IDLE_CONNECTIONS: usize = 64;
 
-/// The ureq engine: one pooled agent with the client's proxy and trust roots.
+/// The ureq engine: one pooled agent with the client's proxy and trust roots, built on first
+/// use. Most clients never need it (static keys, no proxy: the fast path sends every call), and
+/// building it first touches much of ureq's code: a client's construction no longer pays that.
 pub struct Transport {
-    agent: ureq::Agent,
+    network: Network,
+    connect_timeout: Duration,
+    agent: OnceLock<ureq::Agent>,
 }
 
 const USER_AGENT: &str = concat!("connect-contact/", env!("CARGO_PKG_VERSION"));
@@ -67,6 +71,19 @@ impl Transport {
     /// A transport with the client's proxy and trust roots; credential providers (STS, SSO,
     /// IMDS, containers) use one of these too, never a second HTTP stack.
     pub fn with_network(network: &Network, connect_timeout: Duration) -> Self {
+        Transport {
+            network: network.clone(),
+            connect_timeout,
+            agent: OnceLock::new(),
+        }
+    }
+
+    fn agent(&self) -> &ureq::Agent {
+        self.agent
+            .get_or_init(|| Self::build_agent(&self.network, self.connect_timeout))
+    }
+
+    fn build_agent(network: &Network, connect_timeout: Duration) -> ureq::Agent {
         let config = ureq::Agent::config_builder()
             // AWS error documents come with 4xx/5xx statuses; we read them ourselves.
             .http_status_as_error(false)
@@ -85,9 +102,7 @@ impl Transport {
             .max_idle_connections(MAX_IDLE_CONNECTIONS)
             .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
             .build();
-        Transport {
-            agent: config.into(),
-        }
+        config.into()
     }
 
     /// Sends any request: `body` `None` sends none (GET). `limits.timeout` bounds the whole
@@ -111,13 +126,13 @@ impl Transport {
         let response = match body {
             Some(body) => {
                 let request = builder.body(body).map_err(invalid)?;
-                let request = apply(limits, self.agent.configure_request(request)).build();
-                self.agent.run(request)
+                let request = apply(limits, self.agent().configure_request(request)).build();
+                self.agent().run(request)
             }
             None => {
                 let request = builder.body(()).map_err(invalid)?;
-                let request = apply(limits, self.agent.configure_request(request)).build();
-                self.agent.run(request)
+                let request = apply(limits, self.agent().configure_request(request)).build();
+                self.agent().run(request)
             }
         }
         .map_err(|e| map_error(e, url))?;
