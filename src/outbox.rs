@@ -254,7 +254,8 @@ struct Shared {
     options: OutboxOptions,
     /// Enqueue, stats and dead-letter calls.
     conn: Mutex<Connection>,
-    pacer: Mutex<Pacer>,
+    /// The pacer shared through the file.
+    pacer: Pacer,
     stop: AtomicBool,
     wake: (Mutex<u64>, Condvar),
 }
@@ -313,7 +314,17 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
             error_code TEXT,
             error_message TEXT);
          CREATE INDEX IF NOT EXISTS outbox_by_contact ON outbox(dead, contact, id);
-         CREATE TABLE IF NOT EXISTS outbox_counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+         CREATE TABLE IF NOT EXISTS outbox_counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS outbox_pacer(
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            rate REAL NOT NULL,
+            start_rate REAL NOT NULL,
+            burst REAL NOT NULL,
+            tokens REAL NOT NULL,
+            refilled_us INTEGER NOT NULL,
+            grown_us INTEGER NOT NULL,
+            cut_us INTEGER NOT NULL,
+            ceiling REAL NOT NULL);",
     )
     .map_err(|e| storage(path, e))?;
     Ok(conn)
@@ -336,10 +347,11 @@ impl Outbox {
             now_ms(),
             (random_unit() * 1e9) as u64
         );
+        let pacer = Pacer::open(&path, &options)?;
         let shared = Arc::new(Shared {
             client: client.single_attempt(),
             checker: client,
-            pacer: Mutex::new(Pacer::new(options.rate, options.burst)),
+            pacer,
             owner,
             options,
             conn: Mutex::new(conn),
@@ -438,7 +450,9 @@ impl Outbox {
             dead: dead as u64,
             attempts: counter("attempts"),
             throttled: counter("throttled"),
-            send_rate: lock(&self.shared.pacer).rate,
+            send_rate: conn
+                .query_row("SELECT rate FROM outbox_pacer WHERE id = 1", [], |r| r.get(0))
+                .unwrap_or_else(|_| self.shared.pacer.rate()),
         }
     }
 
@@ -572,42 +586,79 @@ pub(crate) fn coalesce(into: &mut Map<String, Value>, next: &Map<String, Value>)
     }
 }
 
-/// A token bucket whose rate adapts: cut on throttle, probed upward on success.
-struct Pacer {
+/// Cut factor on a throttle (multiplicative decrease).
+const CUT: f64 = 0.7;
+/// After an isolated throttle the rate climbs back quickly to this share of the rate where
+/// throttling began...
+const RECOVER_TO: f64 = 0.95;
+/// ... at this share of the configured rate per second,
+const RECOVER_SPEED: f64 = 0.2;
+/// then probes above it at this share of the configured rate per second.
+const PROBE_SPEED: f64 = 0.001;
+/// A throttle this soon after the previous cut means the cut was not enough (other senders
+/// share the quota): no quick climb back, the rate it was cut to becomes the new ceiling.
+const REPEAT_WINDOW_US: i64 = 20_000_000;
+/// The rate never drops below this share of the configured rate.
+const FLOOR: f64 = 0.02;
+
+/// The pacer's state: a token bucket whose rate adapts (cut on throttle, probed upward while
+/// it is what limits the sends). One row in the outbox file, shared by every process and
+/// handle on it; the arithmetic is here, free of SQLite, so it can be tested on its own.
+/// Times are microseconds since the Unix epoch (one host's clock, shared by its processes).
+#[derive(Clone, Debug, PartialEq)]
+struct PacerState {
+    /// Calls per second now.
     rate: f64,
+    /// The configured rate and burst.
     start_rate: f64,
     burst: f64,
+    /// Tokens at `refilled_us`; negative when sends are booked ahead (callers waiting).
     tokens: f64,
-    last: Instant,
-    last_success: Instant,
-    last_cut: Option<Instant>,
-    /// The rate when last throttled: growth slows near it.
+    refilled_us: i64,
+    /// When the rate last grew (growth is counted per elapsed second).
+    grown_us: i64,
+    /// When the rate was last cut (0: never).
+    cut_us: i64,
+    /// The rate where throttling began (before any throttle: the configured rate).
     ceiling: f64,
 }
 
-impl Pacer {
-    fn new(rate: f64, burst: u32) -> Pacer {
-        let now = Instant::now();
-        Pacer {
+impl PacerState {
+    fn new(rate: f64, burst: u32, now_us: i64) -> PacerState {
+        PacerState {
             rate,
             start_rate: rate,
             burst: burst as f64,
             tokens: burst as f64,
-            last: now,
-            last_success: now,
-            last_cut: None,
-            // Until the first throttle the configured rate is the best guess of the quota:
-            // probe slowly above it.
+            refilled_us: now_us,
+            grown_us: now_us,
+            cut_us: 0,
             ceiling: rate,
         }
     }
 
-    /// Reserves a send; returns how long to wait before sending.
-    fn reserve(&mut self) -> Duration {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
+    fn refill(&mut self, now_us: i64) {
+        // A clock that went back counts as no time passing.
+        let dt = (now_us - self.refilled_us).max(0) as f64 / 1e6;
+        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        self.refilled_us = self.refilled_us.max(now_us);
+    }
+
+    /// Books one send; returns how long to wait before making it.
+    fn reserve(&mut self, now_us: i64) -> Duration {
+        self.refill(now_us);
+        let dt = ((now_us - self.grown_us).max(0) as f64 / 1e6).min(1.0);
+        self.grown_us = self.grown_us.max(now_us);
+        // Grow only while the bucket is what holds sends back: a rate nobody uses proves
+        // nothing about the quota.
+        if self.tokens < 1.0 {
+            let speed = if self.rate < RECOVER_TO * self.ceiling {
+                RECOVER_SPEED
+            } else {
+                PROBE_SPEED
+            };
+            self.rate += self.start_rate * speed * dt;
+        }
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO
@@ -616,32 +667,152 @@ impl Pacer {
         }
     }
 
-    fn on_throttle(&mut self) {
-        let now = Instant::now();
-        // Calls in flight answer together: one cut per few sends' worth of time.
-        if self.last_cut.is_some_and(|t| {
-            now.duration_since(t).as_secs_f64() < (4.0 / self.rate).clamp(0.05, 1.0)
-        }) {
-            return;
+    /// A call sent at `sent_us` was throttled. Cuts the rate unless the call was sent before
+    /// the last cut (calls in flight answer together: one cut per overshoot), and empties the
+    /// bucket, charging it for the call, so the next send waits at least 1/rate. True when
+    /// it cut.
+    fn on_throttle(&mut self, sent_us: i64, now_us: i64) -> bool {
+        if sent_us < self.cut_us {
+            return false;
         }
-        self.last_cut = Some(now);
-        self.ceiling = self.rate;
-        self.rate = (self.rate * 0.7).max(self.start_rate * 0.02).max(0.05);
-        self.tokens = self.tokens.min(0.0);
+        let repeated = self.cut_us > 0 && now_us - self.cut_us < REPEAT_WINDOW_US;
+        let cut = (self.rate * CUT).max(self.start_rate * FLOOR);
+        self.ceiling = if repeated { cut } else { self.rate };
+        self.rate = cut;
+        self.cut_us = now_us.max(self.cut_us + 1);
+        self.tokens = -1.0;
+        self.refilled_us = now_us;
+        true
+    }
+}
+
+/// The shared pacer: [`PacerState`] in the file's `outbox_pacer` row, read and written in one
+/// short `IMMEDIATE` transaction per token, on a connection of its own with
+/// `synchronous=NORMAL` (losing the pacer's last changes in a power cut only means pacing
+/// from slightly older state).
+struct Pacer {
+    conn: Mutex<Connection>,
+    start_rate: f64,
+    /// The rate last seen, for the throttled update's hold-back and for stats.
+    rate: Mutex<f64>,
+}
+
+const PACER_COLUMNS: &str =
+    "rate, start_rate, burst, tokens, refilled_us, grown_us, cut_us, ceiling";
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+impl Pacer {
+    /// Opens the pacer on `path`; the row is made with `options`' rate and burst, or reset to
+    /// them when it holds another configuration (the last process to open with a different
+    /// rate or burst sets the file's).
+    fn open(path: &Path, options: &OutboxOptions) -> Result<Pacer, Error> {
+        let mut conn = open_connection(path)?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL;")
+            .map_err(|e| storage(path, e))?;
+        let fresh = PacerState::new(options.rate, options.burst, now_us());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| storage(path, e))?;
+        let stored = load_pacer(&tx).map_err(|e| storage(path, e))?;
+        let same = stored
+            .as_ref()
+            .is_some_and(|s| s.start_rate == fresh.start_rate && s.burst == fresh.burst);
+        if !same {
+            store_pacer(&tx, &fresh).map_err(|e| storage(path, e))?;
+        }
+        tx.commit().map_err(|e| storage(path, e))?;
+        let rate = if same {
+            stored.map_or(options.rate, |s| s.rate)
+        } else {
+            options.rate
+        };
+        Ok(Pacer {
+            conn: Mutex::new(conn),
+            start_rate: options.rate,
+            rate: Mutex::new(rate),
+        })
     }
 
-    fn on_success(&mut self) {
-        let now = Instant::now();
-        let dt = now.duration_since(self.last_success).as_secs_f64().min(1.0);
-        self.last_success = now;
-        // Quickly back to 90% of where throttling began, then a slow probe beyond it.
-        let speed = if self.rate < 0.9 * self.ceiling {
-            0.2
-        } else {
-            0.01
-        };
-        self.rate += self.start_rate * speed * dt;
+    fn update<T>(&self, f: impl FnOnce(&mut PacerState) -> T) -> rusqlite::Result<T> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut state = load_pacer(&tx)?.unwrap_or_else(|| PacerState::new(self.start_rate, 1, now_us()));
+        let out = f(&mut state);
+        store_pacer(&tx, &state)?;
+        tx.commit()?;
+        *lock(&self.rate) = state.rate;
+        Ok(out)
     }
+
+    /// Books a send: how long to wait, and when it was booked.
+    fn reserve(&self) -> rusqlite::Result<(Duration, i64)> {
+        let now = now_us();
+        self.update(|s| (s.reserve(now), now))
+    }
+
+    /// True when the rate was cut after `booked_us` (the booking was made at the old rate).
+    fn cut_since(&self, booked_us: i64) -> rusqlite::Result<bool> {
+        let cut: i64 = lock(&self.conn).query_row(
+            "SELECT cut_us FROM outbox_pacer WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(cut > booked_us)
+    }
+
+    fn on_throttle(&self, sent_us: i64) -> rusqlite::Result<bool> {
+        let now = now_us();
+        self.update(|s| s.on_throttle(sent_us, now))
+    }
+
+    fn rate(&self) -> f64 {
+        *lock(&self.rate)
+    }
+}
+
+fn load_pacer(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Option<PacerState>> {
+    tx.query_row(
+        &format!("SELECT {PACER_COLUMNS} FROM outbox_pacer WHERE id = 1"),
+        [],
+        |r| {
+            Ok(PacerState {
+                rate: r.get(0)?,
+                start_rate: r.get(1)?,
+                burst: r.get(2)?,
+                tokens: r.get(3)?,
+                refilled_us: r.get(4)?,
+                grown_us: r.get(5)?,
+                cut_us: r.get(6)?,
+                ceiling: r.get(7)?,
+            })
+        },
+    )
+    .optional()
+}
+
+fn store_pacer(tx: &rusqlite::Transaction<'_>, s: &PacerState) -> rusqlite::Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT OR REPLACE INTO outbox_pacer(id, {PACER_COLUMNS}) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ),
+        params![
+            s.rate,
+            s.start_rate,
+            s.burst,
+            s.tokens,
+            s.refilled_us,
+            s.grown_us,
+            s.cut_us,
+            s.ceiling
+        ],
+    )?;
+    Ok(())
 }
 
 /// One leased run of a contact's pending updates.
@@ -686,11 +857,13 @@ impl Shared {
                 }
                 continue;
             };
-            let wait = lock(&self.pacer).reserve();
-            if !wait.is_zero() {
-                std::thread::sleep(wait);
+            if !self.pace() {
+                // Closing: give the lease back so another process may send it at once.
+                let _ = self.release(&mut conn, &claim);
+                return;
             }
-            let outcome = self.send(&claim);
+            let sent_us = now_us();
+            let outcome = self.send(&claim, sent_us);
             // A failure to record is retried by the lease running out: at-least-once.
             let _ = self.record(&mut conn, &claim, outcome);
         }
@@ -797,7 +970,49 @@ impl Shared {
         }
     }
 
-    fn send(&self, claim: &Claim) -> Outcome {
+    /// Waits for a token of the shared pacer; books again when the rate was cut while
+    /// waiting (the booking was made at the old rate). False when the outbox is closing.
+    fn pace(&self) -> bool {
+        for _ in 0..8 {
+            let (wait, booked_us) = match self.pacer.reserve() {
+                Ok(booking) => booking,
+                // The pacer's row cannot be written (e.g. locked for longer than the busy
+                // timeout): pace by the configured rate alone.
+                Err(_) => (
+                    Duration::from_secs_f64(1.0 / self.options.rate),
+                    now_us(),
+                ),
+            };
+            let until = Instant::now() + wait;
+            loop {
+                if self.stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(100)));
+            }
+            if wait.is_zero() || !self.pacer.cut_since(booked_us).unwrap_or(false) {
+                return true;
+            }
+        }
+        true
+    }
+
+    /// Frees a claim's lease without sending it.
+    fn release(&self, conn: &mut Connection, claim: &Claim) -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(
+            "UPDATE outbox SET lease_until = 0 WHERE id = ?1 AND lease_owner = ?2",
+        )?;
+        for id in &claim.ids {
+            stmt.execute(params![id, self.owner])?;
+        }
+        Ok(())
+    }
+
+    fn send(&self, claim: &Claim, sent_us: i64) -> Outcome {
         let text = request_json(
             &claim.instance_id,
             &claim.contact_id,
@@ -806,15 +1021,12 @@ impl Shared {
         let result = UpdateContactRequest::from_json(&text)
             .and_then(|request| self.client.update_contact(&request));
         match result {
-            Ok(_) => {
-                lock(&self.pacer).on_success();
-                Outcome::Delivered
-            }
+            Ok(_) => Outcome::Delivered,
             Err(error) => {
                 let kind = FailureKind::of(&error);
                 let throttled = kind == FailureKind::Throttling;
                 if throttled {
-                    lock(&self.pacer).on_throttle();
+                    let _ = self.pacer.on_throttle(sent_us);
                 }
                 if retryable(&error) {
                     Outcome::Retry { throttled, error }
@@ -854,8 +1066,10 @@ impl Shared {
                     events.extend(self.bury(&tx, &claim.ids, &error)?);
                 } else {
                     let delay = if throttled {
-                        // Pacing spaces the sends; the update keeps its place.
-                        Duration::ZERO
+                        // Held back one to two sends' worth at the (cut) rate, so a throttle
+                        // is not followed at once by the same call; it keeps its place.
+                        Duration::from_secs_f64((1.0 + random_unit()) / self.pacer.rate())
+                            .min(self.options.max_backoff)
                     } else {
                         let exp = Duration::from_millis(100)
                             .saturating_mul(1u32 << claim.attempts.clamp(0, 16) as u32)
@@ -990,20 +1204,75 @@ mod tests {
         );
     }
 
+    const S: i64 = 1_000_000;
+
     #[test]
-    fn pacer_starts_at_burst_then_rate_and_adapts() {
-        let mut p = Pacer::new(2.0, 5);
+    fn pacer_starts_at_burst_then_books_sends_at_the_rate() {
+        let mut p = PacerState::new(2.0, 5, 100 * S);
         for _ in 0..5 {
-            assert_eq!(p.reserve(), Duration::ZERO);
+            assert_eq!(p.reserve(100 * S), Duration::ZERO);
         }
-        assert!(p.reserve() > Duration::from_millis(400));
-        p.on_throttle();
+        // Booked ahead: the 6th waits 1/rate, the 7th 2/rate.
+        assert_eq!(p.reserve(100 * S), Duration::from_millis(500));
+        assert_eq!(p.reserve(100 * S), Duration::from_millis(1000));
+        // A clock that went back changes nothing.
+        let before = p.clone();
+        p.refill(99 * S);
+        assert_eq!(p, before);
+    }
+
+    #[test]
+    fn pacer_cuts_once_per_overshoot_and_charges_the_bucket() {
+        let mut p = PacerState::new(2.0, 5, 100 * S);
+        for _ in 0..5 {
+            p.reserve(100 * S);
+        }
+        assert!(p.on_throttle(100 * S, 100 * S + 10));
         assert!((p.rate - 1.4).abs() < 1e-9);
-        p.on_throttle();
-        assert!((p.rate - 1.4).abs() < 1e-9, "one cut per few sends");
-        p.last_success -= Duration::from_secs(1);
-        p.on_success();
-        assert!(p.rate > 1.4);
+        assert_eq!(p.ceiling, 2.0, "where throttling began");
+        // A call sent before the cut answers late: old news, no second cut.
+        assert!(!p.on_throttle(100 * S + 5, 100 * S + 20));
+        assert!((p.rate - 1.4).abs() < 1e-9);
+        // The bucket was charged: no burst after a throttle, the next send waits 2/rate.
+        let wait = p.reserve(100 * S + 10);
+        assert!((wait.as_secs_f64() - 2.0 / 1.4).abs() < 1e-3, "{wait:?}");
+        // A call sent after the cut and throttled soon after: the cut was not enough; the
+        // new rate becomes the ceiling (no quick climb back).
+        assert!(p.on_throttle(101 * S, 102 * S));
+        assert!((p.rate - 0.98).abs() < 1e-4);
+        assert!((p.ceiling - p.rate).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pacer_grows_only_while_it_holds_sends_back() {
+        let mut p = PacerState::new(10.0, 5, 100 * S);
+        assert!(p.on_throttle(100 * S, 100 * S));
+        assert!((p.rate - 7.0).abs() < 1e-9);
+        // Idle for a minute: the bucket is full, nothing was held back, no growth.
+        for _ in 0..6 {
+            p.reserve(160 * S);
+        }
+        assert!((p.rate - 7.0).abs() < 1e-9);
+        // Busy: quick climb (20% of the configured rate per second) to 95% of the ceiling...
+        for i in 1..=100 {
+            p.reserve(160 * S + i * S / 100);
+        }
+        assert!((p.rate - 9.0).abs() < 1e-6, "{}", p.rate);
+        for i in 1..=200 {
+            p.reserve(161 * S + i * S / 100);
+        }
+        assert!(p.rate >= 9.5 && p.rate < 9.56, "{}", p.rate);
+        // ... then a slow probe (0.1% of the configured rate per second).
+        let at = p.rate;
+        for i in 1..=1000 {
+            p.reserve(163 * S + i * S / 100);
+        }
+        assert!((p.rate - at - 0.1).abs() < 1e-6, "{}", p.rate - at);
+        // Never below the floor.
+        for i in 0..40 {
+            p.on_throttle(200 * S + i * S, 200 * S + i * S);
+        }
+        assert!((p.rate - 0.2).abs() < 1e-9);
     }
 
     #[test]
