@@ -264,8 +264,44 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn storage(path: &Path, e: impl fmt::Display) -> Error {
-    Error::InvalidConfig(format!("outbox file {}: {e}", path.display()))
+/// A failure of the outbox file: CONNECT_STATUS_STORAGE, naming the file and SQLite's reason
+/// (its message and result code, e.g. `unable to open database file (SQLITE_CANTOPEN)`).
+fn storage(path: &Path, e: rusqlite::Error) -> Error {
+    let reason = match &e {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            let text = message.clone().unwrap_or_else(|| failure.to_string());
+            format!("{text} ({})", sqlite_code_name(failure.code))
+        }
+        other => other.to_string(),
+    };
+    storage_reason(path, &reason)
+}
+
+fn storage_reason(path: &Path, reason: &str) -> Error {
+    Error::Storage(format!("outbox file {}: {reason}", path.display()))
+}
+
+fn sqlite_code_name(code: rusqlite::ErrorCode) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    match code {
+        C::CannotOpen => "SQLITE_CANTOPEN",
+        C::NotADatabase => "SQLITE_NOTADB",
+        C::DatabaseCorrupt => "SQLITE_CORRUPT",
+        C::DiskFull => "SQLITE_FULL",
+        C::ReadOnly => "SQLITE_READONLY",
+        C::PermissionDenied => "SQLITE_PERM",
+        C::SystemIoFailure => "SQLITE_IOERR",
+        C::DatabaseBusy => "SQLITE_BUSY",
+        C::DatabaseLocked => "SQLITE_LOCKED",
+        C::OutOfMemory => "SQLITE_NOMEM",
+        C::FileLockingProtocolFailed => "SQLITE_PROTOCOL",
+        C::SchemaChanged => "SQLITE_SCHEMA",
+        C::TooBig => "SQLITE_TOOBIG",
+        C::ConstraintViolation => "SQLITE_CONSTRAINT",
+        C::NoLargeFileSupport => "SQLITE_NOLFS",
+        C::AuthorizationForStatementDenied => "SQLITE_AUTH",
+        _ => "SQLITE_ERROR",
+    }
 }
 
 fn now_ms() -> i64 {
@@ -289,9 +325,9 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
         .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
         .map_err(|e| storage(path, e))?;
     if !journal.eq_ignore_ascii_case("wal") {
-        return Err(storage(
+        return Err(storage_reason(
             path,
-            format!("cannot use WAL mode (got {journal})"),
+            &format!("cannot use WAL mode (got journal mode {journal})"),
         ));
     }
     // FULL: the WAL is fsynced at each commit, so an acknowledged enqueue survives power loss.
@@ -371,7 +407,12 @@ impl Outbox {
             let handle = std::thread::Builder::new()
                 .name(format!("connect-outbox-{i}"))
                 .spawn(move || worker.deliver_loop(conn))
-                .map_err(|e| storage(&shared.path, format!("cannot start a thread: {e}")))?;
+                .map_err(|e| {
+                    Error::InvalidConfig(format!(
+                        "outbox file {}: cannot start a delivery thread: {e}",
+                        shared.path.display()
+                    ))
+                })?;
             threads.push(handle);
         }
         Ok(Outbox { shared, threads })
