@@ -159,7 +159,7 @@ impl OutboxOptions {
     }
 }
 
-/// Counters of an outbox file (shared by every process using it) and this process's send rate.
+/// Counters of an outbox file and its send rate (both shared by every process using it).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OutboxStats {
     /// Updates waiting to be delivered.
@@ -174,7 +174,7 @@ pub struct OutboxStats {
     pub attempts: u64,
     /// Calls the service throttled.
     pub throttled: u64,
-    /// This process's current send rate, calls per second.
+    /// The file's current send rate (its shared pacer's), calls per second.
     pub send_rate: f64,
 }
 
@@ -321,14 +321,26 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
     .map_err(|e| storage(path, e))?;
     conn.busy_timeout(Duration::from_secs(30))
         .map_err(|e| storage(path, e))?;
-    let journal: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-        .map_err(|e| storage(path, e))?;
-    if !journal.eq_ignore_ascii_case("wal") {
-        return Err(storage_reason(
-            path,
-            &format!("cannot use WAL mode (got journal mode {journal})"),
-        ));
+    // Switching a new file to WAL needs it to itself for a moment: when another process is
+    // making the same file, SQLite may answer busy (or leave the old mode) at once rather
+    // than wait, so try again for up to 2 s.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let last = tries >= 100;
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => break,
+            Ok(mode) if last => {
+                return Err(storage_reason(
+                    path,
+                    &format!("cannot use WAL mode (got journal mode {mode})"),
+                ))
+            }
+            Err(e) if last || e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                return Err(storage(path, e))
+            }
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
     }
     // FULL: the WAL is fsynced at each commit, so an acknowledged enqueue survives power loss.
     conn.execute_batch(
@@ -375,15 +387,15 @@ impl Outbox {
     ) -> Result<Outbox, Error> {
         options.check()?;
         let path = path.as_ref().to_path_buf();
-        let conn = open_connection(&path)?;
+        let mut conn = open_connection(&path)?;
         release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
+        let pacer = Pacer::open(&mut conn, &options).map_err(|e| storage(&path, e))?;
         let owner = format!(
             "{}-{}-{}",
             std::process::id(),
             now_ms(),
             (random_unit() * 1e9) as u64
         );
-        let pacer = Pacer::open(&path, &options)?;
         let shared = Arc::new(Shared {
             client: client.single_attempt(),
             checker: client,
@@ -461,7 +473,7 @@ impl Outbox {
         }
     }
 
-    /// The file's counters and this process's send rate.
+    /// The file's counters and send rate.
     pub fn stats(&self) -> OutboxStats {
         let conn = lock(&self.shared.conn);
         let (pending, oldest): (i64, Option<i64>) = conn
@@ -727,14 +739,15 @@ impl PacerState {
     }
 }
 
-/// The shared pacer: [`PacerState`] in the file's `outbox_pacer` row, read and written in one
-/// short `IMMEDIATE` transaction per token, on a connection of its own with
-/// `synchronous=NORMAL` (losing the pacer's last changes in a power cut only means pacing
-/// from slightly older state).
+/// The shared pacer: [`PacerState`] in the file's `outbox_pacer` row, read and written
+/// inside the delivery threads' short `IMMEDIATE` transactions (a token is booked in the one
+/// that leases the work, a throttle recorded in the one that records the call). Those
+/// connections use `synchronous=NORMAL`: a power cut may lose the pacer's last changes, which
+/// only means pacing from slightly older state.
 struct Pacer {
-    conn: Mutex<Connection>,
     start_rate: f64,
-    /// The rate last seen, for the throttled update's hold-back and for stats.
+    burst: u32,
+    /// The rate last seen, for the throttled update's hold-back.
     rate: Mutex<f64>,
 }
 
@@ -749,67 +762,50 @@ fn now_us() -> i64 {
 }
 
 impl Pacer {
-    /// Opens the pacer on `path`; the row is made with `options`' rate and burst, or reset to
-    /// them when it holds another configuration (the last process to open with a different
-    /// rate or burst sets the file's).
-    fn open(path: &Path, options: &OutboxOptions) -> Result<Pacer, Error> {
-        let mut conn = open_connection(path)?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL;")
-            .map_err(|e| storage(path, e))?;
+    /// Makes the file's pacer row with `options`' rate and burst, or resets it to them when
+    /// it holds another configuration (the last process to open with a different rate or
+    /// burst sets the file's); a row with the same configuration is kept as it is.
+    fn open(conn: &mut Connection, options: &OutboxOptions) -> rusqlite::Result<Pacer> {
         let fresh = PacerState::new(options.rate, options.burst, now_us());
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| storage(path, e))?;
-        let stored = load_pacer(&tx).map_err(|e| storage(path, e))?;
-        let same = stored
-            .as_ref()
-            .is_some_and(|s| s.start_rate == fresh.start_rate && s.burst == fresh.burst);
-        if !same {
-            store_pacer(&tx, &fresh).map_err(|e| storage(path, e))?;
-        }
-        tx.commit().map_err(|e| storage(path, e))?;
-        let rate = if same {
-            stored.map_or(options.rate, |s| s.rate)
-        } else {
-            options.rate
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored = load_pacer(&tx)?;
+        let kept = stored
+            .filter(|s| s.start_rate == fresh.start_rate && s.burst == fresh.burst);
+        let rate = match &kept {
+            Some(s) => s.rate,
+            None => {
+                store_pacer(&tx, &fresh)?;
+                fresh.rate
+            }
         };
+        tx.commit()?;
         Ok(Pacer {
-            conn: Mutex::new(conn),
             start_rate: options.rate,
+            burst: options.burst,
             rate: Mutex::new(rate),
         })
     }
 
-    fn update<T>(&self, f: impl FnOnce(&mut PacerState) -> T) -> rusqlite::Result<T> {
-        let mut conn = lock(&self.conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut state = load_pacer(&tx)?.unwrap_or_else(|| PacerState::new(self.start_rate, 1, now_us()));
+    /// Applies `f` to the stored state inside `tx` and writes it back.
+    fn update<T>(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        f: impl FnOnce(&mut PacerState) -> T,
+    ) -> rusqlite::Result<T> {
+        let mut state = load_pacer(tx)?
+            .unwrap_or_else(|| PacerState::new(self.start_rate, self.burst, now_us()));
         let out = f(&mut state);
-        store_pacer(&tx, &state)?;
-        tx.commit()?;
+        store_pacer(tx, &state)?;
         *lock(&self.rate) = state.rate;
         Ok(out)
     }
 
-    /// Books a send: how long to wait, and when it was booked.
-    fn reserve(&self) -> rusqlite::Result<(Duration, i64)> {
-        let now = now_us();
-        self.update(|s| (s.reserve(now), now))
-    }
-
-    /// True when the rate was cut after `booked_us` (the booking was made at the old rate).
-    fn cut_since(&self, booked_us: i64) -> rusqlite::Result<bool> {
-        let cut: i64 = lock(&self.conn).query_row(
-            "SELECT cut_us FROM outbox_pacer WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(cut > booked_us)
-    }
-
-    fn on_throttle(&self, sent_us: i64) -> rusqlite::Result<bool> {
-        let now = now_us();
-        self.update(|s| s.on_throttle(sent_us, now))
+    /// True when the rate was cut after `booked_us` (that booking was made at the old rate).
+    fn cut_since(&self, conn: &Connection, booked_us: i64) -> bool {
+        conn.query_row("SELECT cut_us FROM outbox_pacer WHERE id = 1", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .is_ok_and(|cut| cut > booked_us)
     }
 
     fn rate(&self) -> f64 {
@@ -864,6 +860,9 @@ struct Claim {
     body: Map<String, Value>,
     enqueued_ms: i64,
     attempts: i64,
+    /// The pacer's booking for this send: when it was made and how long to wait.
+    booked_us: i64,
+    wait: Duration,
 }
 
 enum Outcome {
@@ -898,15 +897,16 @@ impl Shared {
                 }
                 continue;
             };
-            if !self.pace() {
+            let mut claim = claim;
+            if !self.pace(&mut conn, &mut claim) {
                 // Closing: give the lease back so another process may send it at once.
                 let _ = self.release(&mut conn, &claim);
                 return;
             }
             let sent_us = now_us();
-            let outcome = self.send(&claim, sent_us);
+            let outcome = self.send(&claim);
             // A failure to record is retried by the lease running out: at-least-once.
-            let _ = self.record(&mut conn, &claim, outcome);
+            let _ = self.record(&mut conn, &claim, sent_us, outcome);
         }
     }
 
@@ -965,6 +965,8 @@ impl Shared {
             },
             enqueued_ms: first.4,
             attempts: first.5,
+            booked_us: 0,
+            wait: Duration::ZERO,
         };
         if first.6 == 0 {
             for row in rows.iter().skip(1) {
@@ -986,17 +988,25 @@ impl Shared {
                 claim.attempts = claim.attempts.max(row.5);
             }
         }
-        let until = now + self.lease().as_millis() as i64;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
-            )?;
-            for id in &claim.ids {
-                stmt.execute(params![self.owner, until, id])?;
-            }
-        }
+        // The pacer's token is booked in the same transaction, and the lease covers the wait
+        // for it, so the lease cannot run out before the call is made.
+        let booked_us = now_us();
+        claim.wait = self.pacer.update(&tx, |p| p.reserve(booked_us))?;
+        claim.booked_us = booked_us;
+        self.lease_claim(&tx, &claim)?;
         tx.commit()?;
         Ok(Some(claim))
+    }
+
+    fn lease_claim(&self, tx: &rusqlite::Transaction<'_>, claim: &Claim) -> rusqlite::Result<()> {
+        let until = now_ms() + (claim.wait + self.lease()).as_millis() as i64;
+        let mut stmt = tx.prepare_cached(
+            "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
+        )?;
+        for id in &claim.ids {
+            stmt.execute(params![self.owner, until, id])?;
+        }
+        Ok(())
     }
 
     fn valid(&self, instance_id: &str, contact_id: &str, body: &Map<String, Value>) -> bool {
@@ -1011,20 +1021,12 @@ impl Shared {
         }
     }
 
-    /// Waits for a token of the shared pacer; books again when the rate was cut while
-    /// waiting (the booking was made at the old rate). False when the outbox is closing.
-    fn pace(&self) -> bool {
+    /// Waits for the claim's token; books again (and extends the lease) when the rate was cut
+    /// while waiting, since the booking was made at the old rate. False when the outbox is
+    /// closing.
+    fn pace(&self, conn: &mut Connection, claim: &mut Claim) -> bool {
         for _ in 0..8 {
-            let (wait, booked_us) = match self.pacer.reserve() {
-                Ok(booking) => booking,
-                // The pacer's row cannot be written (e.g. locked for longer than the busy
-                // timeout): pace by the configured rate alone.
-                Err(_) => (
-                    Duration::from_secs_f64(1.0 / self.options.rate),
-                    now_us(),
-                ),
-            };
-            let until = Instant::now() + wait;
+            let until = Instant::now() + claim.wait;
             loop {
                 if self.stop.load(Ordering::SeqCst) {
                     return false;
@@ -1035,11 +1037,25 @@ impl Shared {
                 }
                 std::thread::sleep(left.min(Duration::from_millis(100)));
             }
-            if wait.is_zero() || !self.pacer.cut_since(booked_us).unwrap_or(false) {
+            if claim.wait.is_zero() || !self.pacer.cut_since(conn, claim.booked_us) {
                 return true;
+            }
+            match self.rebook(conn, claim) {
+                Ok(()) => {}
+                // The file cannot be written now: send at the last booking's time.
+                Err(_) => return true,
             }
         }
         true
+    }
+
+    fn rebook(&self, conn: &mut Connection, claim: &mut Claim) -> rusqlite::Result<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let booked_us = now_us();
+        claim.wait = self.pacer.update(&tx, |p| p.reserve(booked_us))?;
+        claim.booked_us = booked_us;
+        self.lease_claim(&tx, claim)?;
+        tx.commit()
     }
 
     /// Frees a claim's lease without sending it.
@@ -1053,7 +1069,7 @@ impl Shared {
         Ok(())
     }
 
-    fn send(&self, claim: &Claim, sent_us: i64) -> Outcome {
+    fn send(&self, claim: &Claim) -> Outcome {
         let text = request_json(
             &claim.instance_id,
             &claim.contact_id,
@@ -1066,9 +1082,6 @@ impl Shared {
             Err(error) => {
                 let kind = FailureKind::of(&error);
                 let throttled = kind == FailureKind::Throttling;
-                if throttled {
-                    let _ = self.pacer.on_throttle(sent_us);
-                }
                 if retryable(&error) {
                     Outcome::Retry { throttled, error }
                 } else {
@@ -1082,12 +1095,20 @@ impl Shared {
         &self,
         conn: &mut Connection,
         claim: &Claim,
+        sent_us: i64,
         outcome: Outcome,
     ) -> rusqlite::Result<()> {
         let now = now_ms();
         let mut events = Vec::new();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         bump(&tx, "attempts", 1)?;
+        if let Outcome::Retry {
+            throttled: true, ..
+        } = &outcome
+        {
+            let at = now_us();
+            self.pacer.update(&tx, |p| p.on_throttle(sent_us, at))?;
+        }
         match outcome {
             Outcome::Delivered => {
                 let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
