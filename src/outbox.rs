@@ -651,6 +651,10 @@ const PROBE_SPEED: f64 = 0.001;
 /// A throttle this soon after the previous cut means the cut was not enough (other senders
 /// share the quota): no quick climb back, the rate it was cut to becomes the new ceiling.
 const REPEAT_WINDOW_US: i64 = 20_000_000;
+/// After this long without a throttle a ceiling lowered below the configured rate is
+/// forgotten (the contention that lowered it is over, or the file was idle): the rate climbs
+/// back quickly towards the configured one.
+const CEILING_EXPIRY_US: i64 = 300_000_000;
 /// The rate never drops below this share of the configured rate.
 const FLOOR: f64 = 0.02;
 
@@ -702,6 +706,9 @@ impl PacerState {
         self.refill(now_us);
         let dt = ((now_us - self.grown_us).max(0) as f64 / 1e6).min(1.0);
         self.grown_us = self.grown_us.max(now_us);
+        if self.ceiling < self.start_rate && now_us - self.cut_us > CEILING_EXPIRY_US {
+            self.ceiling = self.start_rate;
+        }
         // Grow only while the bucket is what holds sends back: a rate nobody uses proves
         // nothing about the quota.
         if self.tokens < 1.0 {
@@ -1335,6 +1342,14 @@ mod tests {
             p.on_throttle(200 * S + i * S, 200 * S + i * S);
         }
         assert!((p.rate - 0.2).abs() < 1e-9);
+        assert!((p.ceiling - 0.2).abs() < 1e-9, "repeated throttles lowered the ceiling");
+        // Five quiet minutes later the lowered ceiling is forgotten: a quick climb again.
+        for _ in 0..6 {
+            p.reserve(600 * S);
+        }
+        assert_eq!(p.ceiling, 10.0);
+        p.reserve(601 * S);
+        assert!((p.rate - 2.2).abs() < 1e-6, "{}", p.rate);
     }
 
     #[test]
