@@ -85,7 +85,9 @@ fn epoch_seconds() -> f64 {
 /// open `path` (preloaded by the parent) and deliver until it is empty; print the seconds
 /// delivery took.
 fn child(endpoint: &str, path: &str, rate: f64, burst: u32, start_at: f64) {
-    std::thread::sleep(Duration::from_secs_f64((start_at - epoch_seconds()).max(0.0)));
+    std::thread::sleep(Duration::from_secs_f64(
+        (start_at - epoch_seconds()).max(0.0),
+    ));
     let outbox = Outbox::open(client(endpoint), path, options(rate, burst)).unwrap();
     let started = Instant::now();
     assert!(outbox.flush(Duration::from_secs(900)).unwrap());

@@ -254,7 +254,9 @@ fn main() {
         let max = *seqs.iter().max().unwrap();
         if let Some(prev) = last_of.get(&contact) {
             if max < *prev {
-                failures.push(format!("{contact}: a call up to u{max} after one up to u{prev}"));
+                failures.push(format!(
+                    "{contact}: a call up to u{max} after one up to u{prev}"
+                ));
             }
         }
         last_of.insert(contact, max);

@@ -504,7 +504,9 @@ impl Outbox {
             attempts: counter("attempts"),
             throttled: counter("throttled"),
             send_rate: conn
-                .query_row("SELECT rate FROM outbox_pacer WHERE id = 1", [], |r| r.get(0))
+                .query_row("SELECT rate FROM outbox_pacer WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
                 .unwrap_or_else(|_| self.shared.pacer.rate()),
         }
     }
@@ -776,8 +778,7 @@ impl Pacer {
         let fresh = PacerState::new(options.rate, options.burst, now_us());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let stored = load_pacer(&tx)?;
-        let kept = stored
-            .filter(|s| s.start_rate == fresh.start_rate && s.burst == fresh.burst);
+        let kept = stored.filter(|s| s.start_rate == fresh.start_rate && s.burst == fresh.burst);
         let rate = match &kept {
             Some(s) => s.rate,
             None => {
@@ -892,11 +893,9 @@ impl Shared {
     fn deliver_loop(self: Arc<Self>, mut conn: Connection) {
         while !self.stop.load(Ordering::SeqCst) {
             let seen = *lock(&self.wake.0);
-            let claim = match self.claim(&mut conn) {
-                Ok(c) => c,
-                Err(_) => None,
-            };
-            let Some(claim) = claim else {
+            // A claim that cannot be made now (the file busy or failing) is tried again.
+            let claim = self.claim(&mut conn).unwrap_or_default();
+            let Some(mut claim) = claim else {
                 let (m, c) = &self.wake;
                 let guard = lock(m);
                 if *guard == seen && !self.stop.load(Ordering::SeqCst) {
@@ -904,7 +903,6 @@ impl Shared {
                 }
                 continue;
             };
-            let mut claim = claim;
             if !self.pace(&mut conn, &mut claim) {
                 // Closing: give the lease back so another process may send it at once.
                 let _ = self.release(&mut conn, &claim);
@@ -1007,9 +1005,8 @@ impl Shared {
 
     fn lease_claim(&self, tx: &rusqlite::Transaction<'_>, claim: &Claim) -> rusqlite::Result<()> {
         let until = now_ms() + (claim.wait + self.lease()).as_millis() as i64;
-        let mut stmt = tx.prepare_cached(
-            "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
-        )?;
+        let mut stmt = tx
+            .prepare_cached("UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3")?;
         for id in &claim.ids {
             stmt.execute(params![self.owner, until, id])?;
         }
@@ -1342,7 +1339,10 @@ mod tests {
             p.on_throttle(200 * S + i * S, 200 * S + i * S);
         }
         assert!((p.rate - 0.2).abs() < 1e-9);
-        assert!((p.ceiling - 0.2).abs() < 1e-9, "repeated throttles lowered the ceiling");
+        assert!(
+            (p.ceiling - 0.2).abs() < 1e-9,
+            "repeated throttles lowered the ceiling"
+        );
         // Five quiet minutes later the lowered ceiling is forgotten: a quick climb again.
         for _ in 0..6 {
             p.reserve(600 * S);

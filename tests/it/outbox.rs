@@ -104,10 +104,15 @@ fn a_file_that_cannot_be_opened_or_is_not_an_outbox_is_a_storage_error_naming_it
     let emulator = emulator(true, Faults::default());
     let client = client(&emulator.endpoint_url());
     let not_a_database = fresh_file("not-a-database");
-    std::fs::write(&not_a_database, "these are not the bytes of an SQLite file\n".repeat(200))
-        .unwrap();
+    std::fs::write(
+        &not_a_database,
+        "these are not the bytes of an SQLite file\n".repeat(200),
+    )
+    .unwrap();
     // A directory that does not exist (the test may run as root, so no permission trick).
-    let no_directory = fresh_file("missing-dir").with_extension("d").join("outbox.db");
+    let no_directory = fresh_file("missing-dir")
+        .with_extension("d")
+        .join("outbox.db");
     for (path, reason) in [
         (&not_a_database, "SQLITE_NOTADB"),
         (&no_directory, "SQLITE_CANTOPEN"),
