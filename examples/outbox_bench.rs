@@ -2,13 +2,14 @@
 //! emulator on 127.0.0.1:
 //!
 //! - delivered calls/s as a fraction of the emulator's quota, and the share of attempts
-//!   throttled, at 2 rps/burst 5 and 200 rps/burst 50, with 1 and 4 processes (each process
-//!   its own outbox file, all sharing the one account quota);
+//!   throttled, at 2 rps/burst 5 and 200 rps/burst 50: 1 process, 4 processes sharing one
+//!   outbox file (one pacer), and 4 processes with a file each (independent outboxes sharing
+//!   the one account quota);
 //! - coalescing: calls per update on a stream with 5 updates per contact;
 //! - µs per durable enqueue and enqueues/s from 1 and 4 threads.
 //!
-//! `cargo run --example outbox_bench [seconds-at-2-rps]` (default 30), or one run:
-//! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds>`.
+//! `cargo run --example outbox_bench [seconds-at-2-rps]` (default 60), or one run:
+//! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds> [shared|separate]`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,39 +52,52 @@ fn options(rate: f64, burst: u32) -> OutboxOptions {
     o
 }
 
-/// Child: enqueue `n` updates (distinct contacts) into a fresh file with delivery parked
-/// (an endpoint nothing listens on), wait for `start_at` (seconds since the epoch, so every
-/// process starts together), then deliver; print "attempts throttled seconds" of delivery.
-fn child(endpoint: &str, tag: &str, n: u64, rate: f64, burst: u32, start_at: f64) {
-    let path = file(&format!("child-{tag}.db"));
-    let mut parked = options(rate, burst);
+/// Fills `path` with `n` updates to distinct contacts `{tag}-{i}`, with delivery parked (an
+/// endpoint nothing listens on, one token to spend): the file is ready before the clock starts.
+fn preload(path: &std::path::Path, tag: &str, n: u64) {
+    let mut parked = options(0.001, 1);
     parked.workers = 1;
-    parked.max_backoff = Duration::from_millis(10);
-    let outbox = Outbox::open(client("http://127.0.0.1:9"), &path, parked).unwrap();
+    let outbox = Outbox::open(client("http://127.0.0.1:9"), path, parked).unwrap();
     for i in 0..n {
         outbox.enqueue(&request(format!("{tag}-{i}"), i)).unwrap();
     }
     outbox.close();
-    let now = std::time::SystemTime::now()
+}
+
+/// The file's counters, read without sending anything (an unreachable endpoint).
+fn counters(path: &std::path::Path) -> (u64, u64) {
+    let mut parked = options(0.001, 1);
+    parked.workers = 1;
+    let outbox = Outbox::open(client("http://127.0.0.1:9"), path, parked).unwrap();
+    let stats = outbox.stats();
+    outbox.close();
+    (stats.attempts, stats.throttled)
+}
+
+fn epoch_seconds() -> f64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs_f64();
-    std::thread::sleep(Duration::from_secs_f64((start_at - now).max(0.0)));
-    let outbox = Outbox::open(client(endpoint), &path, options(rate, burst)).unwrap();
-    let before = outbox.stats();
+        .as_secs_f64()
+}
+
+/// Child: wait for `start_at` (seconds since the epoch, so every process starts together),
+/// open `path` (preloaded by the parent) and deliver until it is empty; print the seconds
+/// delivery took.
+fn child(endpoint: &str, path: &str, rate: f64, burst: u32, start_at: f64) {
+    std::thread::sleep(Duration::from_secs_f64(
+        (start_at - epoch_seconds()).max(0.0),
+    ));
+    let outbox = Outbox::open(client(endpoint), path, options(rate, burst)).unwrap();
     let started = Instant::now();
-    assert!(outbox.flush(Duration::from_secs(600)).unwrap());
-    let elapsed = started.elapsed().as_secs_f64();
-    let after = outbox.stats();
-    println!(
-        "{} {} {elapsed}",
-        after.attempts - before.attempts,
-        after.throttled - before.throttled
-    );
+    assert!(outbox.flush(Duration::from_secs(900)).unwrap());
+    println!("{}", started.elapsed().as_secs_f64());
     outbox.close();
 }
 
-fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64) {
+/// `processes` processes deliver `rps × seconds` updates in all against the emulator's quota:
+/// all from one shared file, or each from a file of its own (independent outboxes).
+fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64, shared: bool) {
     let emulator = Emulator::start(EmulatorConfig {
         auto_create: true,
         log: false,
@@ -94,23 +108,31 @@ fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64) {
         ..EmulatorConfig::default()
     })
     .unwrap();
-    // Enough work for `seconds` at the quota; enqueueing happens while delivery starts.
-    let per = ((rps * seconds) as u64 / processes).max(1);
-    // Enqueueing takes a few ms per update (an fsync each): deliver after it, all at once.
-    let start_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        + 2.0
-        + per as f64 * 0.01;
+    let total = ((rps * seconds) as u64).max(processes);
+    let per = total / processes;
+    let files: Vec<std::path::PathBuf> = if shared {
+        let path = file(&format!("shared-{processes}-{rps}.db"));
+        preload(&path, "s", per * processes);
+        vec![path]
+    } else {
+        (0..processes)
+            .map(|p| {
+                let path = file(&format!("own-{p}-{rps}.db"));
+                preload(&path, &format!("p{p}"), per);
+                path
+            })
+            .collect()
+    };
+    let before: Vec<(u64, u64)> = files.iter().map(|f| counters(f)).collect();
+    let start_at = epoch_seconds() + 1.0;
     let children: Vec<_> = (0..processes)
         .map(|p| {
+            let path = &files[if shared { 0 } else { p as usize }];
             std::process::Command::new(std::env::current_exe().unwrap())
                 .args([
                     "child",
                     &emulator.endpoint_url(),
-                    &format!("p{p}-{rps}"),
-                    &per.to_string(),
+                    path.to_str().unwrap(),
                     &rps.to_string(),
                     &burst.to_string(),
                     &start_at.to_string(),
@@ -120,20 +142,25 @@ fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64) {
                 .unwrap()
         })
         .collect();
-    let (mut attempts, mut throttled, mut elapsed) = (0u64, 0u64, 0f64);
+    let mut elapsed = 0f64;
     for c in children {
         let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
         let text = String::from_utf8_lossy(&out.stdout);
-        let mut words = text.split_whitespace();
-        attempts += words.next().unwrap().parse::<u64>().unwrap();
-        throttled += words.next().unwrap().parse::<u64>().unwrap();
-        elapsed = elapsed.max(words.next().unwrap().parse::<f64>().unwrap());
+        elapsed = elapsed.max(text.trim().parse::<f64>().unwrap());
+    }
+    let (mut attempts, mut throttled) = (0, 0);
+    for (f, (a0, t0)) in files.iter().zip(before) {
+        let (a, t) = counters(f);
+        attempts += a - a0;
+        throttled += t - t0;
     }
     let delivered = emulator.updates().as_array().unwrap().len() as f64;
     // The quota allows `burst` at once, then `rps` per second.
     let allowed = burst as f64 + rps * elapsed;
     println!(
-        "quota {rps} rps burst {burst}, {processes} process(es): {delivered} delivered in {elapsed:.1} s = {:.3} of the quota; {throttled}/{attempts} attempts throttled ({:.2}%)",
+        "quota {rps} rps burst {burst}, {processes} process(es), {}: {delivered} delivered in {elapsed:.1} s = {:.3} of the quota; {throttled}/{attempts} attempts throttled ({:.2}%)",
+        if shared { "one shared file" } else { "a file each" },
         delivered / allowed,
         100.0 * throttled as f64 / attempts.max(1) as f64
     );
@@ -206,26 +233,27 @@ fn main() {
             args[4].parse().unwrap(),
             args[5].parse().unwrap(),
             args[6].parse().unwrap(),
-            args[7].parse().unwrap(),
         );
         return;
     }
     if args.get(1).map(String::as_str) == Some("quota") {
-        // `quota <processes> <rps> <burst> <seconds>`: one run.
+        // `quota <processes> <rps> <burst> <seconds> [shared|separate]`: one run.
         quota_run(
             args[2].parse().unwrap(),
             args[3].parse().unwrap(),
             args[4].parse().unwrap(),
             args[5].parse().unwrap(),
+            args.get(6).map(String::as_str) != Some("separate"),
         );
         return;
     }
-    let slow_seconds: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30.0);
+    let slow_seconds: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60.0);
     enqueue_cost(1);
     enqueue_cost(4);
     coalescing();
-    quota_run(1, 200.0, 50, 10.0);
-    quota_run(4, 200.0, 50, 10.0);
-    quota_run(1, 2.0, 5, slow_seconds);
-    quota_run(4, 2.0, 5, slow_seconds);
+    for (rps, burst, seconds) in [(200.0, 50, 20.0), (2.0, 5, slow_seconds)] {
+        quota_run(1, rps, burst, seconds, true);
+        quota_run(4, rps, burst, seconds, true);
+        quota_run(4, rps, burst, seconds, false);
+    }
 }

@@ -97,6 +97,14 @@ enum connect_status
    */
   CONNECT_STATUS_THREAD_START = 203,
   /**
+   * The outbox file could not be opened, read or written (permissions, a missing
+   * directory, a full disk, a file that is not an outbox or is corrupt); the message names
+   * the file and SQLite's reason.
+   *
+   * What to do: fix the path, its directory's permissions or free space; move a corrupt file aside (its pending updates are in it) and open a new one.
+   */
+  CONNECT_STATUS_STORAGE = 204,
+  /**
    * DNS, connect, TLS or I/O failure.
    *
    * What to do: check the endpoint, DNS, proxy and TLS trust; retrying later may succeed.
@@ -440,7 +448,9 @@ connect_status connect_update_contact_async(const connect_client *client,
  * @param user_data     Passed to the callback untouched.
  * @param outbox_out    Receives the outbox on CONNECT_STATUS_OK only.
  * @return CONNECT_STATUS_OK, NULL_ARGUMENT (client, path or outbox_out), INVALID_UTF8,
- *         INVALID_JSON, INVALID_CONFIG (an option, named; or the file cannot be opened), PANIC.
+ *         INVALID_JSON, INVALID_CONFIG (an option, named), STORAGE (the file cannot be
+ *         opened or written, or is not an outbox: the message names it and SQLite's
+ *         reason), PANIC.
  */
 connect_status connect_outbox_open(const connect_client *client,
                                    const char *path,
@@ -456,8 +466,8 @@ connect_status connect_outbox_open(const connect_client *client,
  * @param id_out        NULL, or receives the update's id on CONNECT_STATUS_OK.
  * @return CONNECT_STATUS_OK (on disk: survives kill -9 and power loss); NULL_ARGUMENT,
  *         INVALID_UTF8, INVALID_JSON, VALIDATION (same status and message as
- *         connect_update_contact(); nothing stored); INVALID_CONFIG (the file cannot be
- *         written); PANIC.
+ *         connect_update_contact(); nothing stored); STORAGE (the file cannot be written,
+ *         e.g. the disk is full); PANIC.
  */
 connect_status connect_outbox_enqueue(const connect_outbox *outbox,
                                       const char *request_json,
@@ -468,7 +478,7 @@ connect_status connect_outbox_enqueue(const connect_outbox *outbox,
  * delivered or dead.
  *
  * @return CONNECT_STATUS_OK when so; TIMEOUT when `timeout_ms` passed first; NULL_ARGUMENT;
- *         INVALID_CONFIG (the file cannot be read); PANIC.
+ *         STORAGE (the file cannot be read); PANIC.
  */
 connect_status connect_outbox_flush(const connect_outbox *outbox, uint64_t timeout_ms);
 
@@ -484,7 +494,7 @@ connect_status connect_outbox_stats(const connect_outbox *outbox, char **stats_j
  * Writes the dead letters as a JSON array `[{"Id", "Request", "Error": {"Code", "Message",
  * "Status"}, "Attempts"}]`, freed with connect_string_free().
  *
- * @return CONNECT_STATUS_OK, NULL_ARGUMENT, INVALID_CONFIG (the file cannot be read), PANIC.
+ * @return CONNECT_STATUS_OK, NULL_ARGUMENT, STORAGE (the file cannot be read), PANIC.
  */
 connect_status connect_outbox_dead_letters(const connect_outbox *outbox,
                                            char **dead_letters_json_out);
@@ -492,14 +502,16 @@ connect_status connect_outbox_dead_letters(const connect_outbox *outbox,
 /**
  * Puts dead letter `id` back in line, with a fresh max_age.
  *
- * @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; NULL_ARGUMENT; PANIC.
+ * @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; STORAGE (the file
+ *         cannot be written); NULL_ARGUMENT; PANIC.
  */
 connect_status connect_outbox_retry(const connect_outbox *outbox, uint64_t id);
 
 /**
  * Deletes dead letter `id`.
  *
- * @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; NULL_ARGUMENT; PANIC.
+ * @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; STORAGE (the file
+ *         cannot be written); NULL_ARGUMENT; PANIC.
  */
 connect_status connect_outbox_discard(const connect_outbox *outbox, uint64_t id);
 

@@ -61,6 +61,12 @@ pub enum Status {
     ///
     /// What to do: free system resources (threads, memory) or lower `async_workers`; blocking calls still work.
     ThreadStart = 203,
+    /// The outbox file could not be opened, read or written (permissions, a missing
+    /// directory, a full disk, a file that is not an outbox or is corrupt); the message names
+    /// the file and SQLite's reason.
+    ///
+    /// What to do: fix the path, its directory's permissions or free space; move a corrupt file aside (its pending updates are in it) and open a new one.
+    Storage = 204,
     /// DNS, connect, TLS or I/O failure.
     ///
     /// What to do: check the endpoint, DNS, proxy and TLS trust; retrying later may succeed.
@@ -117,7 +123,7 @@ pub enum Status {
 
 impl Status {
     /// Every status, in numeric order.
-    pub const ALL: [Status; 25] = [
+    pub const ALL: [Status; 26] = [
         Status::Ok,
         Status::NullArgument,
         Status::InvalidUtf8,
@@ -130,6 +136,7 @@ impl Status {
         Status::NoCredentials,
         Status::CredentialsProvider,
         Status::ThreadStart,
+        Status::Storage,
         Status::Transport,
         Status::Timeout,
         Status::InvalidResponse,
@@ -170,6 +177,7 @@ impl Status {
             Status::NoCredentials => c"CONNECT_STATUS_NO_CREDENTIALS",
             Status::CredentialsProvider => c"CONNECT_STATUS_CREDENTIALS_PROVIDER",
             Status::ThreadStart => c"CONNECT_STATUS_THREAD_START",
+            Status::Storage => c"CONNECT_STATUS_STORAGE",
             Status::Transport => c"CONNECT_STATUS_TRANSPORT",
             Status::Timeout => c"CONNECT_STATUS_TIMEOUT",
             Status::InvalidResponse => c"CONNECT_STATUS_INVALID_RESPONSE",
@@ -410,6 +418,9 @@ pub enum Error {
     NoCredentials(String),
     /// A configured credentials source failed.
     CredentialsProvider(String),
+    /// The outbox file could not be opened, read or written (message names the file and
+    /// SQLite's reason).
+    Storage(String),
     /// DNS, connect, TLS or I/O failure.
     Transport {
         /// What failed, e.g. the OS reason for a refused connection.
@@ -445,6 +456,7 @@ impl Error {
             Error::NoRegion(_) => Status::NoRegion,
             Error::NoCredentials(_) => Status::NoCredentials,
             Error::CredentialsProvider(_) => Status::CredentialsProvider,
+            Error::Storage(_) => Status::Storage,
             Error::Transport { .. } => Status::Transport,
             Error::Timeout { .. } => Status::Timeout,
             Error::InvalidResponse { .. } => Status::InvalidResponse,
@@ -468,7 +480,8 @@ impl Error {
             | Error::InvalidConfig(m)
             | Error::NoRegion(m)
             | Error::NoCredentials(m)
-            | Error::CredentialsProvider(m) => m,
+            | Error::CredentialsProvider(m)
+            | Error::Storage(m) => m,
             Error::Transport { message, .. }
             | Error::Timeout { message, .. }
             | Error::InvalidResponse { message, .. } => message,
@@ -498,7 +511,8 @@ impl Error {
                 | Error::InvalidConfig(m)
                 | Error::NoRegion(m)
                 | Error::NoCredentials(m)
-                | Error::CredentialsProvider(m) => {
+                | Error::CredentialsProvider(m)
+                | Error::Storage(m) => {
                     m.push_str(" (");
                     m.push_str(&reason);
                     m.push(')');
@@ -540,7 +554,8 @@ impl Error {
             | Error::InvalidConfig(m)
             | Error::NoRegion(m)
             | Error::NoCredentials(m)
-            | Error::CredentialsProvider(m) => edit(m),
+            | Error::CredentialsProvider(m)
+            | Error::Storage(m) => edit(m),
             Error::Transport { message, .. }
             | Error::Timeout { message, .. }
             | Error::InvalidResponse { message, .. } => edit(message),
@@ -594,6 +609,7 @@ mod tests {
             (Status::NoCredentials, 201),
             (Status::CredentialsProvider, 202),
             (Status::ThreadStart, 203),
+            (Status::Storage, 204),
             (Status::Transport, 300),
             (Status::Timeout, 301),
             (Status::InvalidResponse, 302),

@@ -555,7 +555,9 @@ fn outbox_ref<'a>(outbox: *const connect_outbox) -> Result<&'a Outbox, Failure> 
 /// @param user_data     Passed to the callback untouched.
 /// @param outbox_out    Receives the outbox on CONNECT_STATUS_OK only.
 /// @return CONNECT_STATUS_OK, NULL_ARGUMENT (client, path or outbox_out), INVALID_UTF8,
-///         INVALID_JSON, INVALID_CONFIG (an option, named; or the file cannot be opened), PANIC.
+///         INVALID_JSON, INVALID_CONFIG (an option, named), STORAGE (the file cannot be
+///         opened or written, or is not an outbox: the message names it and SQLite's
+///         reason), PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn connect_outbox_open(
     client: *const connect_client,
@@ -628,8 +630,8 @@ pub unsafe extern "C" fn connect_outbox_open(
 /// @param id_out        NULL, or receives the update's id on CONNECT_STATUS_OK.
 /// @return CONNECT_STATUS_OK (on disk: survives kill -9 and power loss); NULL_ARGUMENT,
 ///         INVALID_UTF8, INVALID_JSON, VALIDATION (same status and message as
-///         connect_update_contact(); nothing stored); INVALID_CONFIG (the file cannot be
-///         written); PANIC.
+///         connect_update_contact(); nothing stored); STORAGE (the file cannot be written,
+///         e.g. the disk is full); PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn connect_outbox_enqueue(
     outbox: *const connect_outbox,
@@ -656,7 +658,7 @@ pub unsafe extern "C" fn connect_outbox_enqueue(
 /// delivered or dead.
 ///
 /// @return CONNECT_STATUS_OK when so; TIMEOUT when `timeout_ms` passed first; NULL_ARGUMENT;
-///         INVALID_CONFIG (the file cannot be read); PANIC.
+///         STORAGE (the file cannot be read); PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn connect_outbox_flush(
     outbox: *const connect_outbox,
@@ -693,7 +695,7 @@ pub unsafe extern "C" fn connect_outbox_stats(
 /// Writes the dead letters as a JSON array `[{"Id", "Request", "Error": {"Code", "Message",
 /// "Status"}, "Attempts"}]`, freed with connect_string_free().
 ///
-/// @return CONNECT_STATUS_OK, NULL_ARGUMENT, INVALID_CONFIG (the file cannot be read), PANIC.
+/// @return CONNECT_STATUS_OK, NULL_ARGUMENT, STORAGE (the file cannot be read), PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn connect_outbox_dead_letters(
     outbox: *const connect_outbox,
@@ -731,7 +733,8 @@ fn dead_letter_op(
 
 /// Puts dead letter `id` back in line, with a fresh max_age.
 ///
-/// @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; NULL_ARGUMENT; PANIC.
+/// @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; STORAGE (the file
+///         cannot be written); NULL_ARGUMENT; PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn connect_outbox_retry(outbox: *const connect_outbox, id: u64) -> Status {
     dead_letter_op(outbox, id, "connect_outbox_retry", Outbox::retry_dead)
@@ -739,7 +742,8 @@ pub unsafe extern "C" fn connect_outbox_retry(outbox: *const connect_outbox, id:
 
 /// Deletes dead letter `id`.
 ///
-/// @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; NULL_ARGUMENT; PANIC.
+/// @return CONNECT_STATUS_OK; INVALID_CONFIG when `id` is not a dead letter; STORAGE (the file
+///         cannot be written); NULL_ARGUMENT; PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn connect_outbox_discard(outbox: *const connect_outbox, id: u64) -> Status {
     dead_letter_op(outbox, id, "connect_outbox_discard", Outbox::discard_dead)

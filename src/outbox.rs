@@ -159,7 +159,7 @@ impl OutboxOptions {
     }
 }
 
-/// Counters of an outbox file (shared by every process using it) and this process's send rate.
+/// Counters of an outbox file and its send rate (both shared by every process using it).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OutboxStats {
     /// Updates waiting to be delivered.
@@ -174,7 +174,7 @@ pub struct OutboxStats {
     pub attempts: u64,
     /// Calls the service throttled.
     pub throttled: u64,
-    /// This process's current send rate, calls per second.
+    /// The file's current send rate (its shared pacer's), calls per second.
     pub send_rate: f64,
 }
 
@@ -254,7 +254,8 @@ struct Shared {
     options: OutboxOptions,
     /// Enqueue, stats and dead-letter calls.
     conn: Mutex<Connection>,
-    pacer: Mutex<Pacer>,
+    /// The pacer shared through the file.
+    pacer: Pacer,
     stop: AtomicBool,
     wake: (Mutex<u64>, Condvar),
 }
@@ -263,8 +264,44 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn storage(path: &Path, e: impl fmt::Display) -> Error {
-    Error::InvalidConfig(format!("outbox file {}: {e}", path.display()))
+/// A failure of the outbox file: CONNECT_STATUS_STORAGE, naming the file and SQLite's reason
+/// (its message and result code, e.g. `unable to open database file (SQLITE_CANTOPEN)`).
+fn storage(path: &Path, e: rusqlite::Error) -> Error {
+    let reason = match &e {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            let text = message.clone().unwrap_or_else(|| failure.to_string());
+            format!("{text} ({})", sqlite_code_name(failure.code))
+        }
+        other => other.to_string(),
+    };
+    storage_reason(path, &reason)
+}
+
+fn storage_reason(path: &Path, reason: &str) -> Error {
+    Error::Storage(format!("outbox file {}: {reason}", path.display()))
+}
+
+fn sqlite_code_name(code: rusqlite::ErrorCode) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    match code {
+        C::CannotOpen => "SQLITE_CANTOPEN",
+        C::NotADatabase => "SQLITE_NOTADB",
+        C::DatabaseCorrupt => "SQLITE_CORRUPT",
+        C::DiskFull => "SQLITE_FULL",
+        C::ReadOnly => "SQLITE_READONLY",
+        C::PermissionDenied => "SQLITE_PERM",
+        C::SystemIoFailure => "SQLITE_IOERR",
+        C::DatabaseBusy => "SQLITE_BUSY",
+        C::DatabaseLocked => "SQLITE_LOCKED",
+        C::OutOfMemory => "SQLITE_NOMEM",
+        C::FileLockingProtocolFailed => "SQLITE_PROTOCOL",
+        C::SchemaChanged => "SQLITE_SCHEMA",
+        C::TooBig => "SQLITE_TOOBIG",
+        C::ConstraintViolation => "SQLITE_CONSTRAINT",
+        C::NoLargeFileSupport => "SQLITE_NOLFS",
+        C::AuthorizationForStatementDenied => "SQLITE_AUTH",
+        _ => "SQLITE_ERROR",
+    }
 }
 
 fn now_ms() -> i64 {
@@ -284,14 +321,26 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
     .map_err(|e| storage(path, e))?;
     conn.busy_timeout(Duration::from_secs(30))
         .map_err(|e| storage(path, e))?;
-    let journal: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-        .map_err(|e| storage(path, e))?;
-    if !journal.eq_ignore_ascii_case("wal") {
-        return Err(storage(
-            path,
-            format!("cannot use WAL mode (got {journal})"),
-        ));
+    // Switching a new file to WAL needs it to itself for a moment: when another process is
+    // making the same file, SQLite may answer busy (or leave the old mode) at once rather
+    // than wait, so try again for up to 2 s.
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let last = tries >= 100;
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => break,
+            Ok(mode) if last => {
+                return Err(storage_reason(
+                    path,
+                    &format!("cannot use WAL mode (got journal mode {mode})"),
+                ))
+            }
+            Err(e) if last || e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                return Err(storage(path, e))
+            }
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
     }
     // FULL: the WAL is fsynced at each commit, so an acknowledged enqueue survives power loss.
     conn.execute_batch(
@@ -313,7 +362,17 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
             error_code TEXT,
             error_message TEXT);
          CREATE INDEX IF NOT EXISTS outbox_by_contact ON outbox(dead, contact, id);
-         CREATE TABLE IF NOT EXISTS outbox_counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+         CREATE TABLE IF NOT EXISTS outbox_counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS outbox_pacer(
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            rate REAL NOT NULL,
+            start_rate REAL NOT NULL,
+            burst REAL NOT NULL,
+            tokens REAL NOT NULL,
+            refilled_us INTEGER NOT NULL,
+            grown_us INTEGER NOT NULL,
+            cut_us INTEGER NOT NULL,
+            ceiling REAL NOT NULL);",
     )
     .map_err(|e| storage(path, e))?;
     Ok(conn)
@@ -328,8 +387,9 @@ impl Outbox {
     ) -> Result<Outbox, Error> {
         options.check()?;
         let path = path.as_ref().to_path_buf();
-        let conn = open_connection(&path)?;
+        let mut conn = open_connection(&path)?;
         release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
+        let pacer = Pacer::open(&mut conn, &options).map_err(|e| storage(&path, e))?;
         let owner = format!(
             "{}-{}-{}",
             std::process::id(),
@@ -339,7 +399,7 @@ impl Outbox {
         let shared = Arc::new(Shared {
             client: client.single_attempt(),
             checker: client,
-            pacer: Mutex::new(Pacer::new(options.rate, options.burst)),
+            pacer,
             owner,
             options,
             conn: Mutex::new(conn),
@@ -359,7 +419,12 @@ impl Outbox {
             let handle = std::thread::Builder::new()
                 .name(format!("connect-outbox-{i}"))
                 .spawn(move || worker.deliver_loop(conn))
-                .map_err(|e| storage(&shared.path, format!("cannot start a thread: {e}")))?;
+                .map_err(|e| {
+                    Error::InvalidConfig(format!(
+                        "outbox file {}: cannot start a delivery thread: {e}",
+                        shared.path.display()
+                    ))
+                })?;
             threads.push(handle);
         }
         Ok(Outbox { shared, threads })
@@ -408,7 +473,7 @@ impl Outbox {
         }
     }
 
-    /// The file's counters and this process's send rate.
+    /// The file's counters and send rate.
     pub fn stats(&self) -> OutboxStats {
         let conn = lock(&self.shared.conn);
         let (pending, oldest): (i64, Option<i64>) = conn
@@ -438,7 +503,11 @@ impl Outbox {
             dead: dead as u64,
             attempts: counter("attempts"),
             throttled: counter("throttled"),
-            send_rate: lock(&self.shared.pacer).rate,
+            send_rate: conn
+                .query_row("SELECT rate FROM outbox_pacer WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+                .unwrap_or_else(|_| self.shared.pacer.rate()),
         }
     }
 
@@ -572,42 +641,86 @@ pub(crate) fn coalesce(into: &mut Map<String, Value>, next: &Map<String, Value>)
     }
 }
 
-/// A token bucket whose rate adapts: cut on throttle, probed upward on success.
-struct Pacer {
+/// Cut factor on a throttle (multiplicative decrease).
+const CUT: f64 = 0.7;
+/// After an isolated throttle the rate climbs back quickly to this share of the rate where
+/// throttling began...
+const RECOVER_TO: f64 = 0.95;
+/// ... at this share of the configured rate per second,
+const RECOVER_SPEED: f64 = 0.2;
+/// then probes above it at this share of the configured rate per second.
+const PROBE_SPEED: f64 = 0.001;
+/// A throttle this soon after the previous cut means the cut was not enough (other senders
+/// share the quota): no quick climb back, the rate it was cut to becomes the new ceiling.
+const REPEAT_WINDOW_US: i64 = 20_000_000;
+/// After this long without a throttle a ceiling lowered below the configured rate is
+/// forgotten (the contention that lowered it is over, or the file was idle): the rate climbs
+/// back quickly towards the configured one.
+const CEILING_EXPIRY_US: i64 = 300_000_000;
+/// The rate never drops below this share of the configured rate.
+const FLOOR: f64 = 0.02;
+
+/// The pacer's state: a token bucket whose rate adapts (cut on throttle, probed upward while
+/// it is what limits the sends). One row in the outbox file, shared by every process and
+/// handle on it; the arithmetic is here, free of SQLite, so it can be tested on its own.
+/// Times are microseconds since the Unix epoch (one host's clock, shared by its processes).
+#[derive(Clone, Debug, PartialEq)]
+struct PacerState {
+    /// Calls per second now.
     rate: f64,
+    /// The configured rate and burst.
     start_rate: f64,
     burst: f64,
+    /// Tokens at `refilled_us`; negative when sends are booked ahead (callers waiting).
     tokens: f64,
-    last: Instant,
-    last_success: Instant,
-    last_cut: Option<Instant>,
-    /// The rate when last throttled: growth slows near it.
+    refilled_us: i64,
+    /// When the rate last grew (growth is counted per elapsed second).
+    grown_us: i64,
+    /// When the rate was last cut (0: never).
+    cut_us: i64,
+    /// The rate where throttling began (before any throttle: the configured rate).
     ceiling: f64,
 }
 
-impl Pacer {
-    fn new(rate: f64, burst: u32) -> Pacer {
-        let now = Instant::now();
-        Pacer {
+impl PacerState {
+    fn new(rate: f64, burst: u32, now_us: i64) -> PacerState {
+        PacerState {
             rate,
             start_rate: rate,
             burst: burst as f64,
             tokens: burst as f64,
-            last: now,
-            last_success: now,
-            last_cut: None,
-            // Until the first throttle the configured rate is the best guess of the quota:
-            // probe slowly above it.
+            refilled_us: now_us,
+            grown_us: now_us,
+            cut_us: 0,
             ceiling: rate,
         }
     }
 
-    /// Reserves a send; returns how long to wait before sending.
-    fn reserve(&mut self) -> Duration {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.burst);
-        self.last = now;
+    fn refill(&mut self, now_us: i64) {
+        // A clock that went back counts as no time passing.
+        let dt = (now_us - self.refilled_us).max(0) as f64 / 1e6;
+        self.tokens = (self.tokens + dt * self.rate).min(self.burst);
+        self.refilled_us = self.refilled_us.max(now_us);
+    }
+
+    /// Books one send; returns how long to wait before making it.
+    fn reserve(&mut self, now_us: i64) -> Duration {
+        self.refill(now_us);
+        let dt = ((now_us - self.grown_us).max(0) as f64 / 1e6).min(1.0);
+        self.grown_us = self.grown_us.max(now_us);
+        if self.ceiling < self.start_rate && now_us - self.cut_us > CEILING_EXPIRY_US {
+            self.ceiling = self.start_rate;
+        }
+        // Grow only while the bucket is what holds sends back: a rate nobody uses proves
+        // nothing about the quota.
+        if self.tokens < 1.0 {
+            let speed = if self.rate < RECOVER_TO * self.ceiling {
+                RECOVER_SPEED
+            } else {
+                PROBE_SPEED
+            };
+            self.rate += self.start_rate * speed * dt;
+        }
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO
@@ -616,32 +729,135 @@ impl Pacer {
         }
     }
 
-    fn on_throttle(&mut self) {
-        let now = Instant::now();
-        // Calls in flight answer together: one cut per few sends' worth of time.
-        if self.last_cut.is_some_and(|t| {
-            now.duration_since(t).as_secs_f64() < (4.0 / self.rate).clamp(0.05, 1.0)
-        }) {
-            return;
+    /// A call sent at `sent_us` was throttled. Cuts the rate unless the call was sent before
+    /// the last cut (calls in flight answer together: one cut per overshoot), and empties the
+    /// bucket, charging it for the call, so the next send waits at least 1/rate. True when
+    /// it cut.
+    fn on_throttle(&mut self, sent_us: i64, now_us: i64) -> bool {
+        if sent_us < self.cut_us {
+            return false;
         }
-        self.last_cut = Some(now);
-        self.ceiling = self.rate;
-        self.rate = (self.rate * 0.7).max(self.start_rate * 0.02).max(0.05);
-        self.tokens = self.tokens.min(0.0);
+        let repeated = self.cut_us > 0 && now_us - self.cut_us < REPEAT_WINDOW_US;
+        let cut = (self.rate * CUT).max(self.start_rate * FLOOR);
+        self.ceiling = if repeated { cut } else { self.rate };
+        self.rate = cut;
+        self.cut_us = now_us.max(self.cut_us + 1);
+        self.tokens = -1.0;
+        self.refilled_us = now_us;
+        true
+    }
+}
+
+/// The shared pacer: [`PacerState`] in the file's `outbox_pacer` row, read and written
+/// inside the delivery threads' short `IMMEDIATE` transactions (a token is booked in the one
+/// that leases the work, a throttle recorded in the one that records the call). Those
+/// connections use `synchronous=NORMAL`: a power cut may lose the pacer's last changes, which
+/// only means pacing from slightly older state.
+struct Pacer {
+    start_rate: f64,
+    burst: u32,
+    /// The rate last seen, for the throttled update's hold-back.
+    rate: Mutex<f64>,
+}
+
+const PACER_COLUMNS: &str =
+    "rate, start_rate, burst, tokens, refilled_us, grown_us, cut_us, ceiling";
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+impl Pacer {
+    /// Makes the file's pacer row with `options`' rate and burst, or resets it to them when
+    /// it holds another configuration (the last process to open with a different rate or
+    /// burst sets the file's); a row with the same configuration is kept as it is.
+    fn open(conn: &mut Connection, options: &OutboxOptions) -> rusqlite::Result<Pacer> {
+        let fresh = PacerState::new(options.rate, options.burst, now_us());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored = load_pacer(&tx)?;
+        let kept = stored.filter(|s| s.start_rate == fresh.start_rate && s.burst == fresh.burst);
+        let rate = match &kept {
+            Some(s) => s.rate,
+            None => {
+                store_pacer(&tx, &fresh)?;
+                fresh.rate
+            }
+        };
+        tx.commit()?;
+        Ok(Pacer {
+            start_rate: options.rate,
+            burst: options.burst,
+            rate: Mutex::new(rate),
+        })
     }
 
-    fn on_success(&mut self) {
-        let now = Instant::now();
-        let dt = now.duration_since(self.last_success).as_secs_f64().min(1.0);
-        self.last_success = now;
-        // Quickly back to 90% of where throttling began, then a slow probe beyond it.
-        let speed = if self.rate < 0.9 * self.ceiling {
-            0.2
-        } else {
-            0.01
-        };
-        self.rate += self.start_rate * speed * dt;
+    /// Applies `f` to the stored state inside `tx` and writes it back.
+    fn update<T>(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        f: impl FnOnce(&mut PacerState) -> T,
+    ) -> rusqlite::Result<T> {
+        let mut state = load_pacer(tx)?
+            .unwrap_or_else(|| PacerState::new(self.start_rate, self.burst, now_us()));
+        let out = f(&mut state);
+        store_pacer(tx, &state)?;
+        *lock(&self.rate) = state.rate;
+        Ok(out)
     }
+
+    /// True when the rate was cut after `booked_us` (that booking was made at the old rate).
+    fn cut_since(&self, conn: &Connection, booked_us: i64) -> bool {
+        conn.query_row("SELECT cut_us FROM outbox_pacer WHERE id = 1", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .is_ok_and(|cut| cut > booked_us)
+    }
+
+    fn rate(&self) -> f64 {
+        *lock(&self.rate)
+    }
+}
+
+fn load_pacer(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Option<PacerState>> {
+    tx.query_row(
+        &format!("SELECT {PACER_COLUMNS} FROM outbox_pacer WHERE id = 1"),
+        [],
+        |r| {
+            Ok(PacerState {
+                rate: r.get(0)?,
+                start_rate: r.get(1)?,
+                burst: r.get(2)?,
+                tokens: r.get(3)?,
+                refilled_us: r.get(4)?,
+                grown_us: r.get(5)?,
+                cut_us: r.get(6)?,
+                ceiling: r.get(7)?,
+            })
+        },
+    )
+    .optional()
+}
+
+fn store_pacer(tx: &rusqlite::Transaction<'_>, s: &PacerState) -> rusqlite::Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT OR REPLACE INTO outbox_pacer(id, {PACER_COLUMNS}) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ),
+        params![
+            s.rate,
+            s.start_rate,
+            s.burst,
+            s.tokens,
+            s.refilled_us,
+            s.grown_us,
+            s.cut_us,
+            s.ceiling
+        ],
+    )?;
+    Ok(())
 }
 
 /// One leased run of a contact's pending updates.
@@ -652,6 +868,9 @@ struct Claim {
     body: Map<String, Value>,
     enqueued_ms: i64,
     attempts: i64,
+    /// The pacer's booking for this send: when it was made and how long to wait.
+    booked_us: i64,
+    wait: Duration,
 }
 
 enum Outcome {
@@ -674,11 +893,9 @@ impl Shared {
     fn deliver_loop(self: Arc<Self>, mut conn: Connection) {
         while !self.stop.load(Ordering::SeqCst) {
             let seen = *lock(&self.wake.0);
-            let claim = match self.claim(&mut conn) {
-                Ok(c) => c,
-                Err(_) => None,
-            };
-            let Some(claim) = claim else {
+            // A claim that cannot be made now (the file busy or failing) is tried again.
+            let claim = self.claim(&mut conn).unwrap_or_default();
+            let Some(mut claim) = claim else {
                 let (m, c) = &self.wake;
                 let guard = lock(m);
                 if *guard == seen && !self.stop.load(Ordering::SeqCst) {
@@ -686,13 +903,15 @@ impl Shared {
                 }
                 continue;
             };
-            let wait = lock(&self.pacer).reserve();
-            if !wait.is_zero() {
-                std::thread::sleep(wait);
+            if !self.pace(&mut conn, &mut claim) {
+                // Closing: give the lease back so another process may send it at once.
+                let _ = self.release(&mut conn, &claim);
+                return;
             }
+            let sent_us = now_us();
             let outcome = self.send(&claim);
             // A failure to record is retried by the lease running out: at-least-once.
-            let _ = self.record(&mut conn, &claim, outcome);
+            let _ = self.record(&mut conn, &claim, sent_us, outcome);
         }
     }
 
@@ -751,6 +970,8 @@ impl Shared {
             },
             enqueued_ms: first.4,
             attempts: first.5,
+            booked_us: 0,
+            wait: Duration::ZERO,
         };
         if first.6 == 0 {
             for row in rows.iter().skip(1) {
@@ -772,17 +993,24 @@ impl Shared {
                 claim.attempts = claim.attempts.max(row.5);
             }
         }
-        let until = now + self.lease().as_millis() as i64;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3",
-            )?;
-            for id in &claim.ids {
-                stmt.execute(params![self.owner, until, id])?;
-            }
-        }
+        // The pacer's token is booked in the same transaction, and the lease covers the wait
+        // for it, so the lease cannot run out before the call is made.
+        let booked_us = now_us();
+        claim.wait = self.pacer.update(&tx, |p| p.reserve(booked_us))?;
+        claim.booked_us = booked_us;
+        self.lease_claim(&tx, &claim)?;
         tx.commit()?;
         Ok(Some(claim))
+    }
+
+    fn lease_claim(&self, tx: &rusqlite::Transaction<'_>, claim: &Claim) -> rusqlite::Result<()> {
+        let until = now_ms() + (claim.wait + self.lease()).as_millis() as i64;
+        let mut stmt = tx
+            .prepare_cached("UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3")?;
+        for id in &claim.ids {
+            stmt.execute(params![self.owner, until, id])?;
+        }
+        Ok(())
     }
 
     fn valid(&self, instance_id: &str, contact_id: &str, body: &Map<String, Value>) -> bool {
@@ -797,6 +1025,54 @@ impl Shared {
         }
     }
 
+    /// Waits for the claim's token; books again (and extends the lease) when the rate was cut
+    /// while waiting, since the booking was made at the old rate. False when the outbox is
+    /// closing.
+    fn pace(&self, conn: &mut Connection, claim: &mut Claim) -> bool {
+        for _ in 0..8 {
+            let until = Instant::now() + claim.wait;
+            loop {
+                if self.stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(100)));
+            }
+            if claim.wait.is_zero() || !self.pacer.cut_since(conn, claim.booked_us) {
+                return true;
+            }
+            match self.rebook(conn, claim) {
+                Ok(()) => {}
+                // The file cannot be written now: send at the last booking's time.
+                Err(_) => return true,
+            }
+        }
+        true
+    }
+
+    fn rebook(&self, conn: &mut Connection, claim: &mut Claim) -> rusqlite::Result<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let booked_us = now_us();
+        claim.wait = self.pacer.update(&tx, |p| p.reserve(booked_us))?;
+        claim.booked_us = booked_us;
+        self.lease_claim(&tx, claim)?;
+        tx.commit()
+    }
+
+    /// Frees a claim's lease without sending it.
+    fn release(&self, conn: &mut Connection, claim: &Claim) -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(
+            "UPDATE outbox SET lease_until = 0 WHERE id = ?1 AND lease_owner = ?2",
+        )?;
+        for id in &claim.ids {
+            stmt.execute(params![id, self.owner])?;
+        }
+        Ok(())
+    }
+
     fn send(&self, claim: &Claim) -> Outcome {
         let text = request_json(
             &claim.instance_id,
@@ -806,16 +1082,10 @@ impl Shared {
         let result = UpdateContactRequest::from_json(&text)
             .and_then(|request| self.client.update_contact(&request));
         match result {
-            Ok(_) => {
-                lock(&self.pacer).on_success();
-                Outcome::Delivered
-            }
+            Ok(_) => Outcome::Delivered,
             Err(error) => {
                 let kind = FailureKind::of(&error);
                 let throttled = kind == FailureKind::Throttling;
-                if throttled {
-                    lock(&self.pacer).on_throttle();
-                }
                 if retryable(&error) {
                     Outcome::Retry { throttled, error }
                 } else {
@@ -829,12 +1099,20 @@ impl Shared {
         &self,
         conn: &mut Connection,
         claim: &Claim,
+        sent_us: i64,
         outcome: Outcome,
     ) -> rusqlite::Result<()> {
         let now = now_ms();
         let mut events = Vec::new();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         bump(&tx, "attempts", 1)?;
+        if let Outcome::Retry {
+            throttled: true, ..
+        } = &outcome
+        {
+            let at = now_us();
+            self.pacer.update(&tx, |p| p.on_throttle(sent_us, at))?;
+        }
         match outcome {
             Outcome::Delivered => {
                 let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
@@ -854,8 +1132,10 @@ impl Shared {
                     events.extend(self.bury(&tx, &claim.ids, &error)?);
                 } else {
                     let delay = if throttled {
-                        // Pacing spaces the sends; the update keeps its place.
-                        Duration::ZERO
+                        // Held back one to two sends' worth at the (cut) rate, so a throttle
+                        // is not followed at once by the same call; it keeps its place.
+                        Duration::from_secs_f64((1.0 + random_unit()) / self.pacer.rate())
+                            .min(self.options.max_backoff)
                     } else {
                         let exp = Duration::from_millis(100)
                             .saturating_mul(1u32 << claim.attempts.clamp(0, 16) as u32)
@@ -990,20 +1270,86 @@ mod tests {
         );
     }
 
+    const S: i64 = 1_000_000;
+
     #[test]
-    fn pacer_starts_at_burst_then_rate_and_adapts() {
-        let mut p = Pacer::new(2.0, 5);
+    fn pacer_starts_at_burst_then_books_sends_at_the_rate() {
+        let mut p = PacerState::new(2.0, 5, 100 * S);
         for _ in 0..5 {
-            assert_eq!(p.reserve(), Duration::ZERO);
+            assert_eq!(p.reserve(100 * S), Duration::ZERO);
         }
-        assert!(p.reserve() > Duration::from_millis(400));
-        p.on_throttle();
+        // Booked ahead: the 6th waits 1/rate, the 7th 2/rate.
+        assert_eq!(p.reserve(100 * S), Duration::from_millis(500));
+        assert_eq!(p.reserve(100 * S), Duration::from_millis(1000));
+        // A clock that went back changes nothing.
+        let before = p.clone();
+        p.refill(99 * S);
+        assert_eq!(p, before);
+    }
+
+    #[test]
+    fn pacer_cuts_once_per_overshoot_and_charges_the_bucket() {
+        let mut p = PacerState::new(2.0, 5, 100 * S);
+        for _ in 0..5 {
+            p.reserve(100 * S);
+        }
+        assert!(p.on_throttle(100 * S, 100 * S + 10));
         assert!((p.rate - 1.4).abs() < 1e-9);
-        p.on_throttle();
-        assert!((p.rate - 1.4).abs() < 1e-9, "one cut per few sends");
-        p.last_success -= Duration::from_secs(1);
-        p.on_success();
-        assert!(p.rate > 1.4);
+        assert_eq!(p.ceiling, 2.0, "where throttling began");
+        // A call sent before the cut answers late: old news, no second cut.
+        assert!(!p.on_throttle(100 * S + 5, 100 * S + 20));
+        assert!((p.rate - 1.4).abs() < 1e-9);
+        // The bucket was charged: no burst after a throttle, the next send waits 2/rate.
+        let wait = p.reserve(100 * S + 10);
+        assert!((wait.as_secs_f64() - 2.0 / 1.4).abs() < 1e-3, "{wait:?}");
+        // A call sent after the cut and throttled soon after: the cut was not enough; the
+        // new rate becomes the ceiling (no quick climb back).
+        assert!(p.on_throttle(101 * S, 102 * S));
+        assert!((p.rate - 0.98).abs() < 1e-4);
+        assert!((p.ceiling - p.rate).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pacer_grows_only_while_it_holds_sends_back() {
+        let mut p = PacerState::new(10.0, 5, 100 * S);
+        assert!(p.on_throttle(100 * S, 100 * S));
+        assert!((p.rate - 7.0).abs() < 1e-9);
+        // Idle for a minute: the bucket is full, nothing was held back, no growth.
+        for _ in 0..6 {
+            p.reserve(160 * S);
+        }
+        assert!((p.rate - 7.0).abs() < 1e-9);
+        // Busy: quick climb (20% of the configured rate per second) to 95% of the ceiling...
+        for i in 1..=100 {
+            p.reserve(160 * S + i * S / 100);
+        }
+        assert!((p.rate - 9.0).abs() < 1e-6, "{}", p.rate);
+        for i in 1..=200 {
+            p.reserve(161 * S + i * S / 100);
+        }
+        assert!(p.rate >= 9.5 && p.rate < 9.56, "{}", p.rate);
+        // ... then a slow probe (0.1% of the configured rate per second).
+        let at = p.rate;
+        for i in 1..=1000 {
+            p.reserve(163 * S + i * S / 100);
+        }
+        assert!((p.rate - at - 0.1).abs() < 1e-6, "{}", p.rate - at);
+        // Never below the floor.
+        for i in 0..40 {
+            p.on_throttle(200 * S + i * S, 200 * S + i * S);
+        }
+        assert!((p.rate - 0.2).abs() < 1e-9);
+        assert!(
+            (p.ceiling - 0.2).abs() < 1e-9,
+            "repeated throttles lowered the ceiling"
+        );
+        // Five quiet minutes later the lowered ceiling is forgotten: a quick climb again.
+        for _ in 0..6 {
+            p.reserve(600 * S);
+        }
+        assert_eq!(p.ceiling, 10.0);
+        p.reserve(601 * S);
+        assert!((p.rate - 2.2).abs() < 1e-6, "{}", p.rate);
     }
 
     #[test]

@@ -100,6 +100,83 @@ fn bad_input_is_refused_as_update_contact_refuses_it_and_nothing_is_stored() {
 }
 
 #[test]
+fn a_file_that_cannot_be_opened_or_is_not_an_outbox_is_a_storage_error_naming_it() {
+    let emulator = emulator(true, Faults::default());
+    let client = client(&emulator.endpoint_url());
+    let not_a_database = fresh_file("not-a-database");
+    std::fs::write(
+        &not_a_database,
+        "these are not the bytes of an SQLite file\n".repeat(200),
+    )
+    .unwrap();
+    // A directory that does not exist (the test may run as root, so no permission trick).
+    let no_directory = fresh_file("missing-dir")
+        .with_extension("d")
+        .join("outbox.db");
+    for (path, reason) in [
+        (&not_a_database, "SQLITE_NOTADB"),
+        (&no_directory, "SQLITE_CANTOPEN"),
+    ] {
+        let e = Outbox::open(Arc::clone(&client), path, fast()).unwrap_err();
+        assert_eq!(e.status(), Status::Storage, "{e:?}");
+        assert_eq!(e.status().code(), 204);
+        assert!(e.message().contains(path.to_str().unwrap()), "{e}");
+        assert!(e.message().contains(reason), "{e}");
+    }
+    // Nothing was written over the file that is not an outbox.
+    assert!(std::fs::read_to_string(&not_a_database)
+        .unwrap()
+        .starts_with("these are not"));
+}
+
+#[test]
+fn two_handles_on_one_file_share_one_pacer_and_stay_under_the_quota() {
+    // The emulator allows 20 calls/s (burst 5); each handle is configured at 18/s. Paced
+    // apart, the two would send 36/s and about half their calls would be throttled; sharing
+    // the file's pacer they send 18/s together.
+    let emulator = Emulator::start(EmulatorConfig {
+        auto_create: true,
+        log: false,
+        quota: Some(Quota {
+            rps: 20.0,
+            burst: 5.0,
+        }),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let path = fresh_file("shared-pacer");
+    let mut options = OutboxOptions::default();
+    options.rate = 18.0;
+    options.burst = 5;
+    options.max_coalesce = 1;
+    let (a, b) = (
+        Outbox::open(client(&emulator.endpoint_url()), &path, options.clone()).unwrap(),
+        Outbox::open(client(&emulator.endpoint_url()), &path, options).unwrap(),
+    );
+    let total = 72u64;
+    for seq in 0..total {
+        // Distinct contacts: nothing to coalesce, every update is a call.
+        let outbox = if seq % 2 == 0 { &a } else { &b };
+        outbox.enqueue(&update(seq, total)).unwrap();
+    }
+    let started = Instant::now();
+    assert!(a.flush(Duration::from_secs(60)).unwrap());
+    let elapsed = started.elapsed();
+    let stats = a.stats();
+    assert_eq!(stats.delivered, total);
+    assert!(
+        stats.throttled <= 3,
+        "{} of {} attempts throttled",
+        stats.throttled,
+        stats.attempts
+    );
+    // Shared pacing, not a stall: 72 calls at 18/s (after a burst of 5) take about 3.7 s.
+    assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
+    a.close();
+    b.close();
+}
+
+#[test]
 fn delivers_every_update_in_order_per_contact_coalescing_by_the_map_rule() {
     let emulator = emulator(true, Faults::default());
     let path = fresh_file("order");

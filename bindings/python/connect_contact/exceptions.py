@@ -165,6 +165,11 @@ class CredentialsProviderError(Error):
     """A configured source of credentials failed."""
 
 
+class OutboxStorageError(Error, OSError):
+    """The outbox file could not be opened, read or written (permissions, a full disk, not an
+    outbox file, corrupt); the message names the file and SQLite's reason."""
+
+
 def _transport_kwargs(document: Optional[Mapping[str, Any]], message: str) -> Dict[str, Any]:
     details = (document or {}).get("Details") or {}
     return {"endpoint_url": details.get("EndpointUrl"), "error": message}
@@ -256,6 +261,7 @@ _STATUS_TABLE: Tuple[Tuple[int, str, Optional[Type[Error]]], ...] = (
     (201, "NO_CREDENTIALS", NoCredentialsError),
     (202, "CREDENTIALS_PROVIDER", CredentialsProviderError),
     (203, "THREAD_START", InternalLibraryError),
+    (204, "STORAGE", OutboxStorageError),
     (300, "TRANSPORT", EndpointConnectionError),
     (301, "TIMEOUT", ReadTimeoutError),
     (302, "INVALID_RESPONSE", InvalidResponseError),

@@ -66,6 +66,16 @@ class OutboxTest(unittest.TestCase):
         kinds = [(e["Id"], e["Event"]) for e in events]
         self.assertEqual(kinds, [(first, "Delivered"), (second, "Dead"), (second, "Delivered")])
 
+    def test_a_file_that_is_not_an_outbox_raises_outbox_storage_error_naming_it(self) -> None:
+        with open(self.path, "w", encoding="utf-8") as f:
+            f.write("not an SQLite file\n" * 200)
+        with self.assertRaises(connect_contact.OutboxStorageError) as raised:
+            self.client.outbox(self.path, Rate=100, Burst=10)
+        self.assertIsInstance(raised.exception, OSError)
+        self.assertEqual(raised.exception.status_name, "CONNECT_STATUS_STORAGE")
+        self.assertIn(self.path, str(raised.exception))
+        self.assertIn("SQLITE_NOTADB", str(raised.exception))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,341 @@
+//! Crash benchmark of the outbox (issue 18; figures for docs/outbox.md, not a timed test):
+//! `updates` updates over `contacts` contacts are enqueued by a child process that is killed
+//! with SIGKILL at random points — while it enqueues (and delivers), then while it only
+//! delivers — and restarted each time on the same file, until a last child drains the file.
+//! Then it checks, against the in-process emulator on 127.0.0.1:
+//!
+//! - every acknowledged update (its enqueue returned an id) reached the service, none is
+//!   missing, nothing is left pending or dead;
+//! - only updates that were tried reached it (an enqueue cut short by the kill may or may not
+//!   have committed: either is correct, it was never acknowledged);
+//! - the emulator's state equals applying those updates in enqueue order (each contact's
+//!   Name is its last update's, its References hold one key per update);
+//! - per contact, calls never go back to an older update (a resend after a kill may repeat
+//!   the last call: delivery is at least once).
+//!
+//! `cargo run --release --example outbox_crash [updates] [contacts] [rps] [seed]`
+//! (defaults 10000, 500, 50: the emulator's quota and the outbox's rate, burst 50; slow
+//! enough that a backlog is left when enqueueing ends, so kills land during delivery too).
+//! Exits 1 when a check fails.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connect_contact::{Client, ClientConfig, Outbox, OutboxOptions, UpdateContactRequest};
+use connect_emulator::{
+    Emulator, EmulatorConfig, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
+    DEFAULT_SECRET_ACCESS_KEY,
+};
+use serde_json::{json, Value};
+
+const INSTANCE: &str = "crash-instance";
+
+fn client(endpoint: &str) -> Arc<Client> {
+    Arc::new(
+        Client::new(&ClientConfig {
+            region: Some(DEFAULT_REGION.into()),
+            endpoint_url: Some(endpoint.into()),
+            access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
+            secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
+            timeout: Some(Duration::from_secs(5)),
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+}
+
+/// Update number `seq`: contact `c{seq % contacts}`, Name `n{seq}`, one reference `u{seq}`
+/// (References merge by key, so every applied update leaves a trace).
+fn update(seq: u64, contacts: u64) -> UpdateContactRequest {
+    UpdateContactRequest::from_json(
+        &json!({
+            "InstanceId": INSTANCE,
+            "ContactId": format!("c{}", seq % contacts),
+            "Name": format!("n{seq}"),
+            "References": {format!("u{seq}"): {"Type": "STRING", "Value": seq.to_string()}},
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+fn options(rps: f64) -> OutboxOptions {
+    let mut o = OutboxOptions::default();
+    o.rate = rps;
+    o.burst = 50;
+    o.max_backoff = Duration::from_millis(500);
+    o
+}
+
+/// Child: open the file, enqueue `start..end` printing `try <seq>` before and `ack <seq> <id>`
+/// after each enqueue, then flush and print `done`.
+fn child(endpoint: &str, path: &str, start: u64, end: u64, contacts: u64, rps: f64) {
+    let outbox = Outbox::open(client(endpoint), path, options(rps)).unwrap();
+    for seq in start..end {
+        println!("try {seq}");
+        let id = outbox.enqueue(&update(seq, contacts)).unwrap();
+        println!("ack {seq} {id}");
+    }
+    assert!(outbox.flush(Duration::from_secs(900)).unwrap());
+    println!("done");
+    outbox.close();
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Runs one child, killing it with SIGKILL after `kill_after` (None: let it finish).
+/// Returns the seqs it tried, those it acknowledged, and whether it finished (`done`).
+fn run_child(
+    args: &[String],
+    kill_after: Option<Duration>,
+) -> (BTreeSet<u64>, BTreeSet<u64>, bool) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("child")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let killer = kill_after.map(|after| {
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            // SIGKILL by pid; harmless if the child has exited already.
+            let _ = Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        })
+    });
+    let (mut tried, mut acked, mut done) = (BTreeSet::new(), BTreeSet::new(), false);
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["try", seq] => {
+                tried.insert(seq.parse().unwrap());
+            }
+            ["ack", seq, _id] => {
+                acked.insert(seq.parse().unwrap());
+            }
+            ["done"] => done = true,
+            _ => {}
+        }
+    }
+    let _ = child.wait();
+    if let Some(k) = killer {
+        k.join().unwrap();
+    }
+    (tried, acked, done)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("child") {
+        child(
+            &args[2],
+            &args[3],
+            args[4].parse().unwrap(),
+            args[5].parse().unwrap(),
+            args[6].parse().unwrap(),
+            args[7].parse().unwrap(),
+        );
+        return;
+    }
+    let arg = |i: usize, default: u64| args.get(i).map_or(default, |a| a.parse().unwrap());
+    let (total, contacts, rps, seed) = (
+        arg(1, 10_000),
+        arg(2, 500),
+        arg(3, 50) as f64,
+        arg(4, 0x9E37_79B9_7F4A_7C15),
+    );
+    let emulator = Emulator::start(EmulatorConfig {
+        auto_create: true,
+        log: false,
+        quota: Some(Quota { rps, burst: 50.0 }),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("outbox-crash-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("outbox.db");
+    let child_args = |start: u64, end: u64| -> Vec<String> {
+        vec![
+            emulator.endpoint_url(),
+            path.to_str().unwrap().to_string(),
+            start.to_string(),
+            end.to_string(),
+            contacts.to_string(),
+            rps.to_string(),
+        ]
+    };
+    let mut rng = Rng(seed.max(1));
+    let started = Instant::now();
+    let (mut tried, mut acked) = (BTreeSet::new(), BTreeSet::new());
+    let (mut enqueue_kills, mut delivery_kills, mut restarts) = (0u32, 0u32, 0u32);
+    // Enqueue phase: kill at a random point 20 ms..1.5 s after start, restart from the next
+    // update not yet tried (the one cut short may or may not have committed).
+    let mut next = 0;
+    while next < total {
+        let kill_after = Duration::from_millis(20 + rng.next() % 1480);
+        let (t, a, done) = run_child(&child_args(next, total), Some(kill_after));
+        restarts += 1;
+        if let Some(last) = t.iter().next_back() {
+            next = last + 1;
+        }
+        if !done {
+            if next < total {
+                enqueue_kills += 1;
+            } else {
+                delivery_kills += 1;
+            }
+        }
+        tried.extend(t);
+        acked.extend(a);
+    }
+    // Delivery phase: everything is enqueued; kill deliverers at random points.
+    for _ in 0..5 {
+        let kill_after = Duration::from_millis(20 + rng.next() % 980);
+        let (_, _, done) = run_child(&child_args(total, total), Some(kill_after));
+        restarts += 1;
+        if done {
+            break;
+        }
+        delivery_kills += 1;
+    }
+    // A last child, not killed, drains the file.
+    let (_, _, done) = run_child(&child_args(total, total), None);
+    let elapsed = started.elapsed();
+
+    let mut failures = Vec::new();
+    if !done {
+        failures.push("the last child did not finish its flush".to_string());
+    }
+    // The file: nothing pending or dead.
+    let mut parked = options(0.001);
+    parked.burst = 1;
+    parked.workers = 1;
+    let outbox = Outbox::open(client("http://127.0.0.1:9"), &path, parked).unwrap();
+    let stats = outbox.stats();
+    outbox.close();
+    if stats.pending != 0 || stats.dead != 0 {
+        failures.push(format!(
+            "{} pending and {} dead left in the file",
+            stats.pending, stats.dead
+        ));
+    }
+    // The emulator's log: which updates each call carried.
+    let log = emulator.updates();
+    let calls = log.as_array().unwrap();
+    let mut applied = BTreeSet::new();
+    let mut carried = 0u64;
+    let mut last_of: BTreeMap<String, u64> = BTreeMap::new();
+    for call in calls {
+        let contact = call["ContactId"].as_str().unwrap().to_string();
+        let seqs: Vec<u64> = call["References"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k[1..].parse().unwrap())
+            .collect();
+        carried += seqs.len() as u64;
+        let max = *seqs.iter().max().unwrap();
+        if let Some(prev) = last_of.get(&contact) {
+            if max < *prev {
+                failures.push(format!(
+                    "{contact}: a call up to u{max} after one up to u{prev}"
+                ));
+            }
+        }
+        last_of.insert(contact, max);
+        applied.extend(seqs);
+    }
+    let missing: Vec<u64> = acked.difference(&applied).copied().collect();
+    if !missing.is_empty() {
+        failures.push(format!(
+            "{} acknowledged updates never delivered, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        ));
+    }
+    let untried: Vec<u64> = applied.difference(&tried).copied().collect();
+    if !untried.is_empty() {
+        failures.push(format!("delivered but never enqueued: {untried:?}"));
+    }
+    // The state: applying the applied updates in order.
+    let mut wrong = 0;
+    for c in 0..contacts {
+        let mine: BTreeSet<u64> = applied
+            .iter()
+            .copied()
+            .filter(|s| s % contacts == c)
+            .collect();
+        let Some(last) = mine.iter().next_back() else {
+            continue;
+        };
+        let stored = emulator.contact(INSTANCE, &format!("c{c}"));
+        let ok = stored.as_ref().is_some_and(|s| {
+            let refs: BTreeSet<u64> = s["References"]
+                .as_object()
+                .map(|m| m.keys().map(|k| k[1..].parse().unwrap()).collect())
+                .unwrap_or_default();
+            s["Name"] == Value::from(format!("n{last}")) && refs == mine
+        });
+        if !ok {
+            wrong += 1;
+        }
+    }
+    if wrong > 0 {
+        failures.push(format!(
+            "{wrong} contacts differ from applying their updates in order"
+        ));
+    }
+    let unacked_applied = applied.difference(&acked).count();
+    println!(
+        "crash benchmark: {total} updates over {contacts} contacts, quota and rate {rps}/s burst 50"
+    );
+    println!(
+        "  {} tried, {} acknowledged, {} delivered ({} of them cut short by a kill after committing)",
+        tried.len(),
+        acked.len(),
+        applied.len(),
+        unacked_applied
+    );
+    println!(
+        "  {} SIGKILLs ({enqueue_kills} while enqueueing and delivering, {delivery_kills} while only delivering), {restarts} restarts + 1 final drain, {:.1} s",
+        enqueue_kills + delivery_kills,
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  {} calls carried {carried} updates ({} resent after a kill: at least once); file: {} delivered, {} attempts, {} throttled",
+        calls.len(),
+        carried - applied.len() as u64,
+        stats.delivered,
+        stats.attempts,
+        stats.throttled
+    );
+    if failures.is_empty() {
+        println!(
+            "  PASS: every acknowledged update delivered, none missing; state = applying them in order"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        for f in &failures {
+            println!("  FAIL: {f}");
+        }
+        println!("  file kept: {}", path.display());
+        std::process::exit(1);
+    }
+}
