@@ -431,6 +431,15 @@ fn child_process() {
 
 /// Reads a child's `try`/`ack` lines until it exits or is killed.
 fn read_lines(child: &mut Child) -> (BTreeSet<u64>, HashMap<u64, u64>, bool) {
+    read_lines_killing(child, None)
+}
+
+/// [`read_lines`], sending SIGKILL to the child as soon as it has acknowledged `kill_at`
+/// enqueues (the kill then lands at a chosen point of its work, however fast the machine).
+fn read_lines_killing(
+    child: &mut Child,
+    kill_at: Option<usize>,
+) -> (BTreeSet<u64>, HashMap<u64, u64>, bool) {
     let (mut tried, mut acked, mut flushed) = (BTreeSet::new(), HashMap::new(), false);
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let Ok(line) = line else { break };
@@ -441,6 +450,10 @@ fn read_lines(child: &mut Child) -> (BTreeSet<u64>, HashMap<u64, u64>, bool) {
             }
             ["ack", seq, id] => {
                 acked.insert(seq.parse().unwrap(), id.parse().unwrap());
+                if kill_at == Some(acked.len()) {
+                    // std's Child::kill is SIGKILL on Unix.
+                    let _ = child.kill();
+                }
             }
             ["flushed"] => flushed = true,
             _ => {}
@@ -509,7 +522,7 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
     let mut next = 0u64;
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut killed = 0;
-    for _round in 0..8 {
+    for round in 0..8 {
         let mut child = spawn_child(child_env(
             &path,
             &emulator.endpoint_url(),
@@ -521,25 +534,23 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        let kill_after = Duration::from_millis(50 + rng % 750);
-        let pid = child.id();
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(kill_after);
-            // SIGKILL by pid; the child may have exited already (then this fails harmlessly).
-            let _ = crate::support::command("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-        });
-        let (t, a, flushed) = read_lines(&mut child);
+        // Even rounds: killed at a random point of the enqueues (certain to cut the round
+        // short). Odd rounds: killed right after the last enqueue is acknowledged, while
+        // delivery runs (cut short unless everything was delivered in that instant).
+        let kill_at = if round % 2 == 0 {
+            1 + (rng % 299) as usize
+        } else {
+            300
+        };
+        let (t, a, flushed) = read_lines_killing(&mut child, Some(kill_at));
         let _ = child.wait();
         killed += usize::from(!flushed);
-        killer.join().unwrap();
         next += 300;
         tried.extend(t);
         acked.extend(a.into_keys());
     }
     assert!(
-        killed >= 2,
+        killed >= 4,
         "only {killed} of 8 rounds were cut short by SIGKILL"
     );
     // A last run without a kill drains the file.
