@@ -6,17 +6,20 @@
 //!   outbox file (one pacer), and 4 processes with a file each (independent outboxes sharing
 //!   the one account quota);
 //! - coalescing: calls per update on a stream with 5 updates per contact;
-//! - µs per durable enqueue and enqueues/s from 1 and 4 threads.
+//! - µs per durable enqueue and enqueues/s from 1 and 4 threads;
+//! - an outage: a stream of updates with 30 s of outage in the middle (every call refused
+//!   with a 503), all delivered after it and none dead.
 //!
 //! `cargo run --example outbox_bench [seconds-at-2-rps]` (default 60), or one run:
-//! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds> [shared|separate]`.
+//! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds> [shared|separate]`,
+//! or `cargo run --example outbox_bench outage [outage-seconds]` (default 30).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connect_contact::{Client, ClientConfig, Outbox, OutboxOptions, UpdateContactRequest};
 use connect_emulator::{
-    Emulator, EmulatorConfig, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
+    Emulator, EmulatorConfig, Faults, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
     DEFAULT_SECRET_ACCESS_KEY,
 };
 
@@ -224,8 +227,81 @@ fn enqueue_cost(threads: usize) {
     );
 }
 
+/// A stream of 5 updates/s to distinct contacts for `outage + 30` seconds against the
+/// emulator at the service's default quota (2 rps, burst 5 would take minutes to drain a
+/// backlog, so 20 rps, burst 20), with every call refused for `outage` seconds from the
+/// 15th second on. Prints what was delivered, what died, the largest backlog, how the outbox
+/// tried during the outage and how long it took to drain after it.
+fn outage_run(outage: f64) {
+    let emulator = Emulator::start(EmulatorConfig {
+        auto_create: true,
+        log: false,
+        quota: Some(Quota {
+            rps: 20.0,
+            burst: 20.0,
+        }),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let path = file("outage.db");
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, options(20.0, 20)).unwrap();
+    let started = Instant::now();
+    let total = ((outage + 30.0) * 5.0) as u64;
+    let (mut outage_at, mut recovered_at, mut most_pending) = (None, None, 0);
+    let mut attempts_at_outage = 0;
+    for seq in 0..total {
+        let due = Duration::from_millis(seq * 200);
+        std::thread::sleep(due.saturating_sub(started.elapsed()));
+        outbox
+            .enqueue(&request(format!("outage-{seq}"), seq))
+            .unwrap();
+        let stats = outbox.stats();
+        most_pending = most_pending.max(stats.pending);
+        if outage_at.is_none() && started.elapsed() >= Duration::from_secs(15) {
+            emulator
+                .set_faults(Faults {
+                    outage_seconds: outage,
+                    ..Faults::default()
+                })
+                .unwrap();
+            outage_at = Some(started.elapsed());
+            attempts_at_outage = stats.attempts;
+        }
+        if let Some(at) = outage_at {
+            if recovered_at.is_none() && started.elapsed() >= at + Duration::from_secs_f64(outage) {
+                recovered_at = Some((started.elapsed(), outbox.stats()));
+            }
+        }
+    }
+    let stream_end = started.elapsed();
+    assert!(outbox.flush(Duration::from_secs(600)).unwrap());
+    let drained = started.elapsed();
+    let stats = outbox.stats();
+    let (recovered, at_recovery) = recovered_at.expect("the stream outlasts the outage");
+    println!(
+        "outage {outage} s in a stream of {total} updates (5/s, quota 20 rps burst 20): \
+         delivered {}, dead {}, largest backlog {most_pending}, attempts during the outage {}, \
+         backlog when it ended {}, stream ended at {:.1} s, all delivered at {:.1} s \
+         ({:.1} s after the outage ended)",
+        stats.delivered,
+        stats.dead,
+        at_recovery.attempts - attempts_at_outage,
+        at_recovery.pending,
+        stream_end.as_secs_f64(),
+        drained.as_secs_f64(),
+        (drained - recovered).as_secs_f64(),
+    );
+    let calls = emulator.updates().as_array().map_or(0, Vec::len);
+    println!("calls the emulator applied: {calls} for {total} updates");
+    outbox.close();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("outage") {
+        outage_run(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30.0));
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("child") {
         child(
             &args[2],

@@ -372,7 +372,8 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
             refilled_us INTEGER NOT NULL,
             grown_us INTEGER NOT NULL,
             cut_us INTEGER NOT NULL,
-            ceiling REAL NOT NULL);",
+            ceiling REAL NOT NULL,
+            unavailable_us INTEGER NOT NULL DEFAULT 0);",
     )
     .map_err(|e| storage(path, e))?;
     Ok(conn)
@@ -659,6 +660,9 @@ const REPEAT_WINDOW_US: i64 = 20_000_000;
 const CEILING_EXPIRY_US: i64 = 300_000_000;
 /// The rate never drops below this share of the configured rate.
 const FLOOR: f64 = 0.02;
+/// Cut factor when the service is unavailable (5xx, network, expired credentials): an outage
+/// should cost the account's quota a few probes, not every pending update at the full rate.
+const UNAVAILABLE_CUT: f64 = 0.5;
 
 /// The pacer's state: a token bucket whose rate adapts (cut on throttle, probed upward while
 /// it is what limits the sends). One row in the outbox file, shared by every process and
@@ -680,6 +684,8 @@ struct PacerState {
     cut_us: i64,
     /// The rate where throttling began (before any throttle: the configured rate).
     ceiling: f64,
+    /// When the rate was last halved because the service was unavailable (0: never).
+    unavailable_us: i64,
 }
 
 impl PacerState {
@@ -693,6 +699,7 @@ impl PacerState {
             grown_us: now_us,
             cut_us: 0,
             ceiling: rate,
+            unavailable_us: 0,
         }
     }
 
@@ -711,9 +718,10 @@ impl PacerState {
         if self.ceiling < self.start_rate && now_us - self.cut_us > CEILING_EXPIRY_US {
             self.ceiling = self.start_rate;
         }
-        // Grow only while the bucket is what holds sends back: a rate nobody uses proves
-        // nothing about the quota.
-        if self.tokens < 1.0 {
+        // Grow only while the bucket is what holds sends back (a rate nobody uses proves
+        // nothing about the quota), and not while the service is unavailable (until a call
+        // gets through).
+        if self.tokens < 1.0 && self.unavailable_us == 0 {
             let speed = if self.rate < RECOVER_TO * self.ceiling {
                 RECOVER_SPEED
             } else {
@@ -727,6 +735,27 @@ impl PacerState {
         } else {
             Duration::from_secs_f64(-self.tokens / self.rate)
         }
+    }
+
+    /// A call sent at `sent_us` failed for a reason other than throttling that is retried (the
+    /// service or the network is down, credentials expired): halves the rate, once per batch
+    /// in flight, down to the floor, so an outage is probed at a trickle. The ceiling stays:
+    /// this says nothing about the quota, and after the outage the rate climbs back quickly.
+    /// True when it cut.
+    fn on_unavailable(&mut self, sent_us: i64, now_us: i64) -> bool {
+        if sent_us < self.unavailable_us.max(self.cut_us) {
+            return false;
+        }
+        self.refill(now_us);
+        self.rate = (self.rate * UNAVAILABLE_CUT).max(self.start_rate * FLOOR);
+        self.unavailable_us = now_us.max(self.unavailable_us + 1);
+        self.tokens = self.tokens.min(0.0);
+        true
+    }
+
+    /// A call went through: the service is available again, the rate may grow.
+    fn on_delivered(&mut self) {
+        self.unavailable_us = 0;
     }
 
     /// A call sent at `sent_us` was throttled. Cuts the rate unless the call was sent before
@@ -756,12 +785,15 @@ impl PacerState {
 struct Pacer {
     start_rate: f64,
     burst: u32,
+    /// Set when this process cut the rate for an outage: its next delivery tells the file's
+    /// pacer the service is back (other deliveries touch no pacer state).
+    unavailable: AtomicBool,
     /// The rate last seen, for the throttled update's hold-back.
     rate: Mutex<f64>,
 }
 
 const PACER_COLUMNS: &str =
-    "rate, start_rate, burst, tokens, refilled_us, grown_us, cut_us, ceiling";
+    "rate, start_rate, burst, tokens, refilled_us, grown_us, cut_us, ceiling, unavailable_us";
 
 fn now_us() -> i64 {
     SystemTime::now()
@@ -790,6 +822,7 @@ impl Pacer {
         Ok(Pacer {
             start_rate: options.rate,
             burst: options.burst,
+            unavailable: AtomicBool::new(false),
             rate: Mutex::new(rate),
         })
     }
@@ -835,6 +868,7 @@ fn load_pacer(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Option<PacerSt
                 grown_us: r.get(5)?,
                 cut_us: r.get(6)?,
                 ceiling: r.get(7)?,
+                unavailable_us: r.get(8)?,
             })
         },
     )
@@ -844,7 +878,7 @@ fn load_pacer(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<Option<PacerSt
 fn store_pacer(tx: &rusqlite::Transaction<'_>, s: &PacerState) -> rusqlite::Result<()> {
     tx.execute(
         &format!(
-            "INSERT OR REPLACE INTO outbox_pacer(id, {PACER_COLUMNS}) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            "INSERT OR REPLACE INTO outbox_pacer(id, {PACER_COLUMNS}) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         ),
         params![
             s.rate,
@@ -854,7 +888,8 @@ fn store_pacer(tx: &rusqlite::Transaction<'_>, s: &PacerState) -> rusqlite::Resu
             s.refilled_us,
             s.grown_us,
             s.cut_us,
-            s.ceiling
+            s.ceiling,
+            s.unavailable_us
         ],
     )?;
     Ok(())
@@ -1106,12 +1141,19 @@ impl Shared {
         let mut events = Vec::new();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         bump(&tx, "attempts", 1)?;
-        if let Outcome::Retry {
-            throttled: true, ..
-        } = &outcome
-        {
+        if let Outcome::Retry { throttled, .. } = &outcome {
             let at = now_us();
-            self.pacer.update(&tx, |p| p.on_throttle(sent_us, at))?;
+            if *throttled {
+                self.pacer.update(&tx, |p| p.on_throttle(sent_us, at))?;
+            } else {
+                self.pacer.update(&tx, |p| p.on_unavailable(sent_us, at))?;
+                self.pacer.unavailable.store(true, Ordering::Relaxed);
+            }
+        }
+        if matches!(outcome, Outcome::Delivered)
+            && self.pacer.unavailable.swap(false, Ordering::Relaxed)
+        {
+            self.pacer.update(&tx, PacerState::on_delivered)?;
         }
         match outcome {
             Outcome::Delivered => {
@@ -1251,6 +1293,37 @@ mod tests {
             Value::Object(m) => m,
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn an_outage_halves_the_rate_once_per_batch_down_to_the_floor_and_keeps_the_ceiling() {
+        const S: i64 = 1_000_000;
+        let mut p = PacerState::new(20.0, 20, 100 * S);
+        // Four calls of one batch fail: one cut.
+        assert!(p.on_unavailable(100 * S, 100 * S + 10));
+        assert!(!p.on_unavailable(100 * S + 5, 100 * S + 20));
+        assert_eq!(p.rate, 10.0);
+        assert_eq!(p.ceiling, 20.0);
+        // Each later batch halves it again, never below the floor.
+        for i in 1..20 {
+            assert!(p.on_unavailable(100 * S + i * S, 100 * S + i * S + 10));
+        }
+        assert_eq!(p.rate, 20.0 * FLOOR);
+        // No growth while calls keep failing, however long the bucket holds sends back.
+        let mut t = 200 * S;
+        for _ in 0..100 {
+            t += S / 50;
+            p.reserve(t);
+        }
+        assert_eq!(p.rate, 20.0 * FLOOR);
+        p.on_delivered();
+        // Once calls go through and the bucket limits them, it climbs back quickly (the
+        // ceiling was never lowered).
+        for _ in 0..600 {
+            t += S / 50;
+            p.reserve(t);
+        }
+        assert!(p.rate >= 0.9 * 20.0, "{}", p.rate);
     }
 
     #[test]
