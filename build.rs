@@ -34,6 +34,35 @@ fn packs_relative_relocations() -> bool {
     (major, minor) >= (2, 36)
 }
 
+/// bench/symbol-order.txt, when the linker takes it: LLD, which rustc uses on
+/// x86_64-unknown-linux-gnu from 1.90 on unless told otherwise. Off with
+/// CONNECT_CONTACT_NO_SYMBOL_ORDER=1 (e.g. for a linker configured by hand).
+fn symbol_order(crate_dir: &std::path::Path) -> Option<PathBuf> {
+    println!("cargo:rerun-if-env-changed=CONNECT_CONTACT_NO_SYMBOL_ORDER");
+    // Watched whether or not it is used (it is in the repository, so this costs nothing).
+    println!("cargo:rerun-if-changed=bench/symbol-order.txt");
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    if std::env::var_os("CONNECT_CONTACT_NO_SYMBOL_ORDER").is_some()
+        || var("TARGET") != "x86_64-unknown-linux-gnu"
+        || flags.contains("linker")
+        || flags.contains("fuse-ld")
+        || std::env::var_os("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER").is_some()
+    {
+        return None;
+    }
+    let out = std::process::Command::new(std::env::var_os("RUSTC")?)
+        .arg("-vV")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let release = text.lines().find_map(|l| l.strip_prefix("release: "))?;
+    let mut parts = release.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next()?, parts.next()?);
+    let order = crate_dir.join("bench").join("symbol-order.txt");
+    ((major, minor) >= (1, 90) && order.is_file()).then_some(order)
+}
+
 fn main() {
     let crate_dir =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -63,6 +92,25 @@ fn main() {
     println!("cargo:rustc-env=CONNECT_SONAME={soname}");
     if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    }
+    println!("cargo:rerun-if-env-changed=CONNECT_CONTACT_KEEP_SYMBOLS");
+    let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");
+    if release && std::env::var_os("CONNECT_CONTACT_KEEP_SYMBOLS").is_none() {
+        // The release profile keeps `strip = false` so that a build with symbols (this
+        // variable set: bench/symbol_order.py, the size by crate) names every function as
+        // the shipped library does (Cargo's strip setting changes the symbol hashes); the
+        // library is stripped here, by the linker, instead.
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--strip-all");
+    }
+    if let Some(order) = symbol_order(&crate_dir).filter(|_| release) {
+        // The functions a client's construction and its calls run, first and together:
+        // docs/performance.md, "Cold start". Names not found (another compiler or
+        // dependency version) are skipped, silently.
+        println!(
+            "cargo:rustc-cdylib-link-arg=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--no-warn-symbol-ordering");
     }
     if packs_relative_relocations() {
         // DT_RELR: the library's ~9,400 relative relocations (vtables, string tables) packed

@@ -160,7 +160,7 @@ def size_by_crate(root_target):
     versions linked in (cargo tree -d)."""
     out = {"crates": None, "duplicates": None}
     target = os.path.join(root_target, "unstripped")
-    env = dict(os.environ, CARGO_PROFILE_RELEASE_STRIP="false")
+    env = dict(os.environ, CONNECT_CONTACT_KEEP_SYMBOLS="1")
     sh(["cargo", "build", "--release", "--lib", "-p", "connect-contact", "--target-dir", target], cwd=ROOT, env=env)
     lib = os.path.join(target, "release", "libconnect_contact.so")
     nm = subprocess.run(["nm", "-S", "-C", lib], check=True, capture_output=True, text=True).stdout
