@@ -57,7 +57,9 @@ fn symbol_order(crate_dir: &std::path::Path) -> Option<PathBuf> {
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let release = text.lines().find_map(|l| l.strip_prefix("release: "))?;
-    let mut parts = release.split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next()?, parts.next()?);
     let order = crate_dir.join("bench").join("symbol-order.txt");
     ((major, minor) >= (1, 90) && order.is_file()).then_some(order)
