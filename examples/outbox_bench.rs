@@ -14,26 +14,17 @@
 //! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds> [shared|separate]`,
 //! or `cargo run --example outbox_bench outage [outage-seconds]` (default 30).
 
+#[path = "../tests/support/outbox.rs"]
+mod outbox_support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_contact::{Client, ClientConfig, Outbox, OutboxOptions, UpdateContactRequest};
-use connect_emulator::{
-    Emulator, EmulatorConfig, Faults, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
-    DEFAULT_SECRET_ACCESS_KEY,
-};
+use connect_contact::{Client, Outbox, OutboxOptions, UpdateContactRequest};
+use connect_emulator::{Emulator, EmulatorConfig, Faults};
 
 fn client(endpoint: &str) -> Arc<Client> {
-    Arc::new(
-        Client::new(&ClientConfig {
-            region: Some(DEFAULT_REGION.into()),
-            endpoint_url: Some(endpoint.into()),
-            access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
-            secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
-            ..Default::default()
-        })
-        .unwrap(),
-    )
+    Arc::new(Client::new(&outbox_support::emulator_config(endpoint)).unwrap())
 }
 
 fn request(contact: String, seq: u64) -> UpdateContactRequest {
@@ -101,16 +92,7 @@ fn child(endpoint: &str, path: &str, rate: f64, burst: u32, start_at: f64) {
 /// `processes` processes deliver `rps × seconds` updates in all against the emulator's quota:
 /// all from one shared file, or each from a file of its own (independent outboxes).
 fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64, shared: bool) {
-    let emulator = Emulator::start(EmulatorConfig {
-        auto_create: true,
-        log: false,
-        quota: Some(Quota {
-            rps,
-            burst: burst as f64,
-        }),
-        ..EmulatorConfig::default()
-    })
-    .unwrap();
+    let emulator = outbox_support::quota_emulator(rps, burst as f64);
     let total = ((rps * seconds) as u64).max(processes);
     let per = total / processes;
     let files: Vec<std::path::PathBuf> = if shared {
@@ -233,16 +215,7 @@ fn enqueue_cost(threads: usize) {
 /// 15th second on. Prints what was delivered, what died, the largest backlog, how the outbox
 /// tried during the outage and how long it took to drain after it.
 fn outage_run(outage: f64) {
-    let emulator = Emulator::start(EmulatorConfig {
-        auto_create: true,
-        log: false,
-        quota: Some(Quota {
-            rps: 20.0,
-            burst: 20.0,
-        }),
-        ..EmulatorConfig::default()
-    })
-    .unwrap();
+    let emulator = outbox_support::quota_emulator(20.0, 20.0);
     let path = file("outage.db");
     let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, options(20.0, 20)).unwrap();
     let started = Instant::now();

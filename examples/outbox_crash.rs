@@ -18,48 +18,25 @@
 //! enough that a backlog is left when enqueueing ends, so kills land during delivery too).
 //! Exits 1 when a check fails.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+#[path = "../tests/support/outbox.rs"]
+mod outbox_support;
+
+use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use connect_contact::{Client, ClientConfig, Outbox, OutboxOptions, UpdateContactRequest};
-use connect_emulator::{
-    Emulator, EmulatorConfig, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
-    DEFAULT_SECRET_ACCESS_KEY,
-};
-use serde_json::{json, Value};
+use connect_contact::{Client, Outbox, OutboxOptions, UpdateContactRequest};
+use serde_json::Value;
 
 const INSTANCE: &str = "crash-instance";
 
 fn client(endpoint: &str) -> Arc<Client> {
-    Arc::new(
-        Client::new(&ClientConfig {
-            region: Some(DEFAULT_REGION.into()),
-            endpoint_url: Some(endpoint.into()),
-            access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
-            secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
-            timeout: Some(Duration::from_secs(5)),
-            ..Default::default()
-        })
-        .unwrap(),
-    )
+    Arc::new(Client::new(&outbox_support::emulator_config(endpoint)).unwrap())
 }
 
-/// Update number `seq`: contact `c{seq % contacts}`, Name `n{seq}`, one reference `u{seq}`
-/// (References merge by key, so every applied update leaves a trace).
 fn update(seq: u64, contacts: u64) -> UpdateContactRequest {
-    UpdateContactRequest::from_json(
-        &json!({
-            "InstanceId": INSTANCE,
-            "ContactId": format!("c{}", seq % contacts),
-            "Name": format!("n{seq}"),
-            "References": {format!("u{seq}"): {"Type": "STRING", "Value": seq.to_string()}},
-        })
-        .to_string(),
-    )
-    .unwrap()
+    outbox_support::update(INSTANCE, seq, contacts)
 }
 
 fn options(rps: f64) -> OutboxOptions {
@@ -82,17 +59,6 @@ fn child(endpoint: &str, path: &str, start: u64, end: u64, contacts: u64, rps: f
     assert!(outbox.flush(Duration::from_secs(900)).unwrap());
     println!("done");
     outbox.close();
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 /// Runs one child, killing it with SIGKILL after `kill_after` (None: let it finish).
@@ -119,26 +85,12 @@ fn run_child(
                 .status();
         })
     });
-    let (mut tried, mut acked, mut done) = (BTreeSet::new(), BTreeSet::new(), false);
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["try", seq] => {
-                tried.insert(seq.parse().unwrap());
-            }
-            ["ack", seq, _id] => {
-                acked.insert(seq.parse().unwrap());
-            }
-            ["done"] => done = true,
-            _ => {}
-        }
-    }
+    let (tried, acked, done) = outbox_support::read_child(stdout, "done", |_| {});
     let _ = child.wait();
     if let Some(k) = killer {
         k.join().unwrap();
     }
-    (tried, acked, done)
+    (tried, acked.into_keys().collect(), done)
 }
 
 fn main() {
@@ -161,13 +113,7 @@ fn main() {
         arg(3, 50) as f64,
         arg(4, 0x9E37_79B9_7F4A_7C15),
     );
-    let emulator = Emulator::start(EmulatorConfig {
-        auto_create: true,
-        log: false,
-        quota: Some(Quota { rps, burst: 50.0 }),
-        ..EmulatorConfig::default()
-    })
-    .unwrap();
+    let emulator = outbox_support::quota_emulator(rps, 50.0);
     let dir = std::env::temp_dir().join(format!("outbox-crash-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("outbox.db");
@@ -181,7 +127,7 @@ fn main() {
             rps.to_string(),
         ]
     };
-    let mut rng = Rng(seed.max(1));
+    let mut rng = outbox_support::XorShift(seed.max(1));
     let started = Instant::now();
     let (mut tried, mut acked) = (BTreeSet::new(), BTreeSet::new());
     let (mut enqueue_kills, mut delivery_kills, mut restarts) = (0u32, 0u32, 0u32);
@@ -237,31 +183,10 @@ fn main() {
         ));
     }
     // The emulator's log: which updates each call carried.
-    let log = emulator.updates();
-    let calls = log.as_array().unwrap();
-    let mut applied = BTreeSet::new();
-    let mut carried = 0u64;
-    let mut last_of: BTreeMap<String, u64> = BTreeMap::new();
-    for call in calls {
-        let contact = call["ContactId"].as_str().unwrap().to_string();
-        let seqs: Vec<u64> = call["References"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(|k| k[1..].parse().unwrap())
-            .collect();
-        carried += seqs.len() as u64;
-        let max = *seqs.iter().max().unwrap();
-        if let Some(prev) = last_of.get(&contact) {
-            if max < *prev {
-                failures.push(format!(
-                    "{contact}: a call up to u{max} after one up to u{prev}"
-                ));
-            }
-        }
-        last_of.insert(contact, max);
-        applied.extend(seqs);
-    }
+    let calls = outbox_support::calls_carried(&emulator.updates());
+    let carried: u64 = calls.iter().map(|(_, seqs)| seqs.len() as u64).sum();
+    let applied: BTreeSet<u64> = calls.iter().flat_map(|(_, seqs)| seqs.clone()).collect();
+    failures.extend(outbox_support::order_violations(&calls));
     let missing: Vec<u64> = acked.difference(&applied).copied().collect();
     if !missing.is_empty() {
         failures.push(format!(
@@ -291,7 +216,7 @@ fn main() {
                 .as_object()
                 .map(|m| m.keys().map(|k| k[1..].parse().unwrap()).collect())
                 .unwrap_or_default();
-            s["Name"] == Value::from(format!("n{last}")) && refs == mine
+            s["Name"] == format!("n{last}") && refs == mine
         });
         if !ok {
             wrong += 1;

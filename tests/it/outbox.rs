@@ -5,18 +5,15 @@
 //! `OUTBOX_CHILD` set: it opens the outbox, enqueues, prints `ack <seq> <id>` after each
 //! enqueue returns, then (when asked) flushes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use connect_contact::{
-    Client, ClientConfig, Outbox, OutboxEvent, OutboxOptions, Status, UpdateContactRequest,
-};
+use connect_contact::{Client, Outbox, OutboxEvent, OutboxOptions, Status, UpdateContactRequest};
 use connect_emulator::{
-    Emulator, EmulatorConfig, Faults, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
+    Emulator, EmulatorConfig, Faults, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
     DEFAULT_SECRET_ACCESS_KEY,
 };
 use serde_json::{json, Value};
@@ -35,14 +32,9 @@ fn emulator(auto_create: bool, faults: Faults) -> Emulator {
 
 fn client(endpoint: &str) -> Arc<Client> {
     // Resolved with a clean environment (no AWS_ variable or ~/.aws of this machine).
-    Arc::new(crate::support::client(&ClientConfig {
-        region: Some(DEFAULT_REGION.into()),
-        endpoint_url: Some(endpoint.into()),
-        access_key_id: Some(DEFAULT_ACCESS_KEY_ID.into()),
-        secret_access_key: Some(DEFAULT_SECRET_ACCESS_KEY.into()),
-        timeout: Some(Duration::from_secs(5)),
-        ..Default::default()
-    }))
+    Arc::new(crate::support::client(
+        &crate::support::outbox::emulator_config(endpoint),
+    ))
 }
 
 fn fresh_file(name: &str) -> PathBuf {
@@ -54,19 +46,8 @@ fn fresh_file(name: &str) -> PathBuf {
     path
 }
 
-/// Update number `seq`: to contact `c{seq % contacts}`, Name `n{seq}` and one reference
-/// `u{seq}` (the service merges References by key, so every delivered update leaves a trace).
 fn update(seq: u64, contacts: u64) -> UpdateContactRequest {
-    UpdateContactRequest::from_json(
-        &json!({
-            "InstanceId": INSTANCE,
-            "ContactId": format!("c{}", seq % contacts),
-            "Name": format!("n{seq}"),
-            "References": {format!("u{seq}"): {"Type": "STRING", "Value": seq.to_string()}},
-        })
-        .to_string(),
-    )
-    .unwrap()
+    crate::support::outbox::update(INSTANCE, seq, contacts)
 }
 
 fn fast() -> OutboxOptions {
@@ -134,16 +115,7 @@ fn two_handles_on_one_file_share_one_pacer_and_stay_under_the_quota() {
     // The emulator allows 20 calls/s (burst 5); each handle is configured at 18/s. Paced
     // apart, the two would send 36/s and about half their calls would be throttled; sharing
     // the file's pacer they send 18/s together.
-    let emulator = Emulator::start(EmulatorConfig {
-        auto_create: true,
-        log: false,
-        quota: Some(Quota {
-            rps: 20.0,
-            burst: 5.0,
-        }),
-        ..EmulatorConfig::default()
-    })
-    .unwrap();
+    let emulator = crate::support::outbox::quota_emulator(20.0, 5.0);
     let path = fresh_file("shared-pacer");
     let mut options = OutboxOptions::default();
     options.rate = 18.0;
@@ -440,26 +412,13 @@ fn read_lines_killing(
     child: &mut Child,
     kill_at: Option<usize>,
 ) -> (BTreeSet<u64>, HashMap<u64, u64>, bool) {
-    let (mut tried, mut acked, mut flushed) = (BTreeSet::new(), HashMap::new(), false);
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let Ok(line) = line else { break };
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["try", seq] => {
-                tried.insert(seq.parse().unwrap());
-            }
-            ["ack", seq, id] => {
-                acked.insert(seq.parse().unwrap(), id.parse().unwrap());
-                if kill_at == Some(acked.len()) {
-                    // std's Child::kill is SIGKILL on Unix.
-                    let _ = child.kill();
-                }
-            }
-            ["flushed"] => flushed = true,
-            _ => {}
+    let stdout = child.stdout.take().unwrap();
+    crate::support::outbox::read_child(stdout, "flushed", |acks| {
+        if kill_at == Some(acks) {
+            // std's Child::kill is SIGKILL on Unix.
+            let _ = child.kill();
         }
-    }
-    (tried, acked, flushed)
+    })
 }
 
 #[test]
@@ -506,21 +465,12 @@ fn two_processes_on_one_file_deliver_each_update_once_in_order() {
 #[test]
 fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
     // A quota makes delivery slow enough that kills land while updates are in flight.
-    let emulator = Emulator::start(EmulatorConfig {
-        auto_create: true,
-        log: false,
-        quota: Some(Quota {
-            rps: 100.0,
-            burst: 20.0,
-        }),
-        ..EmulatorConfig::default()
-    })
-    .unwrap();
+    let emulator = crate::support::outbox::quota_emulator(100.0, 20.0);
     let path = fresh_file("sigkill");
     let contacts = 20;
     let (mut tried, mut acked) = (BTreeSet::new(), BTreeSet::new());
     let mut next = 0u64;
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = crate::support::outbox::XorShift(0x9E37_79B9_7F4A_7C15);
     let mut killed = 0;
     for round in 0..8 {
         let mut child = spawn_child(child_env(
@@ -531,14 +481,12 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
             contacts,
             true,
         ));
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
+        let draw = rng.next();
         // Even rounds: killed at a random point of the enqueues (certain to cut the round
         // short). Odd rounds: killed right after the last enqueue is acknowledged, while
         // delivery runs (cut short unless everything was delivered in that instant).
         let kill_at = if round % 2 == 0 {
-            1 + (rng % 299) as usize
+            1 + (draw % 299) as usize
         } else {
             300
         };
@@ -583,25 +531,9 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
     check_state(&emulator, contacts, &applied);
     // Order per contact holds even across restarts (a resend after a kill repeats a call,
     // which the at-least-once rule allows, but never goes backwards past a later update).
-    let mut by_contact: BTreeMap<String, u64> = BTreeMap::new();
-    for call in emulator.updates().as_array().unwrap() {
-        let contact = call["ContactId"].as_str().unwrap().to_string();
-        let seqs: Vec<u64> = call["References"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(|k| k[1..].parse().unwrap())
-            .collect();
-        let max = *seqs.iter().max().unwrap();
-        let min = *seqs.iter().min().unwrap();
-        if let Some(prev) = by_contact.get(&contact) {
-            // A resend of the last call (after a kill between answer and record) may repeat
-            // updates up to `prev`, but nothing older than what was already superseded.
-            assert!(max >= *prev, "{contact}: {seqs:?} after {prev}");
-            let _ = min;
-        }
-        by_contact.insert(contact, max);
-    }
+    let calls = crate::support::outbox::calls_carried(&emulator.updates());
+    let violations = crate::support::outbox::order_violations(&calls);
+    assert!(violations.is_empty(), "{violations:?}");
 }
 
 #[test]

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 #[path = "env.rs"]
 mod env;
+#[path = "outbox.rs"]
+pub mod outbox;
 #[allow(unused_imports)]
 pub use env::{cargo_command, clean_env, clean_home, command, toolchain_command, CLEAN_MARK};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
