@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connect_contact::{Client, Outbox, OutboxOptions, UpdateContactRequest};
-use serde_json::Value;
 
 const INSTANCE: &str = "crash-instance";
 
