@@ -65,6 +65,30 @@ fn symbol_order(crate_dir: &std::path::Path) -> Option<PathBuf> {
     ((major, minor) >= (1, 90) && order.is_file()).then_some(order)
 }
 
+/// `target/<profile>/<soname>` (and the same in `deps/`, where `cargo test` leaves the
+/// library) -> `libconnect_contact.so`: a program linked against the build tree records the
+/// soname and finds it there at run time. The links are made before the library exists and
+/// point at it once it is linked. This is the only write outside OUT_DIR, and it stays inside
+/// the target directory, never the source tree.
+fn soname_links(soname: &str) {
+    let Some(out_dir) = std::env::var_os("OUT_DIR") else {
+        return;
+    };
+    // OUT_DIR is target/<profile>/build/<package>-<hash>/out.
+    let Some(profile_dir) = PathBuf::from(out_dir).ancestors().nth(3).map(PathBuf::from) else {
+        return;
+    };
+    for dir in [profile_dir.clone(), profile_dir.join("deps")] {
+        let link = dir.join(soname);
+        if std::fs::symlink_metadata(&link).is_err() {
+            let _ = std::fs::create_dir_all(&dir);
+            // Parallel builds may race to make it: either link is as good.
+            #[cfg(unix)]
+            let _ = std::os::unix::fs::symlink("libconnect_contact.so", &link);
+        }
+    }
+}
+
 fn main() {
     let crate_dir =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -94,6 +118,7 @@ fn main() {
     println!("cargo:rustc-env=CONNECT_SONAME={soname}");
     if std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+        soname_links(&soname);
     }
     println!("cargo:rerun-if-env-changed=CONNECT_CONTACT_KEEP_SYMBOLS");
     let release = std::env::var("PROFILE").is_ok_and(|p| p == "release");

@@ -127,18 +127,21 @@ fn built_library() -> Result<PathBuf> {
     .ok_or_else(|| "libconnect_contact.so was not built".into())
 }
 
-/// Builds examples/quickstart.c against the library cargo just built. The program asks the
-/// dynamic loader for the library's soname (build.rs names it, as CONNECT_SONAME), which
-/// cargo does not create: a private folder holds that name as a link to the built file, and
-/// the program's rpath points there. Nothing is written into the build tree.
+/// Builds examples/quickstart.c against the library cargo just built, as a C program linked
+/// against the build tree is: `-L` and the rpath point at the library's folder, where build.rs
+/// links the soname (CONNECT_SONAME) the loader asks for to the built file.
 fn compile_c(root: &Path, library: &Path) -> Result<PathBuf> {
+    let libdir = library.parent().ok_or("unexpected target layout")?;
+    if !libdir.join(env!("CONNECT_SONAME")).exists() {
+        return Err(format!(
+            "{} is missing beside {} (build.rs makes it)",
+            env!("CONNECT_SONAME"),
+            library.display()
+        )
+        .into());
+    }
     let dir = std::env::temp_dir().join(format!("connect-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    for name in ["libconnect_contact.so", env!("CONNECT_SONAME")] {
-        let link = dir.join(name);
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(library, &link)?;
-    }
     let out = dir.join("quickstart");
     let status = Command::new("gcc")
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
@@ -146,8 +149,8 @@ fn compile_c(root: &Path, library: &Path) -> Result<PathBuf> {
         .arg(root.join("examples/quickstart.c"))
         .arg("-o")
         .arg(&out)
-        .arg(format!("-L{}", dir.display()))
-        .arg(format!("-Wl,-rpath,{}", dir.display()))
+        .arg(format!("-L{}", libdir.display()))
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
         .arg("-lconnect_contact")
         .status()
         .map_err(|e| {

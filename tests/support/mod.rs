@@ -331,13 +331,8 @@ pub fn cdylib_path() -> PathBuf {
                 candidates[1].display()
             )
         });
-    // Programs linked against the library look for its soname (CONNECT_SONAME, from build.rs)
-    // at run time; make sure the link sits beside it.
-    let soname = lib.with_file_name(env!("CONNECT_SONAME"));
-    if std::fs::symlink_metadata(&soname).is_err() {
-        // Tests run in parallel: another may have made it first, which is just as good.
-        let _ = std::os::unix::fs::symlink("libconnect_contact.so", &soname);
-    }
+    // Programs linked against the library find it by its soname: build.rs links that name to
+    // the library beside it, here and in deps/.
     lib
 }
 
