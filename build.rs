@@ -25,13 +25,13 @@ fn packs_relative_relocations() -> bool {
         return false;
     };
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text
-        .trim()
-        .trim_start_matches("glibc ")
-        .split('.')
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (2, 36)
+    major_minor(text.trim().trim_start_matches("glibc ")).is_some_and(|v| v >= (2, 36))
+}
+
+/// The first two numbers of a version such as `2.36` or `1.95.0-nightly`.
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
 }
 
 /// bench/symbol-order.txt, when the linker takes it: LLD, which rustc uses on
@@ -57,12 +57,8 @@ fn symbol_order(crate_dir: &std::path::Path) -> Option<PathBuf> {
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let release = text.lines().find_map(|l| l.strip_prefix("release: "))?;
-    let mut parts = release
-        .split(['.', '-'])
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next()?, parts.next()?);
     let order = crate_dir.join("bench").join("symbol-order.txt");
-    ((major, minor) >= (1, 90) && order.is_file()).then_some(order)
+    (major_minor(release)? >= (1, 90) && order.is_file()).then_some(order)
 }
 
 /// `target/<profile>/<soname>` (and the same in `deps/`, where `cargo test` leaves the
