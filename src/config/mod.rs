@@ -604,6 +604,28 @@ impl Settings {
         Value::Object(out).to_string()
     }
 
+    /// The shared profile the settings were read from (`default` unless one was named).
+    pub fn profile(&self) -> &str {
+        self.sources
+            .0
+            .iter()
+            .find(|e| e.0 == "profile")
+            .and_then(|e| e.1.as_str())
+            .unwrap_or("default")
+    }
+
+    /// Where setting `name` (as docs/configuration.md names it: `region`, `endpoint_url`,
+    /// `max_attempts`, ...) came from: `config key "region"`, an environment variable's name
+    /// (`AWS_REGION`), `profile "dev" key "region"`, `default`, or for the credentials the
+    /// provider that gave them. `None` for a name that is not a setting.
+    pub fn source(&self, name: &str) -> Option<&str> {
+        self.sources
+            .0
+            .iter()
+            .find(|e| e.0 == name)
+            .map(|e| e.2.as_str())
+    }
+
     /// The credentials the next call would sign with, from the source the chain chose;
     /// temporary credentials are fetched or refreshed as a call would.
     pub fn credentials(&self) -> Result<Credentials, Error> {
