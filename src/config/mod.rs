@@ -18,13 +18,13 @@ use serde_json::{Map, Value};
 use crate::credentials::chain::{default_chain, ExplicitKeys};
 use crate::credentials::context::Context;
 use crate::credentials::{Credentials, ProvideCredentials};
-use crate::endpoint::{check_custom, default_endpoint, EndpointUrl};
+use crate::env::endpoint::{check_custom, default_endpoint, EndpointUrl};
+use crate::env::profile::{ProfileSet, Section};
 use crate::env::Env;
 use crate::error::Error;
+use crate::http::{network::Network, ureq::UreqEngine};
 use crate::json::{closest, parse_json_document};
-use crate::profile::{ProfileSet, Section};
 use crate::retry::{RetryMode, RetryPolicy};
-use crate::transport::{Network, Transport};
 
 use table::{from_json_member, setting, settings, Lookup};
 pub use table::{DefaultValue, Kind, Setting};
@@ -376,7 +376,7 @@ impl ClientConfig {
             files: &files,
             profile: &profile_name,
             region: &region,
-            transport: Arc::new(Transport::with_network(&network, connect_timeout)),
+            transport: Arc::new(UreqEngine::with_network(&network, connect_timeout)),
             timeout,
             allow_http,
             ignore_configured_endpoint_urls: ignore_configured,

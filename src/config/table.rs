@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::env::profile::Section;
 use crate::env::{parse_flag, Env};
 use crate::error::Error;
-use crate::profile::Section;
 use crate::retry::RetryMode;
 
 /// How a setting's value is written.

@@ -14,8 +14,8 @@ use super::cache::Cached;
 use super::context::Context;
 use super::{from_json_document, Credentials, ProvideCredentials};
 use crate::error::Error;
+use crate::http::ureq::UreqEngine;
 use crate::http::{HttpResponse, Limits};
-use crate::transport::Transport;
 
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 pub const DEFAULT_ENDPOINT_IPV6: &str = "http://[fd00:ec2::254]";
@@ -30,7 +30,7 @@ const TOKEN_ATTEMPTS: usize = 2;
 #[derive(Debug)]
 pub struct Imds {
     endpoint: String,
-    transport: Arc<Transport>,
+    transport: Arc<UreqEngine>,
     /// What was tried before IMDS, for the NO_CREDENTIALS message.
     tried_before: String,
     /// Set once IMDS proved unavailable: the reason.
@@ -46,7 +46,7 @@ enum Failure {
 }
 
 impl Imds {
-    pub fn new(endpoint: &str, transport: Arc<Transport>, tried_before: &str) -> Self {
+    pub fn new(endpoint: &str, transport: Arc<UreqEngine>, tried_before: &str) -> Self {
         Imds {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             transport,
