@@ -144,7 +144,7 @@ pub use protocol::response::UpdateContactOutput;
 /// CHANGELOG.md.
 #[doc(hidden)]
 pub mod unstable {
-    pub use crate::config::{DefaultValue, Kind, Setting, SETTINGS};
+    pub use crate::config::{DefaultValue, Setting, ValueKind, SETTINGS};
     pub use crate::credentials::sso::cache_file as sso_cache_file;
     pub use crate::env::endpoint::{partition_of, Partition, PARTITIONS};
     pub use crate::env::profile::{FileKind, ProfileSet, Section};

@@ -140,14 +140,14 @@ struct Conn {
 /// Why an exchange failed: `Stale` (a reused connection refused the first byte of the request,
 /// or ended before any byte of an answer: the server closed it as idle) is retried once on a
 /// new connection.
-enum Failure {
+enum ExchangeFailure {
     Stale(io::Error),
     Error(Error),
 }
 
-impl From<Error> for Failure {
+impl From<Error> for ExchangeFailure {
     fn from(e: Error) -> Self {
-        Failure::Error(e)
+        ExchangeFailure::Error(e)
     }
 }
 
@@ -235,8 +235,8 @@ impl Direct {
         if let Some(mut conn) = self.take_idle() {
             match self.exchange(&mut conn, &message, deadline, limits.read_timeout, true) {
                 Ok(done) => return Ok(self.finish(conn, done)),
-                Err(Failure::Error(e)) => return Err(e),
-                Err(Failure::Stale(_)) => {} // closed while idle: one new connection, silently
+                Err(ExchangeFailure::Error(e)) => return Err(e),
+                Err(ExchangeFailure::Stale(_)) => {} // closed while idle: one new connection, silently
             }
         }
         let connect_timeout = limits.connect_timeout.unwrap_or(self.connect_timeout);
@@ -245,8 +245,8 @@ impl Direct {
             .map_err(while_connecting)?;
         match self.exchange(&mut conn, &message, deadline, limits.read_timeout, false) {
             Ok(done) => Ok(self.finish(conn, done)),
-            Err(Failure::Error(e)) => Err(e),
-            Err(Failure::Stale(e)) => Err(self.io_error(&e, None)),
+            Err(ExchangeFailure::Error(e)) => Err(e),
+            Err(ExchangeFailure::Stale(e)) => Err(self.io_error(&e, None)),
         }
     }
 
@@ -284,7 +284,7 @@ impl Direct {
     fn connect(&self, deadline: Instant, connect_timeout: Duration) -> Result<Conn, Error> {
         let limit = |d: Instant| connect_timeout.min(d.saturating_duration_since(Instant::now()));
         let timed_out = || {
-            self.failed(http::Failure::TimedOut {
+            self.failed(http::HttpFailure::TimedOut {
                 doing: "connect",
                 connecting: true,
             })
@@ -319,7 +319,7 @@ impl Direct {
         }
         match last {
             Some(e) => Err(self.failed(http::io_failure(&e, "connect", true))),
-            None => Err(self.failed(http::Failure::Connect(&"no address to try"))),
+            None => Err(self.failed(http::HttpFailure::Connect(&"no address to try"))),
         }
     }
 
@@ -331,7 +331,7 @@ impl Direct {
         (config, name): &(Arc<ClientConfig>, ServerName<'static>),
         budget: Duration,
     ) -> Result<(Stream, Option<Duration>), Error> {
-        let failed = |why: String| self.failed(http::Failure::Tls(&why));
+        let failed = |why: String| self.failed(http::HttpFailure::Tls(&why));
         if budget.is_zero() {
             return Err(self.timeout("the TLS handshake", None));
         }
@@ -367,7 +367,7 @@ impl Direct {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        let not_found = |why: &dyn std::fmt::Display| self.failed(http::Failure::Resolve(why));
+        let not_found = |why: &dyn std::fmt::Display| self.failed(http::HttpFailure::Resolve(why));
         let (tx, rx) = mpsc::channel();
         let target = (self.host.clone(), self.port);
         std::thread::Builder::new()
@@ -380,7 +380,7 @@ impl Direct {
             Ok(Ok(addresses)) if !addresses.is_empty() => Ok(addresses),
             Ok(Ok(_)) => Err(not_found(&"no addresses")),
             Ok(Err(e)) => Err(not_found(&e)),
-            Err(_) => Err(self.failed(http::Failure::TimedOut {
+            Err(_) => Err(self.failed(http::HttpFailure::TimedOut {
                 doing: "resolve",
                 connecting: true,
             })),
@@ -394,7 +394,7 @@ impl Direct {
         deadline: Instant,
         read_timeout: Option<Duration>,
         reused: bool,
-    ) -> Result<(HttpResponse, bool), Failure> {
+    ) -> Result<(HttpResponse, bool), ExchangeFailure> {
         let out = &mut conn.out;
         out.clear();
         for piece in [
@@ -429,7 +429,7 @@ impl Direct {
         self.read_response(conn, deadline, reused)
     }
 
-    fn write_all(&self, conn: &mut Conn, deadline: Instant) -> Result<(), Failure> {
+    fn write_all(&self, conn: &mut Conn, deadline: Instant) -> Result<(), ExchangeFailure> {
         let mut written = 0;
         while written < conn.out.len() {
             shrink_timeout(&mut conn.write_timeout, deadline, |t| {
@@ -437,13 +437,13 @@ impl Direct {
             })
             .map_err(|_| self.timeout("sending the request", None))?;
             match conn.stream.write(&conn.out[written..]) {
-                Ok(0) => return Err(Failure::Stale(io::ErrorKind::WriteZero.into())),
+                Ok(0) => return Err(ExchangeFailure::Stale(io::ErrorKind::WriteZero.into())),
                 Ok(n) => written += n,
                 Err(e) if retry_io(&e) => {}
                 // A peer that closed while the connection sat idle shows up as a broken pipe
                 // or a reset on the first write.
-                Err(e) if written == 0 => return Err(Failure::Stale(e)),
-                Err(e) => return Err(Failure::Error(self.io_error(&e, None))),
+                Err(e) if written == 0 => return Err(ExchangeFailure::Stale(e)),
+                Err(e) => return Err(ExchangeFailure::Error(self.io_error(&e, None))),
             }
         }
         // TLS buffers records (and reports the socket's errors) until flushed; plain TCP has
@@ -456,7 +456,7 @@ impl Direct {
             match conn.stream.flush() {
                 Ok(()) => return Ok(()),
                 Err(e) if retry_io(&e) => {}
-                Err(e) => return Err(Failure::Error(self.io_error(&e, None))),
+                Err(e) => return Err(ExchangeFailure::Error(self.io_error(&e, None))),
             }
         }
     }
@@ -469,7 +469,7 @@ impl Direct {
         conn: &mut Conn,
         deadline: Instant,
         reused: bool,
-    ) -> Result<(HttpResponse, bool), Failure> {
+    ) -> Result<(HttpResponse, bool), ExchangeFailure> {
         let mut received = 0;
         let wire = Wire {
             stream: &mut conn.stream,
@@ -487,18 +487,18 @@ impl Direct {
         .read();
         match result {
             Err(e) if reused && received == 0 && !matches!(e, Error::Timeout { .. }) => Err(
-                Failure::Stale(io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string())),
+                ExchangeFailure::Stale(io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string())),
             ),
-            other => other.map_err(Failure::Error),
+            other => other.map_err(ExchangeFailure::Error),
         }
     }
 
-    fn failed(&self, failure: http::Failure<'_>) -> Error {
+    fn failed(&self, failure: http::HttpFailure<'_>) -> Error {
         http::failure(&self.authority, failure, None)
     }
 
     fn timeout(&self, doing: &str, context: Option<&ResponseMetadata>) -> Error {
-        let failure = http::Failure::TimedOut {
+        let failure = http::HttpFailure::TimedOut {
             doing,
             connecting: false,
         };
@@ -506,7 +506,7 @@ impl Direct {
     }
 
     fn io_error(&self, e: &io::Error, context: Option<&ResponseMetadata>) -> Error {
-        http::failure(&self.authority, http::Failure::Io(e), context)
+        http::failure(&self.authority, http::HttpFailure::Io(e), context)
     }
 }
 

@@ -94,7 +94,7 @@ impl<S: Source> Reader<'_, S> {
     }
 
     fn malformed(&self, why: &str, context: Option<&ResponseMetadata>) -> Error {
-        http::failure(self.authority, http::Failure::Malformed(&why), context)
+        http::failure(self.authority, http::HttpFailure::Malformed(&why), context)
     }
 
     fn truncated(&self, context: &ResponseMetadata) -> Error {

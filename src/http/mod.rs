@@ -99,7 +99,7 @@ impl Limits {
 /// How an exchange failed, in the terms both engines share. [`failure`] turns it into the
 /// one [`Error`] callers see (and so `Details.Transport`: ConnectTimeout, ReadTimeout,
 /// EndpointConnection or ConnectionClosed).
-pub enum Failure<'a> {
+pub enum HttpFailure<'a> {
     /// A deadline passed while `doing` (connect, the TLS handshake, sending, waiting...).
     TimedOut { doing: &'a str, connecting: bool },
     /// The host name did not resolve.
@@ -116,58 +116,58 @@ pub enum Failure<'a> {
 
 /// The one mapping of a transport failure to an [`Error`]. Messages name the host and what
 /// failed, never a header (they hold the signature and the session token) or a path.
-pub fn failure(host: &str, failure: Failure<'_>, metadata: Option<&ResponseMetadata>) -> Error {
+pub fn failure(host: &str, failure: HttpFailure<'_>, metadata: Option<&ResponseMetadata>) -> Error {
     let mut metadata = metadata.cloned().unwrap_or_default();
     match failure {
-        Failure::TimedOut { doing, connecting } => {
+        HttpFailure::TimedOut { doing, connecting } => {
             metadata.while_connecting |= connecting;
             Error::Timeout {
                 message: format!("timed out talking to {host} ({doing})"),
                 metadata,
             }
         }
-        Failure::Resolve(why) => {
+        HttpFailure::Resolve(why) => {
             metadata.while_connecting = true;
             Error::Transport {
                 message: format!("could not resolve host {host}: {why}"),
                 metadata,
             }
         }
-        Failure::Connect(why) => {
+        HttpFailure::Connect(why) => {
             metadata.while_connecting = true;
             Error::Transport {
                 message: format!("could not connect to {host}: {why}"),
                 metadata,
             }
         }
-        Failure::Tls(why) => Error::Transport {
+        HttpFailure::Tls(why) => Error::Transport {
             message: format!("TLS failure with {host}: {why}"),
             metadata,
         },
-        Failure::Malformed(why) => Error::Transport {
+        HttpFailure::Malformed(why) => Error::Transport {
             message: format!("malformed HTTP exchange with {host}: {why}"),
             metadata,
         },
-        Failure::Io(why) => Error::Transport {
+        HttpFailure::Io(why) => Error::Transport {
             message: format!("I/O error talking to {host}: {why}"),
             metadata,
         },
     }
 }
 
-/// An I/O error as a [`Failure`]: a timeout, a failure to connect (refused, unreachable, or
+/// An I/O error as a [`HttpFailure`]: a timeout, a failure to connect (refused, unreachable, or
 /// anything at all while `connecting`), else a broken connection.
-pub fn io_failure<'e>(e: &'e io::Error, doing: &'e str, connecting: bool) -> Failure<'e> {
+pub fn io_failure<'e>(e: &'e io::Error, doing: &'e str, connecting: bool) -> HttpFailure<'e> {
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            Failure::TimedOut { doing, connecting }
+            HttpFailure::TimedOut { doing, connecting }
         }
         io::ErrorKind::ConnectionRefused
         | io::ErrorKind::HostUnreachable
         | io::ErrorKind::NetworkUnreachable
-        | io::ErrorKind::AddrNotAvailable => Failure::Connect(e),
-        _ if connecting => Failure::Connect(e),
-        _ => Failure::Io(e),
+        | io::ErrorKind::AddrNotAvailable => HttpFailure::Connect(e),
+        _ if connecting => HttpFailure::Connect(e),
+        _ => HttpFailure::Io(e),
     }
 }
 

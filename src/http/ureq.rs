@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::{Error, HttpHeaders, ResponseMetadata};
 use crate::http::{
-    failure, host_of, io_failure, Engine, Failure, HttpResponse, Limits, Request,
+    failure, host_of, io_failure, Engine, HttpFailure, HttpResponse, Limits, Request,
     MAX_IDLE_CONNECTIONS, MAX_RESPONSE_BYTES, USER_AGENT,
 };
 
@@ -181,7 +181,7 @@ fn map_error(error: ureq::Error, url: &str) -> Error {
             let connecting = matches!(which, ureq::Timeout::Resolve | ureq::Timeout::Connect);
             return failure(
                 host,
-                Failure::TimedOut {
+                HttpFailure::TimedOut {
                     doing: &doing,
                     connecting,
                 },
@@ -189,11 +189,11 @@ fn map_error(error: ureq::Error, url: &str) -> Error {
             );
         }
         ureq::Error::Io(e) => io_failure(e, "I/O", false),
-        ureq::Error::HostNotFound => Failure::Resolve(&"not found"),
-        ureq::Error::ConnectionFailed => Failure::Connect(&"connection failed"),
-        ureq::Error::Tls(why) => Failure::Tls(why),
-        ureq::Error::Protocol(e) => Failure::Malformed(e),
-        other => Failure::Io(other),
+        ureq::Error::HostNotFound => HttpFailure::Resolve(&"not found"),
+        ureq::Error::ConnectionFailed => HttpFailure::Connect(&"connection failed"),
+        ureq::Error::Tls(why) => HttpFailure::Tls(why),
+        ureq::Error::Protocol(e) => HttpFailure::Malformed(e),
+        other => HttpFailure::Io(other),
     };
     failure(host, failed, None)
 }
