@@ -28,6 +28,7 @@ mod layers;
 mod model_agreement;
 mod outbox;
 mod outbox_durability;
+mod outbox_pacing;
 mod public_api;
 mod python_binding;
 mod round_trips;

@@ -15,8 +15,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::support::outbox::parked_options;
 use connect_contact::unstable::outbox_enqueue_durability;
-use connect_contact::{Client, Outbox, OutboxOptions};
+use connect_contact::{Client, Outbox};
 
 const INSTANCE: &str = "durability-instance";
 const CHILD_ENV: &str = "OUTBOX_DURABILITY_CHILD";
@@ -39,12 +40,6 @@ fn fresh_file(name: &str) -> PathBuf {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     path
-}
-
-fn parked_options() -> OutboxOptions {
-    let mut o = OutboxOptions::default();
-    o.workers = 1;
-    o
 }
 
 #[test]
