@@ -49,8 +49,7 @@ fn options(rate: f64, burst: u32) -> OutboxOptions {
 /// Fills `path` with `n` updates to distinct contacts `{tag}-{i}`, with delivery parked (an
 /// endpoint nothing listens on, one token to spend): the file is ready before the clock starts.
 fn preload(path: &std::path::Path, tag: &str, n: u64) {
-    let mut parked = options(0.001, 1);
-    parked.workers = 1;
+    let parked = outbox_support::parked_options();
     let outbox = Outbox::open(client("http://127.0.0.1:9"), path, parked).unwrap();
     for i in 0..n {
         outbox.enqueue(&request(format!("{tag}-{i}"), i)).unwrap();
@@ -60,8 +59,7 @@ fn preload(path: &std::path::Path, tag: &str, n: u64) {
 
 /// The file's counters, read without sending anything (an unreachable endpoint).
 fn counters(path: &std::path::Path) -> (u64, u64) {
-    let mut parked = options(0.001, 1);
-    parked.workers = 1;
+    let parked = outbox_support::parked_options();
     let outbox = Outbox::open(client("http://127.0.0.1:9"), path, parked).unwrap();
     let stats = outbox.stats();
     outbox.close();

@@ -583,6 +583,21 @@ impl Drop for Outbox {
     }
 }
 
+/// The enqueue connection's `journal_mode` and `synchronous` as SQLite reports them (e.g.
+/// `("wal", 2)`, 2 being FULL): the settings the durability promise rests on, read back for
+/// the project's tests (`unstable::outbox_enqueue_durability`).
+pub fn enqueue_durability(outbox: &Outbox) -> Result<(String, i64), Error> {
+    let conn = lock(&outbox.shared.conn);
+    let fail = |e| storage(&outbox.shared.path, e);
+    let mode = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+        .map_err(fail)?;
+    let sync = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+        .map_err(fail)?;
+    Ok((mode, sync))
+}
+
 /// Leases held by processes of this host that no longer run (killed, crashed) are released at
 /// once rather than when they time out. A lease owner is `pid-start_ms-random`.
 fn release_leases_of_dead_processes(conn: &Connection) -> rusqlite::Result<()> {

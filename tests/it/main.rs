@@ -27,6 +27,8 @@ mod install;
 mod layers;
 mod model_agreement;
 mod outbox;
+mod outbox_durability;
+mod outbox_pacing;
 mod public_api;
 mod python_binding;
 mod round_trips;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
-use connect_contact::{ClientConfig, UpdateContactRequest};
+use connect_contact::{ClientConfig, OutboxOptions, UpdateContactRequest};
 use connect_emulator::{
     Emulator, EmulatorConfig, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
     DEFAULT_SECRET_ACCESS_KEY,
@@ -25,6 +25,17 @@ pub fn emulator_config(endpoint: &str) -> ClientConfig {
         timeout: Some(Duration::from_secs(5)),
         ..Default::default()
     }
+}
+
+/// Options for a handle that only enqueues or reads counters: one delivery thread with one
+/// token to spend (the file's pacer at 0.001 calls/s), so whatever it is pointed at, it sends
+/// next to nothing. Another handle opening the file with its own rate and burst resets the pacer.
+pub fn parked_options() -> OutboxOptions {
+    let mut o = OutboxOptions::default();
+    o.rate = 0.001;
+    o.burst = 1;
+    o.workers = 1;
+    o
 }
 
 /// Update number `seq` of `instance`: to contact `c{seq % contacts}`, Name `n{seq}` and one
