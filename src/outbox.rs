@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,8 +19,10 @@ use crate::error::{Error, Status};
 use crate::model::UpdateContactRequest;
 use crate::retry::{random_unit, FailureKind};
 
-/// Members the service merges by key on update (the others replace the stored value).
-const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
+/// Members the service merges by key on update (the others replace the stored value). The
+/// emulator's store has the same list (`connect_emulator::MERGED_MEMBERS`); a test holds them
+/// equal.
+pub(crate) const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
 
 /// What happened to an enqueued update, as told to [`OutboxOptions::on_event`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -376,7 +378,94 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
             unavailable_us INTEGER NOT NULL DEFAULT 0);",
     )
     .map_err(|e| storage(path, e))?;
+    let mut conn = conn;
+    ensure_heads(&mut conn).map_err(|e| storage(path, e))?;
     Ok(conn)
+}
+
+/// The contacts that have pending updates, one row each: the contact's first pending update
+/// (`head`), when that update is due (`next_ms`: its retry time, or its enqueue time), and the
+/// contact's lease (who is sending its run, until when). Claiming reads the ready contact
+/// with the earliest due time from the index on `max(next_ms, lease_until)`, so its cost does
+/// not grow with the backlog; idle threads sleep until the first due time. Triggers keep
+/// `head` and `next_ms` right on every change of `outbox` (insert, delete, dead or not, a new
+/// retry time), in the transaction that makes it, whatever code makes it; the delivery
+/// threads write the lease. docs/outbox.md, "Several processes on one file".
+const HEADS_SCHEMA: &str = "
+    CREATE TABLE outbox_heads(
+        contact TEXT PRIMARY KEY,
+        head INTEGER NOT NULL,
+        next_ms INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+    CREATE INDEX outbox_heads_by_due ON outbox_heads(max(next_ms, lease_until), head);
+    CREATE INDEX outbox_heads_by_head ON outbox_heads(head);
+    CREATE INDEX outbox_heads_by_owner ON outbox_heads(lease_owner) WHERE lease_owner IS NOT NULL;
+    CREATE TRIGGER outbox_heads_on_insert AFTER INSERT ON outbox WHEN new.dead = 0 BEGIN
+        INSERT OR IGNORE INTO outbox_heads(contact, head, next_ms)
+            VALUES (new.contact, new.id, max(new.next_ms, new.enqueued_ms));
+        UPDATE outbox_heads SET head = new.id, next_ms = max(new.next_ms, new.enqueued_ms)
+            WHERE contact = new.contact AND head > new.id;
+    END;
+    CREATE TRIGGER outbox_heads_on_revive AFTER UPDATE OF dead ON outbox
+        WHEN old.dead <> 0 AND new.dead = 0 BEGIN
+        INSERT OR IGNORE INTO outbox_heads(contact, head, next_ms)
+            VALUES (new.contact, new.id, max(new.next_ms, new.enqueued_ms));
+        UPDATE outbox_heads SET head = new.id, next_ms = max(new.next_ms, new.enqueued_ms)
+            WHERE contact = new.contact AND head > new.id;
+    END;
+    CREATE TRIGGER outbox_heads_on_due AFTER UPDATE OF next_ms, enqueued_ms ON outbox
+        WHEN new.dead = 0 BEGIN
+        UPDATE outbox_heads SET next_ms = max(new.next_ms, new.enqueued_ms)
+            WHERE contact = new.contact AND head = new.id;
+    END;
+    CREATE TRIGGER outbox_heads_on_delete AFTER DELETE ON outbox WHEN old.dead = 0 BEGIN
+        DELETE FROM outbox_heads WHERE contact = old.contact AND head = old.id
+            AND NOT EXISTS (SELECT 1 FROM outbox WHERE dead = 0 AND contact = old.contact);
+        UPDATE outbox_heads SET
+            head = (SELECT id FROM outbox WHERE dead = 0 AND contact = old.contact
+                    ORDER BY id LIMIT 1),
+            next_ms = (SELECT max(next_ms, enqueued_ms) FROM outbox
+                       WHERE dead = 0 AND contact = old.contact ORDER BY id LIMIT 1)
+            WHERE contact = old.contact AND head = old.id;
+    END;
+    CREATE TRIGGER outbox_heads_on_bury AFTER UPDATE OF dead ON outbox
+        WHEN old.dead = 0 AND new.dead <> 0 BEGIN
+        DELETE FROM outbox_heads WHERE contact = old.contact AND head = old.id
+            AND NOT EXISTS (SELECT 1 FROM outbox WHERE dead = 0 AND contact = old.contact);
+        UPDATE outbox_heads SET
+            head = (SELECT id FROM outbox WHERE dead = 0 AND contact = old.contact
+                    ORDER BY id LIMIT 1),
+            next_ms = (SELECT max(next_ms, enqueued_ms) FROM outbox
+                       WHERE dead = 0 AND contact = old.contact ORDER BY id LIMIT 1)
+            WHERE contact = old.contact AND head = old.id;
+    END;
+    INSERT INTO outbox_heads(contact, head, next_ms, lease_owner, lease_until)
+        SELECT o.contact, o.id, max(o.next_ms, o.enqueued_ms),
+               CASE WHEN o.lease_until > 0 THEN o.lease_owner END, o.lease_until
+        FROM outbox o
+        JOIN (SELECT MIN(id) AS id FROM outbox WHERE dead = 0 GROUP BY contact) h ON o.id = h.id;";
+
+/// Makes the heads table (with its indexes and triggers) when the file has none yet, filling
+/// it from the rows already there (a file made before it existed, or by a copy that did not
+/// make it), in one transaction so that no update slips between the fill and the triggers.
+fn ensure_heads(conn: &mut Connection) -> rusqlite::Result<()> {
+    let exists = |conn: &Connection| {
+        conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'outbox_heads'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+    };
+    if exists(conn)? {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if !exists(&tx)? {
+        tx.execute_batch(HEADS_SCHEMA)?;
+    }
+    tx.commit()
 }
 
 impl Outbox {
@@ -457,14 +546,16 @@ impl Outbox {
             .query_row("SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| r.get(0))
             .map_err(|e| storage(&self.shared.path, e))?;
         loop {
-            let left: i64 = lock(&self.shared.conn)
+            // A contact's head is its first pending update: none at or below the mark means
+            // every update up to it is delivered or dead (an index lookup, not a count).
+            let left: bool = lock(&self.shared.conn)
                 .query_row(
-                    "SELECT COUNT(*) FROM outbox WHERE dead = 0 AND id <= ?1",
+                    "SELECT EXISTS(SELECT 1 FROM outbox_heads WHERE head <= ?1)",
                     [mark],
                     |r| r.get(0),
                 )
                 .map_err(|e| storage(&self.shared.path, e))?;
-            if left == 0 {
+            if !left {
                 return Ok(true);
             }
             if Instant::now() >= deadline {
@@ -584,11 +675,11 @@ impl Drop for Outbox {
 }
 
 /// Leases held by processes of this host that no longer run (killed, crashed) are released at
-/// once rather than when they time out. A lease owner is `pid-start_ms-random`.
+/// once rather than when they time out. A lease owner is `pid-start_ms-random-claim`.
 fn release_leases_of_dead_processes(conn: &Connection) -> rusqlite::Result<()> {
     let owners: Vec<String> = {
         let mut stmt = conn.prepare(
-            "SELECT DISTINCT lease_owner FROM outbox WHERE lease_owner IS NOT NULL AND lease_until > ?1",
+            "SELECT DISTINCT lease_owner FROM outbox_heads WHERE lease_owner IS NOT NULL AND lease_until > ?1",
         )?;
         let rows = stmt.query_map([now_ms()], |r| r.get::<_, String>(0))?;
         rows.collect::<Result<_, _>>()?
@@ -600,7 +691,7 @@ fn release_leases_of_dead_processes(conn: &Connection) -> rusqlite::Result<()> {
             && !Path::new("/proc").join(pid).exists();
         if gone {
             conn.execute(
-                "UPDATE outbox SET lease_until = 0 WHERE lease_owner = ?1",
+                "UPDATE outbox_heads SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?1",
                 [&owner],
             )?;
         }
@@ -897,6 +988,9 @@ fn store_pacer(tx: &rusqlite::Transaction<'_>, s: &PacerState) -> rusqlite::Resu
 
 /// One leased run of a contact's pending updates.
 struct Claim {
+    /// The contact's key, and this claim's lease token (its owner in `outbox_heads`).
+    contact: String,
+    token: String,
     ids: Vec<i64>,
     instance_id: String,
     contact_id: String,
@@ -908,11 +1002,41 @@ struct Claim {
     wait: Duration,
 }
 
+/// What a delivery thread found to do.
+enum Next {
+    Claimed(Claim),
+    /// Nothing ready; the first due time in the file (a retry or a lease running out), if any.
+    Idle(Option<i64>),
+}
+
 enum Outcome {
     Delivered,
     Retry { throttled: bool, error: Error },
     Final(Error),
 }
+
+/// The ready contact due first (ties: the oldest head), from the due index.
+const READY_HEAD: &str = "SELECT contact FROM outbox_heads WHERE max(next_ms, lease_until) <= ?1
+     ORDER BY max(next_ms, lease_until), head LIMIT 1";
+/// The first due time, from the same index.
+const FIRST_DUE: &str = "SELECT max(next_ms, lease_until) FROM outbox_heads
+     ORDER BY max(next_ms, lease_until) LIMIT 1";
+/// An idle delivery thread looks at the file at least this often: another process's enqueue
+/// does not wake it (this process's does, at once).
+const IDLE_MAX: Duration = Duration::from_secs(1);
+
+/// How long an idle thread sleeps: until the first due time, at most [`IDLE_MAX`].
+fn idle_wait(due_ms: Option<i64>, now_ms: i64) -> Duration {
+    match due_ms {
+        Some(due) => Duration::from_millis((due - now_ms).clamp(1, IDLE_MAX.as_millis() as i64) as u64),
+        None => IDLE_MAX,
+    }
+}
+
+/// Claims made by this process, numbering lease tokens (`owner-n`): a lease is one claim's,
+/// so a thread whose lease ran out and was taken over, even by a thread of its own process,
+/// no longer holds it.
+static CLAIMS: AtomicU64 = AtomicU64::new(0);
 
 impl Shared {
     fn notify(&self) {
@@ -928,15 +1052,20 @@ impl Shared {
     fn deliver_loop(self: Arc<Self>, mut conn: Connection) {
         while !self.stop.load(Ordering::SeqCst) {
             let seen = *lock(&self.wake.0);
-            // A claim that cannot be made now (the file busy or failing) is tried again.
-            let claim = self.claim(&mut conn).unwrap_or_default();
-            let Some(mut claim) = claim else {
-                let (m, c) = &self.wake;
-                let guard = lock(m);
-                if *guard == seen && !self.stop.load(Ordering::SeqCst) {
-                    let _ = c.wait_timeout(guard, Duration::from_millis(50));
+            // A claim that cannot be made now (the file busy or failing) is tried again soon.
+            let next = self
+                .claim(&mut conn)
+                .unwrap_or_else(|_| Next::Idle(Some(now_ms() + 50)));
+            let mut claim = match next {
+                Next::Claimed(claim) => claim,
+                Next::Idle(due) => {
+                    let (m, c) = &self.wake;
+                    let guard = lock(m);
+                    if *guard == seen && !self.stop.load(Ordering::SeqCst) {
+                        let _ = c.wait_timeout(guard, idle_wait(due, now_ms()));
+                    }
+                    continue;
                 }
-                continue;
             };
             if !self.pace(&mut conn, &mut claim) {
                 // Closing: give the lease back so another process may send it at once.
@@ -950,26 +1079,18 @@ impl Shared {
         }
     }
 
-    /// Leases the oldest ready contact whose first pending update is not leased.
-    fn claim(&self, conn: &mut Connection) -> rusqlite::Result<Option<Claim>> {
+    /// Leases the ready contact due first: its head is due and no claim holds the contact
+    /// (a contact's lease covers all its rows, so a row in flight is never claimed again,
+    /// and nothing of a contact is sent while an earlier call for it may still land).
+    fn claim(&self, conn: &mut Connection) -> rusqlite::Result<Next> {
         let now = now_ms();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let head: Option<(String, i64)> = tx
-            .query_row(
-                "SELECT o.contact, o.solo FROM outbox o
-                 JOIN (SELECT MIN(id) AS id FROM outbox WHERE dead = 0 GROUP BY contact) h ON o.id = h.id
-                 WHERE o.next_ms <= ?1 AND o.lease_until <= ?1 ORDER BY o.id LIMIT 1",
-                [now],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+        let contact: Option<String> = tx
+            .query_row(READY_HEAD, [now], |r| r.get(0))
             .optional()?;
-        let Some((contact, solo)) = head else {
-            return Ok(None);
-        };
-        let limit = if solo != 0 {
-            1
-        } else {
-            self.options.max_coalesce
+        let Some(contact) = contact else {
+            let due = tx.query_row(FIRST_DUE, [], |r| r.get(0)).optional()?;
+            return Ok(Next::Idle(due));
         };
         let mut rows: Vec<(i64, String, String, String, i64, i64, i64)> = Vec::new();
         {
@@ -977,25 +1098,34 @@ impl Shared {
                 "SELECT id, instance_id, contact_id, body, enqueued_ms, attempts, solo FROM outbox
                  WHERE dead = 0 AND contact = ?1 ORDER BY id LIMIT ?2",
             )?;
-            let mapped = stmt.query_map(params![contact, limit as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })?;
+            let mapped = stmt.query_map(
+                params![contact, self.options.max_coalesce as i64],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?;
             for row in mapped {
                 rows.push(row?);
             }
         }
         let Some(first) = rows.first().cloned() else {
-            return Ok(None);
+            // A head without pending rows (the triggers keep none; a hand-edited file may):
+            // dropped, so it is not picked again.
+            tx.execute("DELETE FROM outbox_heads WHERE contact = ?1", [&contact])?;
+            tx.commit()?;
+            return Ok(Next::Idle(Some(now)));
         };
         let mut claim = Claim {
+            contact,
+            token: format!("{}-{}", self.owner, CLAIMS.fetch_add(1, Ordering::Relaxed)),
             ids: vec![first.0],
             instance_id: first.1.clone(),
             contact_id: first.2.clone(),
@@ -1033,18 +1163,25 @@ impl Shared {
         let booked_us = now_us();
         claim.wait = self.pacer.update(&tx, |p| p.reserve(booked_us))?;
         claim.booked_us = booked_us;
-        self.lease_claim(&tx, &claim)?;
+        self.lease_claim(&tx, &claim, true)?;
         tx.commit()?;
-        Ok(Some(claim))
+        Ok(Next::Claimed(claim))
     }
 
-    fn lease_claim(&self, tx: &rusqlite::Transaction<'_>, claim: &Claim) -> rusqlite::Result<()> {
+    /// Leases the claim's contact (`take`: it is free, the claim is new) or extends the
+    /// claim's lease (only while the claim still holds it).
+    fn lease_claim(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        claim: &Claim,
+        take: bool,
+    ) -> rusqlite::Result<()> {
         let until = now_ms() + (claim.wait + self.lease()).as_millis() as i64;
-        let mut stmt = tx
-            .prepare_cached("UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3")?;
-        for id in &claim.ids {
-            stmt.execute(params![self.owner, until, id])?;
-        }
+        tx.prepare_cached(
+            "UPDATE outbox_heads SET lease_owner = ?1, lease_until = ?2
+             WHERE contact = ?3 AND (?4 OR lease_owner = ?1)",
+        )?
+        .execute(params![claim.token, until, claim.contact, take])?;
         Ok(())
     }
 
@@ -1093,18 +1230,14 @@ impl Shared {
         let booked_us = now_us();
         claim.wait = self.pacer.update(&tx, |p| p.reserve(booked_us))?;
         claim.booked_us = booked_us;
-        self.lease_claim(&tx, claim)?;
+        self.lease_claim(&tx, claim, false)?;
         tx.commit()
     }
 
-    /// Frees a claim's lease without sending it.
+    /// Frees a claim's lease without sending it (only while the claim still holds it).
     fn release(&self, conn: &mut Connection, claim: &Claim) -> rusqlite::Result<()> {
-        let mut stmt = conn.prepare_cached(
-            "UPDATE outbox SET lease_until = 0 WHERE id = ?1 AND lease_owner = ?2",
-        )?;
-        for id in &claim.ids {
-            stmt.execute(params![id, self.owner])?;
-        }
+        conn.prepare_cached(RELEASE)?
+            .execute(params![claim.contact, claim.token])?;
         Ok(())
     }
 
@@ -1130,6 +1263,11 @@ impl Shared {
         }
     }
 
+    /// Records a call's outcome. Only a claim that still holds its contact's lease records
+    /// what happened to the rows: when the lease ran out and another thread or process took
+    /// the contact over, that one sends (or has sent) them again and records them itself, so
+    /// this call counts as an attempt and nothing else. Delivered and dead are counted, and
+    /// told, for the rows this call deleted or buried, not for the ids it carried.
     fn record(
         &self,
         conn: &mut Connection,
@@ -1144,6 +1282,7 @@ impl Shared {
         if let Outcome::Retry { throttled, .. } = &outcome {
             let at = now_us();
             if *throttled {
+                bump(&tx, "throttled", 1)?;
                 self.pacer.update(&tx, |p| p.on_throttle(sent_us, at))?;
             } else {
                 self.pacer.update(&tx, |p| p.on_unavailable(sent_us, at))?;
@@ -1155,20 +1294,26 @@ impl Shared {
         {
             self.pacer.update(&tx, PacerState::on_delivered)?;
         }
+        // Ours when the lease is still this claim's; freed in the same step.
+        let held = tx
+            .prepare_cached(RELEASE)?
+            .execute(params![claim.contact, claim.token])?
+            == 1;
         match outcome {
+            _ if !held => {}
             Outcome::Delivered => {
-                let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+                let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1 AND dead = 0")?;
+                let mut deleted = 0;
                 for id in &claim.ids {
-                    stmt.execute([id])?;
-                    events.push(OutboxEvent::Delivered { id: *id as u64 });
+                    if stmt.execute([id])? == 1 {
+                        deleted += 1;
+                        events.push(OutboxEvent::Delivered { id: *id as u64 });
+                    }
                 }
                 drop(stmt);
-                bump(&tx, "delivered", claim.ids.len() as i64)?;
+                bump(&tx, "delivered", deleted)?;
             }
             Outcome::Retry { throttled, error } => {
-                if throttled {
-                    bump(&tx, "throttled", 1)?;
-                }
                 let age = Duration::from_millis((now - claim.enqueued_ms).max(0) as u64);
                 if age >= self.options.max_age {
                     events.extend(self.bury(&tx, &claim.ids, &error)?);
@@ -1185,8 +1330,9 @@ impl Shared {
                         exp.mul_f64(0.5 + 0.5 * random_unit())
                     };
                     let mut stmt = tx.prepare_cached(
-                        "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2, lease_until = 0,
-                         error_status = ?3, error_code = ?4, error_message = ?5 WHERE id = ?1",
+                        "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2,
+                         error_status = ?3, error_code = ?4, error_message = ?5
+                         WHERE id = ?1 AND dead = 0",
                     )?;
                     for id in &claim.ids {
                         stmt.execute(params![
@@ -1204,7 +1350,7 @@ impl Shared {
                 // fault becomes a dead letter.
                 let _ = error;
                 let mut stmt =
-                    tx.prepare_cached("UPDATE outbox SET solo = 1, lease_until = 0 WHERE id = ?1")?;
+                    tx.prepare_cached("UPDATE outbox SET solo = 1 WHERE id = ?1 AND dead = 0")?;
                 for id in &claim.ids {
                     stmt.execute([id])?;
                 }
@@ -1229,27 +1375,33 @@ impl Shared {
         error: &Error,
     ) -> rusqlite::Result<Vec<OutboxEvent>> {
         let mut stmt = tx.prepare_cached(
-            "UPDATE outbox SET dead = 1, attempts = attempts + 1, lease_until = 0,
-             error_status = ?2, error_code = ?3, error_message = ?4 WHERE id = ?1",
+            "UPDATE outbox SET dead = 1, attempts = attempts + 1,
+             error_status = ?2, error_code = ?3, error_message = ?4 WHERE id = ?1 AND dead = 0",
         )?;
         let mut events = Vec::new();
         for id in ids {
-            stmt.execute(params![
+            let buried = stmt.execute(params![
                 id,
                 error.status().code(),
                 error.code(),
                 error.message()
             ])?;
-            events.push(OutboxEvent::Dead {
-                id: *id as u64,
-                status: error.status(),
-                code: error.code().to_string(),
-                message: error.message().to_string(),
-            });
+            if buried == 1 {
+                events.push(OutboxEvent::Dead {
+                    id: *id as u64,
+                    status: error.status(),
+                    code: error.code().to_string(),
+                    message: error.message().to_string(),
+                });
+            }
         }
         Ok(events)
     }
 }
+
+/// Frees a contact's lease when claim `?2` holds it.
+const RELEASE: &str = "UPDATE outbox_heads SET lease_owner = NULL, lease_until = 0
+     WHERE contact = ?1 AND lease_owner = ?2";
 
 fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result<()> {
     tx.execute(
