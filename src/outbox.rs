@@ -66,6 +66,11 @@ pub struct OutboxOptions {
     pub max_coalesce: usize,
     /// Longest wait between retries of one update (default 30 s).
     pub max_backoff: Duration,
+    /// How long a delivery thread holds a contact's updates for one call before another
+    /// thread or process may take them over (default `None`: the client's timeout + 30 s);
+    /// at least the client's timeout + 1 s, so a call ends (and is recorded) inside its lease.
+    /// A process that dies holding a lease is recovered sooner, by the next open.
+    pub lease: Option<Duration>,
     /// Told of each delivery and dead letter.
     pub on_event: Option<OutboxCallback>,
 }
@@ -79,6 +84,7 @@ impl Default for OutboxOptions {
             workers: 4,
             max_coalesce: 50,
             max_backoff: Duration::from_secs(30),
+            lease: None,
             on_event: None,
         }
     }
@@ -93,6 +99,7 @@ impl fmt::Debug for OutboxOptions {
             .field("workers", &self.workers)
             .field("max_coalesce", &self.max_coalesce)
             .field("max_backoff", &self.max_backoff)
+            .field("lease", &self.lease)
             .field("on_event", &self.on_event.is_some())
             .finish()
     }
@@ -100,7 +107,7 @@ impl fmt::Debug for OutboxOptions {
 
 impl OutboxOptions {
     /// Reads options from JSON (`rate`, `burst`, `max_age_ms`, `workers`, `max_coalesce`,
-    /// `max_backoff_ms`); unknown keys are refused.
+    /// `max_backoff_ms`, `lease_ms`); unknown keys are refused.
     pub fn from_json(text: &str) -> Result<OutboxOptions, Error> {
         let mut o = OutboxOptions::default();
         if text.trim().is_empty() {
@@ -126,9 +133,10 @@ impl OutboxOptions {
                 "workers" => o.workers = number(key, v)? as usize,
                 "max_coalesce" => o.max_coalesce = number(key, v)? as usize,
                 "max_backoff_ms" => o.max_backoff = Duration::from_millis(number(key, v)? as u64),
+                "lease_ms" => o.lease = Some(Duration::from_millis(number(key, v)? as u64)),
                 other => {
                     return Err(Error::InvalidConfig(format!(
-                        "outbox option {other}: unknown (known: rate, burst, max_age_ms, workers, max_coalesce, max_backoff_ms)"
+                        "outbox option {other}: unknown (known: rate, burst, max_age_ms, workers, max_coalesce, max_backoff_ms, lease_ms)"
                     )))
                 }
             }
@@ -158,6 +166,21 @@ impl OutboxOptions {
             return bad("max_backoff: must be at least 10 ms");
         }
         Ok(())
+    }
+
+    /// The lease of one call with a client whose calls end within `timeout`: `lease`, which
+    /// must be at least `timeout` + 1 s, or `timeout` + 30 s.
+    fn lease_for(&self, timeout: Duration) -> Result<Duration, Error> {
+        let least = timeout + Duration::from_secs(1);
+        match self.lease {
+            None => Ok(timeout + Duration::from_secs(30)),
+            Some(lease) if lease >= least => Ok(lease),
+            Some(lease) => Err(Error::InvalidConfig(format!(
+                "outbox option lease: {} ms is less than the client's timeout + 1 s ({} ms): a call must end inside its lease",
+                lease.as_millis(),
+                least.as_millis()
+            ))),
+        }
     }
 }
 
@@ -476,6 +499,7 @@ impl Outbox {
         options: OutboxOptions,
     ) -> Result<Outbox, Error> {
         options.check()?;
+        options.lease_for(client.settings().timeout)?;
         let path = path.as_ref().to_path_buf();
         let mut conn = open_connection(&path)?;
         release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
@@ -1046,7 +1070,10 @@ impl Shared {
     }
 
     fn lease(&self) -> Duration {
-        self.client.settings().timeout + Duration::from_secs(30)
+        // Checked at open.
+        self.options
+            .lease_for(self.client.settings().timeout)
+            .unwrap_or(Duration::from_secs(30))
     }
 
     fn deliver_loop(self: Arc<Self>, mut conn: Connection) {
