@@ -573,11 +573,7 @@ impl Outbox {
             // A contact's head is its first pending update: none at or below the mark means
             // every update up to it is delivered or dead (an index lookup, not a count).
             let left: bool = lock(&self.shared.conn)
-                .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM outbox_heads WHERE head <= ?1)",
-                    [mark],
-                    |r| r.get(0),
-                )
+                .query_row(PENDING_UP_TO, [mark], |r| r.get(0))
                 .map_err(|e| storage(&self.shared.path, e))?;
             if !left {
                 return Ok(true);
@@ -1042,6 +1038,13 @@ enum Outcome {
 /// The ready contact due first (ties: the oldest head), from the due index.
 const READY_HEAD: &str = "SELECT contact FROM outbox_heads WHERE max(next_ms, lease_until) <= ?1
      ORDER BY max(next_ms, lease_until), head LIMIT 1";
+/// Whether any update at or below an id is pending: a contact's head is its first pending
+/// update, so this is an index lookup, not a count.
+const PENDING_UP_TO: &str = "SELECT EXISTS(SELECT 1 FROM outbox_heads WHERE head <= ?1)";
+/// A contact's pending run, in order.
+const RUN_OF: &str =
+    "SELECT id, instance_id, contact_id, body, enqueued_ms, attempts, solo FROM outbox
+     WHERE dead = 0 AND contact = ?1 ORDER BY id LIMIT ?2";
 /// The first due time, from the same index.
 const FIRST_DUE: &str = "SELECT max(next_ms, lease_until) FROM outbox_heads
      ORDER BY max(next_ms, lease_until) LIMIT 1";
@@ -1052,7 +1055,9 @@ const IDLE_MAX: Duration = Duration::from_secs(1);
 /// How long an idle thread sleeps: until the first due time, at most [`IDLE_MAX`].
 fn idle_wait(due_ms: Option<i64>, now_ms: i64) -> Duration {
     match due_ms {
-        Some(due) => Duration::from_millis((due - now_ms).clamp(1, IDLE_MAX.as_millis() as i64) as u64),
+        Some(due) => {
+            Duration::from_millis((due - now_ms).clamp(1, IDLE_MAX.as_millis() as i64) as u64)
+        }
         None => IDLE_MAX,
     }
 }
@@ -1112,22 +1117,16 @@ impl Shared {
     fn claim(&self, conn: &mut Connection) -> rusqlite::Result<Next> {
         let now = now_ms();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let contact: Option<String> = tx
-            .query_row(READY_HEAD, [now], |r| r.get(0))
-            .optional()?;
+        let contact: Option<String> = tx.query_row(READY_HEAD, [now], |r| r.get(0)).optional()?;
         let Some(contact) = contact else {
             let due = tx.query_row(FIRST_DUE, [], |r| r.get(0)).optional()?;
             return Ok(Next::Idle(due));
         };
         let mut rows: Vec<(i64, String, String, String, i64, i64, i64)> = Vec::new();
         {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, instance_id, contact_id, body, enqueued_ms, attempts, solo FROM outbox
-                 WHERE dead = 0 AND contact = ?1 ORDER BY id LIMIT ?2",
-            )?;
-            let mapped = stmt.query_map(
-                params![contact, self.options.max_coalesce as i64],
-                |r| {
+            let mut stmt = tx.prepare_cached(RUN_OF)?;
+            let mapped =
+                stmt.query_map(params![contact, self.options.max_coalesce as i64], |r| {
                     Ok((
                         r.get(0)?,
                         r.get(1)?,
@@ -1137,8 +1136,7 @@ impl Shared {
                         r.get(5)?,
                         r.get(6)?,
                     ))
-                },
-            )?;
+                })?;
             for row in mapped {
                 rows.push(row?);
             }
@@ -1329,7 +1327,8 @@ impl Shared {
         match outcome {
             _ if !held => {}
             Outcome::Delivered => {
-                let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1 AND dead = 0")?;
+                let mut stmt =
+                    tx.prepare_cached("DELETE FROM outbox WHERE id = ?1 AND dead = 0")?;
                 let mut deleted = 0;
                 for id in &claim.ids {
                     if stmt.execute([id])? == 1 {
@@ -1462,6 +1461,10 @@ pub(crate) fn retryable(error: &Error) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+#[path = "outbox_claim_tests.rs"]
+mod claim_tests;
 
 #[cfg(test)]
 mod tests {

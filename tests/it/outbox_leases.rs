@@ -99,7 +99,12 @@ fn retrying_a_dead_letter_while_a_later_update_of_its_contact_is_in_flight_sends
     .unwrap();
     let first = outbox.enqueue(&update(0, 1)).unwrap();
     assert!(outbox.flush(Duration::from_secs(20)).unwrap());
-    let dead: Vec<u64> = outbox.dead_letters().unwrap().iter().map(|d| d.id).collect();
+    let dead: Vec<u64> = outbox
+        .dead_letters()
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
     assert_eq!(dead, vec![first]);
     emulator
         .set_faults(Faults {
@@ -481,7 +486,11 @@ fn a_stopped_owners_work_is_taken_over_when_its_lease_runs_out_and_its_late_reco
     let theirs = kid.delivered();
     let all: Vec<u64> = mine.iter().chain(theirs.iter()).copied().collect();
     let unique: BTreeSet<u64> = all.iter().copied().collect();
-    assert_eq!(all.len(), unique.len(), "a Delivered event fired twice: {all:?}");
+    assert_eq!(
+        all.len(),
+        unique.len(),
+        "a Delivered event fired twice: {all:?}"
+    );
     assert_eq!(unique, ids);
     for seq in &landed {
         assert!(
@@ -543,13 +552,12 @@ fn two_processes_contending_for_one_file_deliver_each_update_once_and_each_some(
     ids.extend(b.acked());
     assert_eq!(ids.len(), 80);
     // Each update reached the service once, in id order per contact.
-    check_log_ranked(
-        &emulator.updates(),
-        &ids.keys().copied().collect(),
-        &ids,
-    );
+    check_log_ranked(&emulator.updates(), &ids.keys().copied().collect(), &ids);
     let (da, db) = (a.delivered(), b.delivered());
-    assert!(!da.is_empty() && !db.is_empty(), "A delivered {da:?}, B {db:?}");
+    assert!(
+        !da.is_empty() && !db.is_empty(),
+        "A delivered {da:?}, B {db:?}"
+    );
     let all: BTreeSet<u64> = da.iter().chain(db.iter()).copied().collect();
     assert_eq!(all.len(), da.len() + db.len(), "told twice");
     assert_eq!(all, ids.values().copied().collect());

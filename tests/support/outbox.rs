@@ -202,7 +202,10 @@ pub fn stop_outside_a_transaction(pid: u32, path: &std::path::Path) {
         signal(pid, "CONT");
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("process {pid} held the write lock of {} at each of 100 stops", path.display());
+    panic!(
+        "process {pid} held the write lock of {} at each of 100 stops",
+        path.display()
+    );
 }
 
 /// How many calls in the emulator's update log carried update `seq` (see [`calls_carried`]).
