@@ -131,6 +131,7 @@ pub mod unstable {
     pub use crate::credentials::sso::cache_file as sso_cache_file;
     pub use crate::endpoint::{partition_of, Partition, PARTITIONS};
     pub use crate::http1::{read_response_bytes, ReadOutcome};
+    pub use crate::outbox::MERGED_MEMBERS as OUTBOX_MERGED_MEMBERS;
     pub use crate::profile::{FileKind, ProfileSet, Section};
     pub use crate::protocol::{encode_label, parse_error};
     pub use crate::signing::Signer;

@@ -22,7 +22,7 @@ use crate::retry::{random_unit, FailureKind};
 /// Members the service merges by key on update (the others replace the stored value). The
 /// emulator's store has the same list (`connect_emulator::MERGED_MEMBERS`); a test holds them
 /// equal.
-pub(crate) const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
+pub const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
 
 /// What happened to an enqueued update, as told to [`OutboxOptions::on_event`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -27,6 +27,7 @@ mod install;
 mod layers;
 mod model_agreement;
 mod outbox;
+mod outbox_coalesce;
 mod outbox_leases;
 mod public_api;
 mod python_binding;
