@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::credentials::chain::{default_chain, Context, ExplicitKeys};
+use crate::credentials::chain::{default_chain, ExplicitKeys};
+use crate::credentials::context::Context;
 use crate::credentials::{Credentials, ProvideCredentials};
 use crate::endpoint::{check_custom, default_endpoint, EndpointUrl};
 use crate::env::{parse_flag, Env};
