@@ -15,7 +15,8 @@
 //! `cargo run --example outbox_bench [seconds-at-2-rps]` (default 60), or one run:
 //! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds> [shared|separate]`,
 //! or `cargo run --example outbox_bench outage [outage-seconds]` (default 30),
-//! or `cargo run --example outbox_bench backlog [rows ...]` (default 1000 10000 100000).
+//! or `cargo run --example outbox_bench backlog [rate=R] [rows ...]` (default rate 200, rows
+//! 1000 10000 100000).
 
 #[path = "../tests/support/outbox.rs"]
 mod outbox_support;
@@ -364,13 +365,22 @@ fn backlog_run(rows: u64, rps: f64, seconds: f64) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("backlog") {
-        // `backlog [rows ...]`: the delivery rate and the idle CPU at each backlog.
-        let mut sizes: Vec<u64> = args[2..].iter().map(|a| a.parse().unwrap()).collect();
+        // `backlog [rate=R] [rows ...]`: the delivery rate (at R calls/s, default 200) and the
+        // idle CPU at each backlog.
+        let rate: f64 = args[2..]
+            .iter()
+            .find_map(|a| a.strip_prefix("rate=")?.parse().ok())
+            .unwrap_or(200.0);
+        let mut sizes: Vec<u64> = args[2..]
+            .iter()
+            .filter(|a| !a.starts_with("rate="))
+            .map(|a| a.parse().unwrap())
+            .collect();
         if sizes.is_empty() {
             sizes = vec![1_000, 10_000, 100_000];
         }
         for rows in sizes {
-            backlog_run(rows, 200.0, 10.0);
+            backlog_run(rows, rate, 10.0);
         }
         return;
     }

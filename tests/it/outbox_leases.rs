@@ -563,3 +563,24 @@ fn two_processes_contending_for_one_file_deliver_each_update_once_and_each_some(
     assert_eq!(all, ids.values().copied().collect());
     assert_eq!(delivered_counter(&path), 80);
 }
+
+#[test]
+fn a_lease_shorter_than_a_call_is_refused_naming_the_option_and_the_rule() {
+    let emulator = emulator(true, Faults::default());
+    let path = fresh_file("short-lease");
+    // The test client's calls may take 5 s: a lease must be at least 6 s.
+    let mut options = fast();
+    options.lease = Some(Duration::from_millis(5_999));
+    let e = Outbox::open(client(&emulator.endpoint_url()), &path, options).unwrap_err();
+    assert_eq!(e.status(), connect_contact::Status::InvalidConfig, "{e:?}");
+    assert!(e.message().contains("outbox option lease"), "{e}");
+    assert!(e.message().contains("timeout + 1 s (6000 ms)"), "{e}");
+    assert!(!path.exists(), "nothing written");
+    let o = connect_contact::OutboxOptions::from_json(r#"{"lease_ms": 6000}"#).unwrap();
+    assert_eq!(o.lease, Some(Duration::from_secs(6)));
+    let mut options = fast();
+    options.lease = o.lease;
+    Outbox::open(client(&emulator.endpoint_url()), &path, options)
+        .unwrap()
+        .close();
+}
