@@ -1,6 +1,7 @@
 //! Unit tests of the outbox's claim path (issue 26 item 8): the heads table the triggers keep,
 //! and that claiming, recording and flushing read no more of the file with a large backlog.
 
+use super::heads::IDLE_MAX;
 use super::*;
 use rusqlite::StatementStatus;
 
