@@ -333,8 +333,12 @@ fn backlog_run(rows: u64, rps: f64, seconds: f64) {
             )
             .unwrap() as u64
     };
-    // From 1 s after the open until 90% of the rows are delivered or `seconds` passed.
-    std::thread::sleep(Duration::from_secs(1));
+    // From 1 s after the open (or 10% of the rows delivered, when sooner: the burst is behind)
+    // until 90% of the rows are delivered or `seconds` passed.
+    let opened = Instant::now();
+    while opened.elapsed() < Duration::from_secs(1) && delivered() < rows / 10 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let (t0, n0) = (Instant::now(), delivered());
     let mut n1 = n0;
     while t0.elapsed() < Duration::from_secs_f64(seconds) && n1 < rows * 9 / 10 {
