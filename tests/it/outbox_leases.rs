@@ -277,10 +277,9 @@ fn child_process() {
     let mut options = fast();
     options.workers = spec["workers"].as_u64().unwrap() as usize;
     options.lease = spec["lease_ms"].as_u64().map(Duration::from_millis);
-    options.on_event = Some(Arc::new(|e: &OutboxEvent| {
-        if let OutboxEvent::Delivered { id } = e {
-            println!("delivered {id}");
-        }
+    options.on_event = Some(Arc::new(|e: &OutboxEvent| match e {
+        OutboxEvent::Delivered { id } => println!("delivered {id}"),
+        OutboxEvent::Dead { id, .. } => println!("dead {id}"),
     }));
     let outbox = Outbox::open(
         Arc::new(crate::support::client(&config)),
@@ -501,6 +500,81 @@ fn a_stopped_owners_work_is_taken_over_when_its_lease_runs_out_and_its_late_reco
     assert_eq!(delivered_counter(&path), count, "delivered counted twice");
     let violations = order_violations(&calls_carried(&emulator.updates()));
     assert!(violations.is_empty(), "{violations:?}");
+    outbox.close();
+}
+
+#[test]
+fn a_stopped_owners_late_failure_does_not_bury_the_update_the_one_that_took_over_delivers() {
+    // The first call is refused for good; every call waits 1.5 s.
+    let latency = Duration::from_millis(1500);
+    let emulator = emulator(
+        true,
+        Faults {
+            latency_ms: latency.as_millis() as u64,
+            sequence: vec![FaultStep::Status(400)],
+            ..Faults::default()
+        },
+    );
+    let path = fresh_file("stopped-owner-failure");
+    let mut kid = Kid::spawn(child_spec(
+        &path,
+        &emulator.endpoint_url(),
+        (0, 1, 1),
+        1,
+        Some(3_000),
+        2_000,
+    ));
+    assert!(kid.wait_for("enqueued", Duration::from_secs(30)));
+    assert!(wait_until(Duration::from_secs(20), || !leases_of(
+        &path,
+        kid.pid()
+    )
+    .is_empty()));
+    // The owner's call is refused while this test holds the write lock: its record (a dead
+    // letter) waits for the lock, and the owner is stopped there.
+    let lock = rusqlite::Connection::open(&path).unwrap();
+    lock.busy_timeout(Duration::from_secs(10)).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    assert!(wait_until(latency * 4, || emulator
+        .faults()
+        .sequence
+        .is_empty()));
+    std::thread::sleep(Duration::from_millis(300));
+    signal(kid.pid(), "STOP");
+    lock.execute_batch("ROLLBACK").unwrap();
+    // This process takes the update over when the lease runs out; while its call is in
+    // flight the owner goes on and records its refusal late.
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let outbox = Outbox::open(
+        client(&emulator.endpoint_url()),
+        &path,
+        with_events(&events),
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || !leases_of(
+            &path,
+            std::process::id()
+        )
+        .is_empty()),
+        "never took the update over"
+    );
+    signal(kid.pid(), "CONT");
+    assert!(outbox.flush(Duration::from_secs(30)).unwrap());
+    assert!(kid.wait_for("closed", Duration::from_secs(60)));
+    assert!(kid.finish().success());
+    assert_eq!(
+        outbox.dead_letters().unwrap(),
+        vec![],
+        "the late refusal buried an update delivered meanwhile"
+    );
+    assert!(
+        kid.words("dead").next().is_none(),
+        "the owner told of a dead letter"
+    );
+    assert_eq!(times_carried(&emulator.updates(), 0), 1);
+    assert_eq!(delivered_ids(&events.lock().unwrap()).len(), 1);
+    assert_eq!(delivered_counter(&path), 1);
     outbox.close();
 }
 
