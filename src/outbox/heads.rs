@@ -13,7 +13,9 @@ use rusqlite::{Connection, TransactionBehavior};
 /// not grow with the backlog; idle threads sleep until the first due time. Triggers keep
 /// `head` and `next_ms` right on every change of `outbox` (insert, delete, dead or not, a new
 /// retry time), in the transaction that makes it, whatever code makes it; the delivery
-/// threads write the lease. docs/outbox.md, "Several processes on one file".
+/// threads write the lease. The rows' own `lease_owner` and `lease_until` columns (how files
+/// before this table leased) are read once, by the fill below, and no longer written.
+/// docs/outbox.md, "Several processes on one file".
 const HEADS_SCHEMA: &str = "
     CREATE TABLE outbox_heads(
         contact TEXT PRIMARY KEY,
