@@ -150,6 +150,7 @@ pub mod unstable {
     pub use crate::env::profile::{FileKind, ProfileSet, Section};
     pub use crate::http::framing::{read_response_bytes, ReadOutcome};
     pub use crate::outbox::enqueue_durability as outbox_enqueue_durability;
+    pub use crate::outbox::MERGED_MEMBERS as OUTBOX_MERGED_MEMBERS;
     pub use crate::protocol::rest_json::{encode_label, parse_error};
     pub use crate::protocol::signing::Signer;
 }
