@@ -199,9 +199,7 @@ fn interrupted_and_killed_runs_resume_to_the_state_of_every_good_line_in_order()
     // The failures file can be fed back in: each of its lines is its bad request again.
     let again = scratch("again");
     std::fs::write(again.join("in.jsonl"), &failures).unwrap();
-    let out = bulk("http://127.0.0.1:9", &again, &["--dry-run"])
-        .output()
-        .unwrap();
+    let out = output(bulk("http://127.0.0.1:9", &again, &["--dry-run"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("10 requests, 0 valid, 10 bad"), "{err}");
@@ -215,9 +213,7 @@ fn dry_run_reports_bad_lines_and_sends_nothing() {
     let (text, bad) = input(300, 50);
     std::fs::write(dir.join("in.jsonl"), &text).unwrap();
     // Nothing listens on port 9: a send would fail.
-    let out = bulk("http://127.0.0.1:9", &dir, &["--dry-run"])
-        .output()
-        .unwrap();
+    let out = output(bulk("http://127.0.0.1:9", &dir, &["--dry-run"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     for n in &bad {
@@ -229,11 +225,11 @@ fn dry_run_reports_bad_lines_and_sends_nothing() {
     );
     assert!(!dir.join("in.jsonl.outbox").exists());
     // The same from stdin (`-`).
-    let mut stdin = from_stdin(
+    let stdin = from_stdin(
         &bulk("http://127.0.0.1:9", &dir, &["--dry-run"]),
         &dir.join("in.jsonl"),
     );
-    let out = stdin.output().unwrap();
+    let out = output(stdin);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -315,13 +311,11 @@ fn plain_lines_when_stderr_is_not_a_terminal() {
         rps: 40.0,
         burst: 5.0,
     }));
-    let out = bulk(
+    let out = output(bulk(
         &service.endpoint_url(),
         &dir,
         &["--rate", "40", "--progress-interval", "0.5"],
-    )
-    .output()
-    .unwrap();
+    ));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

@@ -55,14 +55,14 @@ fn a_second_run_on_the_same_outbox_refuses_at_once_naming_the_first() {
         "the first run ended before journaling a line"
     );
     let started = Instant::now();
-    let second = bulk(&url, &dir, &args).output().unwrap();
+    let second = output(bulk(&url, &dir, &args));
     let took = started.elapsed();
     let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(255), "{err}");
     assert!(
         first.try_wait().unwrap().is_none(),
         "the first run ended before the second was refused: the test proves nothing"
     );
-    assert_eq!(second.status.code(), Some(255), "{err}");
     assert!(
         err.contains(&format!(
             "bulk: another bulk run (pid {}) is using in.jsonl.outbox",
@@ -99,7 +99,7 @@ fn a_second_run_on_the_same_outbox_refuses_at_once_naming_the_first() {
     assert!(seen.values().all(|&times| times == 1), "{seen:?}");
 
     // The lock died with its holder: the same command now runs, and has nothing to send.
-    let again = bulk(&url, &dir, &args).output().unwrap();
+    let again = output(bulk(&url, &dir, &args));
     assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
     assert_eq!(service.updates().as_array().unwrap().len(), good);
     service.shutdown().unwrap();
@@ -116,9 +116,10 @@ fn the_journal_failures_and_lock_files_are_owner_only_whatever_the_umask() {
     std::fs::write(&failures, "").unwrap();
     std::fs::set_permissions(&failures, std::fs::Permissions::from_mode(0o644)).unwrap();
     let service = emulator(None);
-    let out = under_umask(&bulk(&service.endpoint_url(), &dir, &[]), "000")
-        .output()
-        .unwrap();
+    let out = output(under_umask(
+        &bulk(&service.endpoint_url(), &dir, &[]),
+        "000",
+    ));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     for name in [
         "in.jsonl.outbox.progress",
@@ -176,7 +177,11 @@ fn each_out_of_range_option_exits_252_naming_the_option_and_its_rule() {
             if dry {
                 extra.push("--dry-run");
             }
-            let out = bulk("http://127.0.0.1:9", &dir, &extra).output().unwrap();
+            // A refusal is immediate; an accepted value would retry the dead endpoint.
+            let out = output_within(
+                &mut bulk("http://127.0.0.1:9", &dir, &extra),
+                Duration::from_secs(20),
+            );
             let err = stderr(&out);
             assert_eq!(out.status.code(), Some(252), "{option} {value}: {err}");
             assert!(
@@ -197,9 +202,11 @@ fn each_out_of_range_option_exits_252_naming_the_option_and_its_rule() {
         ("--progress-interval", "0.1"),
         ("--progress-interval", "86400"),
     ] {
-        let out = bulk("http://127.0.0.1:9", &dir, &[option, value, "--dry-run"])
-            .output()
-            .unwrap();
+        let out = output(bulk(
+            "http://127.0.0.1:9",
+            &dir,
+            &[option, value, "--dry-run"],
+        ));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{option} {value}: {err}");
         assert!(err.contains("150 requests, 148 valid, 2 bad"), "{err}");
@@ -222,11 +229,11 @@ fn a_line_that_is_not_utf8_is_a_bad_line_and_a_byte_order_mark_is_skipped() {
     let verdict = "line 2: the request is not valid UTF-8 (byte 55 of the line)";
 
     let dry = bulk("http://127.0.0.1:9", &dir, &["--dry-run"]);
-    for (how, mut command) in [
+    for (how, command) in [
         ("file", bulk("http://127.0.0.1:9", &dir, &["--dry-run"])),
         ("stdin", from_stdin(&dry, &dir.join("in.jsonl"))),
     ] {
-        let out = command.output().unwrap();
+        let out = output(command);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{how}: {err}");
         assert!(err.contains(verdict), "{how}: {err}");
@@ -238,7 +245,7 @@ fn a_line_that_is_not_utf8_is_a_bad_line_and_a_byte_order_mark_is_skipped() {
     }
 
     let service = emulator(None);
-    let out = bulk(&service.endpoint_url(), &dir, &[]).output().unwrap();
+    let out = output(bulk(&service.endpoint_url(), &dir, &[]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(verdict), "{err}");

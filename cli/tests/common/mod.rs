@@ -246,3 +246,20 @@ pub fn delivered_in(summary: &str) -> u64 {
     let before = line.split(" delivered, ").next().unwrap();
     before.rsplit(' ').next().unwrap().parse().unwrap()
 }
+
+/// Runs the command to its end, within `limit` (else kills it and fails), and returns what it
+/// printed.
+pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait(&mut child, limit);
+    child.wait_with_output().unwrap()
+}
+
+/// [`output_within`] a minute, generous for any one bulk run of the tests.
+pub fn output(mut command: Command) -> std::process::Output {
+    output_within(&mut command, Duration::from_secs(60))
+}
