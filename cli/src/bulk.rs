@@ -458,6 +458,8 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| default_path(&args.input, ".failures.jsonl"));
     let journal_path = PathBuf::from(format!("{}.progress", outbox_path.display()));
+    // Everything that can refuse to start comes before a file is written.
+    let client = Arc::new(Client::new(&global.client_config()).map_err(|e| failure_of(&e))?);
     // Held until the process exits: one run per outbox.
     let _lock = lock_run(&outbox_path)?;
 
@@ -468,8 +470,6 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
 
-    // Everything that can refuse to start comes before a file is written.
-    let client = Arc::new(Client::new(&global.client_config()).map_err(|e| failure_of(&e))?);
     let rate = settings.options.rate;
     let outbox =
         Outbox::open(client, &outbox_path, settings.options).map_err(|e| failure_of(&e))?;
