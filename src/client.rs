@@ -408,7 +408,7 @@ impl Client {
             // Not the service's answer (a proxy's or load balancer's): no request id, as botocore.
             metadata.request_id = None;
         }
-        Err(Error::Service(ServiceError {
+        Err(Error::from(ServiceError {
             code: document.code,
             message: document.message,
             metadata,

@@ -1,9 +1,9 @@
 //! The hot path: keep-alive HTTP/1.1 POSTs to the client's own endpoint, over TLS (rustls, the
 //! client's trust roots) or plain TCP, in two syscalls per warm call (one write of head and
 //! body, one read). ureq 3 spends about 13 and a thread per call here (a resolver thread, two
-//! liveness probes, separate writes, timeouts set on every call; see the README's Performance
-//! section), so UpdateContact takes this path whenever no proxy is configured; ureq keeps
-//! proxies and the credential providers.
+//! liveness probes, separate writes, timeouts set on every call; docs/performance.md, "What
+//! made the difference"), so UpdateContact takes this path whenever no proxy is configured;
+//! ureq keeps proxies and the credential providers.
 //!
 //! Behaviour kept from the ureq path: deadlines on connect, write and read (socket timeouts
 //! derived from the deadline, re-checked after every read so a dribbling server cannot stretch
@@ -15,7 +15,7 @@
 //! non-blocking peek (one `recv(MSG_PEEK | MSG_DONTWAIT)`, plus rustls' own buffer on TLS)
 //! must find no byte and no end of stream. A byte that arrived unasked (a stray second
 //! response, a late reply) would otherwise be read as the answer to the next request. The
-//! probe costs one syscall per warm call (see the README's Performance section). Connections
+//! probe costs one syscall per warm call (docs/performance.md, "The reuse probe"). Connections
 //! made before a `fork()` are never reused after it ([`crate::fork`]): the parent still
 //! owns them.
 #![forbid(unsafe_code)]

@@ -266,7 +266,7 @@ mod tests {
     }
 
     fn service(code: &str, status: u16) -> Error {
-        Error::Service(ServiceError {
+        Error::from(ServiceError {
             code: code.into(),
             message: String::new(),
             metadata: ResponseMetadata {

@@ -418,8 +418,8 @@ impl Network {
     /// changes (size or modification time) is read again.
     pub fn ca_bundle(path: &Path, source: &str) -> Result<Arc<Vec<Certificate<'static>>>, Error> {
         type Key = (std::path::PathBuf, u64, Option<std::time::SystemTime>);
-        static PARSED: Lazy<Mutex<Vec<(Key, Arc<Vec<Certificate<'static>>>)>>> =
-            Lazy::new(Mutex::default);
+        type Parsed = Arc<Vec<Certificate<'static>>>;
+        static PARSED: Lazy<Mutex<Vec<(Key, Parsed)>>> = Lazy::new(Mutex::default);
         let key = std::fs::metadata(path)
             .ok()
             .map(|m| (path.to_path_buf(), m.len(), m.modified().ok()));

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cache::Cached;
+use super::context::Context;
 use super::{from_json_document, Credentials, ProvideCredentials};
 use crate::error::Error;
 use crate::http::Limits;
@@ -175,6 +177,31 @@ impl ProvideCredentials for Container {
             last.unwrap_or_default()
         )))
     }
+}
+
+/// Container credentials, if one of the URI variables is set.
+pub fn from_env(ctx: &Context<'_>) -> Result<Option<Arc<dyn ProvideCredentials>>, Error> {
+    let env = ctx.env;
+    let relative = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    let full = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    if relative.is_none() && full.is_none() {
+        return Ok(None);
+    }
+    let authorization = match (
+        env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+    ) {
+        (Some(file), _) => Authorization::File(env.expand_home(&file)),
+        (None, Some(token)) => Authorization::Token(Redacted(token)),
+        (None, None) => Authorization::None,
+    };
+    let provider = Container::new(
+        relative.as_deref(),
+        full.as_deref(),
+        authorization,
+        ctx.transport.clone(),
+    )?;
+    Ok(Some(Arc::new(Cached::new(provider))))
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::cache::Cached;
+use super::context::Context;
 use super::{from_json_document, Credentials, ProvideCredentials};
 use crate::error::Error;
 use crate::http::{HttpResponse, Limits};
@@ -172,4 +174,30 @@ impl ProvideCredentials for Imds {
             Err(Failure::Error(e)) => Err(e),
         }
     }
+}
+
+/// The instance-metadata provider; `tried_before` goes into its NO_CREDENTIALS message.
+pub fn provider(ctx: &Context<'_>, tried_before: &str) -> Arc<dyn ProvideCredentials> {
+    let profile = ctx.files.profile(ctx.profile);
+    let from_profile = |key: &str| profile.and_then(|p| p.get(key)).map(str::to_owned);
+    let endpoint = ctx
+        .env
+        .var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .or_else(|| from_profile("ec2_metadata_service_endpoint"))
+        .unwrap_or_else(|| {
+            let mode = ctx
+                .env
+                .var("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+                .or_else(|| from_profile("ec2_metadata_service_endpoint_mode"));
+            if mode.is_some_and(|m| m.eq_ignore_ascii_case("ipv6")) {
+                DEFAULT_ENDPOINT_IPV6.to_owned()
+            } else {
+                DEFAULT_ENDPOINT.to_owned()
+            }
+        });
+    Arc::new(Cached::new(Imds::new(
+        &endpoint,
+        ctx.transport.clone(),
+        tried_before,
+    )))
 }

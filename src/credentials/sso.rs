@@ -209,7 +209,7 @@ impl Sso {
                 .unwrap_or_default();
             redactor.identifier(&mut code);
             redactor.message(&mut message);
-            Err(Error::Service(ServiceError {
+            Err(Error::from(ServiceError {
                 code,
                 message,
                 metadata: ResponseMetadata {

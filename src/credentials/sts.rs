@@ -187,7 +187,7 @@ impl StsClient {
             let (mut code, mut message) = (code, message);
             redactor.identifier(&mut code);
             redactor.message(&mut message);
-            return Err(Error::Service(ServiceError {
+            return Err(Error::from(ServiceError {
                 code,
                 message,
                 metadata: ResponseMetadata {

@@ -1,4 +1,4 @@
-//! Files derived from the two tables: `SETTINGS` in src/config.rs (docs/configuration.md, the
+//! Files derived from the two tables: `SETTINGS` (the `settings!` call in src/config/mod.rs) (docs/configuration.md, the
 //! key list in connect_client_new's header comment in src/ffi.rs, the Python `ClientConfig`
 //! TypedDict) and `Status` in src/error.rs (docs/errors.md, and the Python status table,
 //! checked both ways). With `CONNECT_BLESS` set (`scripts/regenerate`) the derived files are
@@ -64,7 +64,7 @@ fn code_list(items: &[&str]) -> String {
 }
 
 const GENERATED_NOTE: &str =
-    "Generated from `SETTINGS` in src/config.rs by `scripts/regenerate`; do not edit.";
+    "Generated from `SETTINGS` (the `settings!` call in src/config/mod.rs) by `scripts/regenerate`; do not edit.";
 
 fn configuration_md() -> String {
     let mut out = String::from("# Configuration reference\n\n");
@@ -151,7 +151,7 @@ fn python_client_config_is_generated() {
     let text = std::fs::read_to_string(repo_root().join(path)).unwrap();
     let text = splice(
         &text,
-        "# BEGIN GENERATED from SETTINGS in src/config.rs",
+        "# BEGIN GENERATED from SETTINGS in src/config/mod.rs",
         "# END GENERATED from SETTINGS",
         &python_client_config(),
     );
