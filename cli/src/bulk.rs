@@ -503,9 +503,17 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
     // Append only; emptied under the lock when this input starts afresh.
     let mut journal_file =
         private_file(&journal_path, OpenOptions::new().create(true).append(true))?;
-    let delivered_before = match journal.delivered_before {
-        Some(n) if resuming => n,
-        _ => {
+    let delivered_before = match (resuming, journal.delivered_before) {
+        (true, Some(n)) => n,
+        // A journal without its start record: resumed all the same (never emptied, so nothing
+        // is sent again); what is delivered from now on is what can be counted.
+        (true, None) => {
+            let n = outbox.stats().delivered;
+            append(&mut journal_file, &format!("S {n}"))
+                .map_err(|e| io_failure(&journal_path, e))?;
+            n
+        }
+        (false, _) => {
             let n = outbox.stats().delivered;
             journal_file
                 .set_len(0)
