@@ -21,7 +21,7 @@ use crate::log::{set_sink, LogLevel, LogSink};
 use crate::model::UpdateContactRequest;
 use crate::outbox::{DeadLetter, Outbox, OutboxEvent, OutboxOptions};
 use crate::pool::{Pool, Refused, Run};
-use crate::response::error_document;
+use crate::protocol::response::error_document;
 
 /// An Amazon Connect client: configuration, credentials, signing key material and a pool of
 /// connections. Create with connect_client_new(), release with connect_client_free().

@@ -109,45 +109,34 @@
 mod client;
 mod config;
 mod credentials;
-mod endpoint;
 mod env;
 mod error;
 // The C ABI: public so the cdylib exports it, hidden because Rust callers use the API above.
 #[doc(hidden)]
 pub mod ffi;
 mod fork;
-mod generated;
 mod http;
-mod http1;
-mod identity;
 mod json;
 mod log;
 mod model;
 mod outbox;
 mod pool;
-mod profile;
 mod protocol;
-mod rate_limit;
 mod redact;
-mod response;
 mod retry;
-mod rules;
-mod signing;
-mod transport;
-mod validate;
 
 pub use client::Client;
 pub use config::{ClientConfig, Settings};
 pub use credentials::Credentials;
 pub use error::{Error, HttpHeaders, ResponseMetadata, ServiceError, Status};
 pub use log::{set_sink as set_log_sink, LogLevel, LogSink};
+pub use model::validate::{validate, Checker};
 pub use model::{
     AdditionalRecipients, EmailAddressInfo, Endpoint, QueueInfo, Reference, SegmentAttributeValue,
     UpdateContactRequest, UserInfo, BOTOCORE_VERSION,
 };
 pub use outbox::{DeadLetter, Outbox, OutboxCallback, OutboxEvent, OutboxOptions, OutboxStats};
-pub use response::UpdateContactOutput;
-pub use validate::{validate, Checker};
+pub use protocol::response::UpdateContactOutput;
 
 /// Parts of the library that its own fuzz targets, benchmarks and examples reach into.
 ///
@@ -155,11 +144,11 @@ pub use validate::{validate, Checker};
 /// CHANGELOG.md.
 #[doc(hidden)]
 pub mod unstable {
-    pub use crate::config::{DefaultValue, Kind, Setting, SETTINGS};
+    pub use crate::config::{DefaultValue, Setting, ValueKind, SETTINGS};
     pub use crate::credentials::sso::cache_file as sso_cache_file;
-    pub use crate::endpoint::{partition_of, Partition, PARTITIONS};
-    pub use crate::http1::{read_response_bytes, ReadOutcome};
-    pub use crate::profile::{FileKind, ProfileSet, Section};
-    pub use crate::protocol::{encode_label, parse_error};
-    pub use crate::signing::Signer;
+    pub use crate::env::endpoint::{partition_of, Partition, PARTITIONS};
+    pub use crate::env::profile::{FileKind, ProfileSet, Section};
+    pub use crate::http::framing::{read_response_bytes, ReadOutcome};
+    pub use crate::protocol::rest_json::{encode_label, parse_error};
+    pub use crate::protocol::signing::Signer;
 }

@@ -18,16 +18,16 @@ use serde_json::{Map, Value};
 use crate::credentials::chain::{default_chain, ExplicitKeys};
 use crate::credentials::context::Context;
 use crate::credentials::{Credentials, ProvideCredentials};
-use crate::endpoint::{check_custom, default_endpoint, EndpointUrl};
+use crate::env::endpoint::{check_custom, default_endpoint, EndpointUrl};
+use crate::env::profile::{ProfileSet, Section};
 use crate::env::Env;
 use crate::error::Error;
+use crate::http::{network::Network, ureq::UreqEngine};
 use crate::json::{closest, parse_json_document};
-use crate::profile::{ProfileSet, Section};
 use crate::retry::{RetryMode, RetryPolicy};
-use crate::transport::{Network, Transport};
 
 use table::{from_json_member, setting, settings, Lookup};
-pub use table::{DefaultValue, Kind, Setting};
+pub use table::{DefaultValue, Setting, ValueKind};
 
 /// Default time allowed to open a connection (TCP and TLS handshakes).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -59,7 +59,7 @@ settings! {
         /// Region (else `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the profile's); never a
         /// silent default.
         region: String = "region" {
-            env: ["AWS_REGION", "AWS_DEFAULT_REGION"], profile: Some("region"), kind: Kind::Text,
+            env: ["AWS_REGION", "AWS_DEFAULT_REGION"], profile: Some("region"), kind: ValueKind::Text,
             default: DefaultValue::Described("none: `NO_REGION`"), secret: false,
             doc: "Region calls are signed for and sent to; never a silent default.",
         }
@@ -67,7 +67,7 @@ settings! {
         /// profile's, else `https://connect.{region}.amazonaws.com`).
         endpoint_url: String = "endpoint_url" {
             env: ["AWS_ENDPOINT_URL_CONNECT", "AWS_ENDPOINT_URL"], profile: Some("endpoint_url"),
-            kind: Kind::Text,
+            kind: ValueKind::Text,
             default: DefaultValue::Described("from the endpoint rules: `https://connect.{region}.{partition suffix}`"),
             secret: false,
             doc: "Custom endpoint; the profile's `services` section (`connect =` / `endpoint_url =`) comes before its `endpoint_url`.",
@@ -75,132 +75,132 @@ settings! {
         /// `true` ignores the endpoints of the environment and the profile files.
         ignore_configured_endpoint_urls: bool = "ignore_configured_endpoint_urls" {
             env: ["AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"], profile: Some("ignore_configured_endpoint_urls"),
-            kind: Kind::Flag, default: DefaultValue::Flag(false), secret: false,
+            kind: ValueKind::Flag, default: DefaultValue::Flag(false), secret: false,
             doc: "Ignore the environment's and profile files' endpoints (Connect, STS, SSO); config key `endpoint_url` still counts.",
         }
         /// FIPS endpoint.
         use_fips_endpoint: bool = "use_fips_endpoint" {
-            env: ["AWS_USE_FIPS_ENDPOINT"], profile: Some("use_fips_endpoint"), kind: Kind::Flag,
+            env: ["AWS_USE_FIPS_ENDPOINT"], profile: Some("use_fips_endpoint"), kind: ValueKind::Flag,
             default: DefaultValue::Flag(false), secret: false,
             doc: "FIPS endpoint (not with a custom endpoint).",
         }
         /// Dual-stack endpoint.
         use_dualstack_endpoint: bool = "use_dualstack_endpoint" {
-            env: ["AWS_USE_DUALSTACK_ENDPOINT"], profile: Some("use_dualstack_endpoint"), kind: Kind::Flag,
+            env: ["AWS_USE_DUALSTACK_ENDPOINT"], profile: Some("use_dualstack_endpoint"), kind: ValueKind::Flag,
             default: DefaultValue::Flag(false), secret: false,
             doc: "Dual-stack endpoint (not with a custom endpoint).",
         }
         /// Shared profile (else `AWS_PROFILE`, else `default`).
         profile: String = "profile" {
-            env: ["AWS_PROFILE"], profile: None, kind: Kind::Text,
+            env: ["AWS_PROFILE"], profile: None, kind: ValueKind::Text,
             default: DefaultValue::Described("`default`"), secret: false,
             doc: "Shared profile, read from `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`; a named profile that does not exist is `INVALID_CONFIG`.",
         }
         /// Explicit credentials; when `access_key_id` is set, `secret_access_key` must be too.
         access_key_id: String = "access_key_id" {
-            env: ["AWS_ACCESS_KEY_ID"], profile: None, kind: Kind::Text,
+            env: ["AWS_ACCESS_KEY_ID"], profile: None, kind: ValueKind::Text,
             default: DefaultValue::Described("from the credentials chain"), secret: false,
             doc: "Explicit access key id; needs `secret_access_key`.",
         }
         /// The secret key that goes with `access_key_id`; never shown by `Debug`.
         secret_access_key: String = "secret_access_key" {
-            env: ["AWS_SECRET_ACCESS_KEY"], profile: None, kind: Kind::Text,
+            env: ["AWS_SECRET_ACCESS_KEY"], profile: None, kind: ValueKind::Text,
             default: DefaultValue::Described("from the credentials chain"), secret: true,
             doc: "The secret key that goes with `access_key_id`.",
         }
         /// The session token of temporary credentials; never shown by `Debug`.
         session_token: String = "session_token" {
-            env: ["AWS_SESSION_TOKEN"], profile: None, kind: Kind::Text,
+            env: ["AWS_SESSION_TOKEN"], profile: None, kind: ValueKind::Text,
             default: DefaultValue::Unset("none"), secret: true,
             doc: "Session token of temporary credentials.",
         }
         /// Proxy URL (else `HTTPS_PROXY`, else `HTTP_PROXY`); `NO_PROXY` applies either way.
         /// Never shown by `Debug` (it may carry a password).
         proxy: String = "proxy" {
-            env: ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"], profile: None, kind: Kind::Text,
+            env: ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"], profile: None, kind: ValueKind::Text,
             default: DefaultValue::Unset("none"), secret: true,
             doc: "Proxy URL (may carry a password); `NO_PROXY` applies either way.",
         }
         /// PEM file of trust roots (else `AWS_CA_BUNDLE`, else the profile's `ca_bundle`).
         ca_bundle: String = "ca_bundle" {
-            env: ["AWS_CA_BUNDLE"], profile: Some("ca_bundle"), kind: Kind::Text,
+            env: ["AWS_CA_BUNDLE"], profile: Some("ca_bundle"), kind: ValueKind::Text,
             default: DefaultValue::Described("Mozilla's roots (webpki-roots)"), secret: false,
             doc: "PEM file of trust roots; replaces the built-in roots.",
         }
         /// Time allowed to connect.
         connect_timeout: Duration = "connect_timeout_ms" {
-            env: [], profile: None, kind: Kind::Millis { min: 1, max: MS },
+            env: [], profile: None, kind: ValueKind::Millis { min: 1, max: MS },
             default: ms(DEFAULT_CONNECT_TIMEOUT), secret: false,
             doc: "Time allowed to open a connection (TCP and TLS handshakes).",
         }
         /// Deadline for a whole call, backoff included.
         timeout: Duration = "timeout_ms" {
-            env: [], profile: None, kind: Kind::Millis { min: 1, max: MS },
+            env: [], profile: None, kind: ValueKind::Millis { min: 1, max: MS },
             default: ms(DEFAULT_TIMEOUT), secret: false,
             doc: "Deadline for a whole call: all attempts, backoff and credential lookup.",
         }
         /// Limit for one attempt (never past the call deadline).
         attempt_timeout: Duration = "attempt_timeout_ms" {
-            env: [], profile: None, kind: Kind::Millis { min: 1, max: MS },
+            env: [], profile: None, kind: ValueKind::Millis { min: 1, max: MS },
             default: ms(DEFAULT_ATTEMPT_TIMEOUT), secret: false,
             doc: "Limit for one attempt (never past the call deadline).",
         }
         /// Attempts per call, at least 1 (else `AWS_MAX_ATTEMPTS`, else the profile's, else 3).
         max_attempts: u32 = "max_attempts" {
             env: ["AWS_MAX_ATTEMPTS"], profile: Some("max_attempts"),
-            kind: Kind::Whole { min: 1, max: MAX_ATTEMPTS_LIMIT as u64 },
+            kind: ValueKind::Whole { min: 1, max: MAX_ATTEMPTS_LIMIT as u64 },
             default: DefaultValue::Number(DEFAULT_MAX_ATTEMPTS as u64), secret: false,
             doc: "Attempts per call, the first included.",
         }
         /// Standard or adaptive (else `AWS_RETRY_MODE`, else the profile's, else standard).
         retry_mode: RetryMode = "retry_mode" {
             env: ["AWS_RETRY_MODE"], profile: Some("retry_mode"),
-            kind: Kind::Choice(&["standard", "adaptive", "legacy"]),
+            kind: ValueKind::Choice(&["standard", "adaptive", "legacy"]),
             default: DefaultValue::Word("standard"), secret: false,
             doc: "Retry mode; `legacy` means `standard`.",
         }
         /// The 2026 retry behaviour (else `AWS_NEW_RETRIES_2026`, else off).
         new_retries_2026: bool = "new_retries_2026" {
-            env: ["AWS_NEW_RETRIES_2026"], profile: None, kind: Kind::Flag,
+            env: ["AWS_NEW_RETRIES_2026"], profile: None, kind: ValueKind::Flag,
             default: DefaultValue::Flag(false), secret: false,
             doc: "The 2026 retry behaviour.",
         }
         /// Worker threads for asynchronous calls.
         async_workers: usize = "async_workers" {
-            env: [], profile: None, kind: Kind::Whole { min: 1, max: MAX_ASYNC_WORKERS as u64 },
+            env: [], profile: None, kind: ValueKind::Whole { min: 1, max: MAX_ASYNC_WORKERS as u64 },
             default: DefaultValue::Number(DEFAULT_ASYNC_WORKERS as u64), secret: false,
             doc: "Worker threads for asynchronous calls (started on the first one).",
         }
         /// Asynchronous calls that may wait for a worker.
         async_queue: usize = "async_queue" {
-            env: [], profile: None, kind: Kind::Whole { min: 1, max: MAX_ASYNC_QUEUE as u64 },
+            env: [], profile: None, kind: ValueKind::Whole { min: 1, max: MAX_ASYNC_QUEUE as u64 },
             default: DefaultValue::Number(DEFAULT_ASYNC_QUEUE as u64), secret: false,
             doc: "Asynchronous calls that may wait for a worker.",
         }
         /// `false` turns off the model-limit checks (lengths, enums, patterns). Default `true`.
         client_validation: bool = "client_validation" {
-            env: [], profile: None, kind: Kind::Flag, default: DefaultValue::Flag(true), secret: false,
+            env: [], profile: None, kind: ValueKind::Flag, default: DefaultValue::Flag(true), secret: false,
             doc: "`false` turns off the model-limit checks (lengths, patterns, list sizes).",
         }
         /// `true` refuses enum values the vendored model does not list. Default `false`: enums
         /// are open, as in the AWS SDKs, so values the service adds later are sent as given.
         strict_enums: bool = "strict_enums" {
-            env: [], profile: None, kind: Kind::Flag, default: DefaultValue::Flag(false), secret: false,
+            env: [], profile: None, kind: ValueKind::Flag, default: DefaultValue::Flag(false), secret: false,
             doc: "`true` refuses enum values the vendored model does not list (by default enums are open).",
         }
         /// `true` allows a plain `http://` endpoint on a non-loopback host. Default `false`.
         allow_http: bool = "allow_http" {
-            env: [], profile: None, kind: Kind::Flag, default: DefaultValue::Flag(false), secret: false,
+            env: [], profile: None, kind: ValueKind::Flag, default: DefaultValue::Flag(false), secret: false,
             doc: "Allow plain `http://` to a non-loopback host (loopback `http://` is always allowed).",
         }
     }
     environment {
         "disable_clock_skew_correction" {
-            env: ["AWS_DISABLE_CLOCK_SKEW_CORRECTION"], kind: Kind::Flag, default: DefaultValue::Flag(false),
+            env: ["AWS_DISABLE_CLOCK_SKEW_CORRECTION"], kind: ValueKind::Flag, default: DefaultValue::Flag(false),
             doc: "`true` turns clock-skew correction off.",
         }
         "log" {
-            env: ["CONNECT_CONTACT_LOG"], kind: Kind::Choice(&["error", "warn", "info", "debug"]),
+            env: ["CONNECT_CONTACT_LOG"], kind: ValueKind::Choice(&["error", "warn", "info", "debug"]),
             default: DefaultValue::Unset("off"),
             doc: "Diagnostic log to stderr.",
         }
@@ -376,7 +376,7 @@ impl ClientConfig {
             files: &files,
             profile: &profile_name,
             region: &region,
-            transport: Arc::new(Transport::with_network(&network, connect_timeout)),
+            transport: Arc::new(UreqEngine::with_network(&network, connect_timeout)),
             timeout,
             allow_http,
             ignore_configured_endpoint_urls: ignore_configured,

@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::env::profile::Section;
 use crate::env::{parse_flag, Env};
 use crate::error::Error;
-use crate::profile::Section;
 use crate::retry::RetryMode;
 
 /// How a setting's value is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum ValueKind {
     /// A string.
     Text,
     /// `true` or `false` (any case in the environment and the profile).
@@ -86,7 +86,7 @@ pub struct Setting {
     /// The shared-profile key, if the profile can set it.
     pub profile: Option<&'static str>,
     /// The value's type and bounds.
-    pub kind: Kind,
+    pub kind: ValueKind,
     /// The default.
     pub default: DefaultValue,
     /// Whether the value is a secret (never shown: Debug, logs, messages, the resolved JSON).
@@ -103,7 +103,7 @@ impl Setting {
 
     fn bounds(&self) -> (u64, u64) {
         match self.kind {
-            Kind::Whole { min, max } | Kind::Millis { min, max } => (min, max),
+            ValueKind::Whole { min, max } | ValueKind::Millis { min, max } => (min, max),
             _ => (0, u64::MAX),
         }
     }
@@ -140,7 +140,9 @@ impl SettingValue for String {
     }
     fn from_text(text: &str, setting: &Setting, source: &str) -> Result<Self, Error> {
         match setting.kind {
-            Kind::Choice(words) if !words.iter().any(|w| w.eq_ignore_ascii_case(text.trim())) => {
+            ValueKind::Choice(words)
+                if !words.iter().any(|w| w.eq_ignore_ascii_case(text.trim())) =>
+            {
                 Err(Error::InvalidConfig(format!(
                     "{source}: \"{text}\" is not one of {}",
                     words.join(", ")
@@ -203,7 +205,7 @@ fn number_from_text(text: &str, setting: &Setting, source: &str) -> Result<u64, 
 
 fn check_number(n: u64, setting: &Setting, source: &str) -> Result<(), Error> {
     let (min, max) = setting.bounds();
-    let unit = if matches!(setting.kind, Kind::Millis { .. }) {
+    let unit = if matches!(setting.kind, ValueKind::Millis { .. }) {
         " ms"
     } else {
         ""
@@ -306,7 +308,7 @@ const PLACEHOLDER: Setting = Setting {
     name: "",
     env: &[],
     profile: None,
-    kind: Kind::Text,
+    kind: ValueKind::Text,
     default: DefaultValue::Unset(""),
     secret: false,
     doc: "",

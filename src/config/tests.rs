@@ -776,10 +776,10 @@ fn proxy_and_ca_bundle_settings() {
 
 #[test]
 fn every_flag_rejects_a_word_that_is_not_true_or_false_naming_the_variable() {
-    use crate::config::{Kind, SETTINGS};
+    use crate::config::{ValueKind, SETTINGS};
     const KEYS: &str = r#"{"region": "us-east-1", "access_key_id": "AKIDFLAGS", "secret_access_key": "flags-secret"}"#;
     let mut checked = 0;
-    for s in SETTINGS.iter().filter(|s| s.kind == Kind::Flag) {
+    for s in SETTINGS.iter().filter(|s| s.kind == ValueKind::Flag) {
         for var in s.env {
             for bad in ["maybe", "1", "yes"] {
                 let err = resolve(KEYS, &[(var, bad)]).unwrap_err();

@@ -14,8 +14,8 @@ use super::cache::Cached;
 use super::context::Context;
 use super::{from_json_document, Credentials, ProvideCredentials};
 use crate::error::Error;
+use crate::http::ureq::UreqEngine;
 use crate::http::Limits;
-use crate::transport::Transport;
 
 pub const ECS_HOST: &str = "http://169.254.170.2";
 /// botocore's numbers: 2 s per try.
@@ -47,7 +47,7 @@ impl std::fmt::Debug for Redacted {
 pub struct Container {
     url: String,
     authorization: Authorization,
-    transport: Arc<Transport>,
+    transport: Arc<UreqEngine>,
 }
 
 impl Container {
@@ -56,7 +56,7 @@ impl Container {
         relative: Option<&str>,
         full: Option<&str>,
         authorization: Authorization,
-        transport: Arc<Transport>,
+        transport: Arc<UreqEngine>,
     ) -> Result<Self, Error> {
         let url = match (relative, full) {
             (Some(path), _) => {

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::sts::StsClient;
-use crate::endpoint::partition_of;
+use crate::env::endpoint::partition_of;
+use crate::env::profile::ProfileSet;
 use crate::env::Env;
 use crate::error::Error;
-use crate::profile::ProfileSet;
+use crate::http::ureq::UreqEngine;
 use crate::retry::{RetryMode, RetryPolicy};
-use crate::transport::Transport;
 
 /// What building providers needs, resolved once per client.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct Context<'a> {
     pub profile: &'a str,
     pub region: &'a str,
     /// The client's transport (proxy, CA bundle) for every credential call.
-    pub transport: Arc<Transport>,
+    pub transport: Arc<UreqEngine>,
     /// Bound on one STS or SSO exchange: the client's call deadline.
     pub timeout: Duration,
     /// Whether endpoint overrides may use plain http to a non-loopback host.

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::env::Env;
 use crate::error::Error;
-pub use crate::identity::Credentials;
+pub use crate::protocol::identity::Credentials;
 
 /// A source of credentials, asked before every attempt. Implementations must be cheap when
 /// nothing changed (return a cached `Arc`) and must never put a secret in an error.

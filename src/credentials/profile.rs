@@ -12,9 +12,9 @@ use super::sts::{default_session_name, AssumeRole, WebIdentity};
 use super::{
     container, environment_keys, imds, Credentials, ProvideCredentials, StaticCredentials,
 };
-use crate::endpoint::partition_of;
+use crate::env::endpoint::partition_of;
+use crate::env::profile::Section;
 use crate::error::Error;
-use crate::profile::Section;
 
 /// The provider of profile `name`, `None` when the profile holds no credential settings.
 /// Configuration mistakes are [`Error::InvalidConfig`] naming the profile and the files.

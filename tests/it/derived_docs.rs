@@ -4,7 +4,7 @@
 //! checked both ways). With `CONNECT_BLESS` set (`scripts/regenerate`) the derived files are
 //! rewritten; without it a test fails when any of them differs from what the tables give.
 
-use connect_contact::unstable::{Kind, Setting, SETTINGS};
+use connect_contact::unstable::{Setting, ValueKind, SETTINGS};
 use connect_contact::Status;
 
 use crate::support::repo_root;
@@ -38,13 +38,13 @@ fn splice(text: &str, begin: &str, end: &str, body: &str) -> String {
     format!("{}{body}{}", &text[..start], &text[stop..])
 }
 
-fn kind_text(kind: Kind) -> String {
+fn kind_text(kind: ValueKind) -> String {
     match kind {
-        Kind::Text => "string".into(),
-        Kind::Flag => "`true`/`false`".into(),
-        Kind::Whole { min, max } => format!("whole number {min}..={max}"),
-        Kind::Millis { min, max } => format!("milliseconds {min}..={max}"),
-        Kind::Choice(words) => words
+        ValueKind::Text => "string".into(),
+        ValueKind::Flag => "`true`/`false`".into(),
+        ValueKind::Whole { min, max } => format!("whole number {min}..={max}"),
+        ValueKind::Millis { min, max } => format!("milliseconds {min}..={max}"),
+        ValueKind::Choice(words) => words
             .iter()
             .map(|w| format!("`{w}`"))
             .collect::<Vec<_>>()
@@ -98,9 +98,9 @@ fn configuration_md() -> String {
 
 fn python_type(s: &Setting) -> &'static str {
     match s.kind {
-        Kind::Text | Kind::Choice(_) => "str",
-        Kind::Flag => "bool",
-        Kind::Whole { .. } | Kind::Millis { .. } => "int",
+        ValueKind::Text | ValueKind::Choice(_) => "str",
+        ValueKind::Flag => "bool",
+        ValueKind::Whole { .. } | ValueKind::Millis { .. } => "int",
     }
 }
 
