@@ -2,17 +2,24 @@
 //! the library's outbox at the quota's pace, with progress, a clean stop on Ctrl-C and resume.
 //!
 //! Where it stopped is a journal next to the outbox file (`OUTBOX.progress`): its first line
-//! names the input (length and FNV-1a hash of its bytes), then one record per input line
-//! handled: `E ID LINE` once the outbox has stored line LINE as update ID, `B LINE` once a bad
-//! line is in the failures file. Each record is synced before the next line is read, and the
-//! outbox keeps what it stored until the service has it, so running the same command again
+//! names the input (length and FNV-1a hash of its bytes), its second (`S N`) the outbox's
+//! delivered counter when the input was started, then one record per input line handled:
+//! `E ID LINE` once the outbox has stored line LINE as update ID, `B LINE` once a bad line is
+//! in the failures file. Each record is synced before the next line is read, and the outbox
+//! keeps what it stored until the service has it, so running the same command again
 //! continues at the first line without a record and waits for what is still pending. The one
 //! window: a kill between the outbox's commit and the journal's record re-stores that line
 //! on resume, which sends the same values twice in a row (the contact ends the same).
+//!
+//! One run at a time per outbox: a run holds an exclusive `flock` on `OUTBOX.lock` (which
+//! names its pid) from start to exit; the kernel drops it when the process ends, however it
+//! ends, so a kill never leaves a stale lock. The journal, the failures file and the lock file
+//! hold requests or point at them, Name and Description included: they are owner-only (0600).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, Write};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,6 +35,9 @@ use serde_json::{json, Value};
 use crate::global::Global;
 use crate::update::failure_of;
 use crate::{Failure, EXIT_OTHER, EXIT_PARAMETERS};
+
+/// Seconds between progress lines: `--progress-interval`'s range.
+const PROGRESS_INTERVAL: RangeInclusive<f64> = 0.1..=86_400.0;
 
 /// Exit status when some lines failed (they are in the failures file).
 pub const EXIT_SOME_FAILED: u8 = 1;
@@ -51,14 +61,99 @@ pub struct BulkArgs {
     #[arg(long)]
     dry_run: bool,
     /// Calls per second to start from [default: 2, the service's quota].
-    #[arg(long, value_name = "N")]
-    rate: Option<f64>,
+    // Values are taken as typed (a negative one too) and checked in `settings`.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    rate: Option<String>,
     /// Calls that may go at once after a quiet spell [default: 5].
-    #[arg(long, value_name = "N")]
-    burst: Option<u32>,
-    /// Seconds between progress lines when stderr is not a terminal.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-    progress_interval: f64,
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    burst: Option<String>,
+    /// Seconds between progress lines when stderr is not a terminal (0.1 to 86400) [default: 5].
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    progress_interval: Option<String>,
+}
+
+/// The options' values, each checked; the outbox's own bounds are the library's.
+struct Settings {
+    options: OutboxOptions,
+    progress_interval: Duration,
+}
+
+/// argparse's sentence for a value that is not of the option's type.
+fn not_a(kind: &str, option: &str, text: &str) -> Failure {
+    Failure::usage(format!("argument {option}: invalid {kind} value: '{text}'"))
+}
+
+/// argparse's form for a value out of the option's range, with the rule.
+fn out_of_range(option: &str, text: &str, rule: &str) -> Failure {
+    Failure::usage(format!(
+        "argument {option}: invalid value: '{text}' ({rule})"
+    ))
+}
+
+/// The library's verdict on one outbox option (its rule, without the library's prefix).
+fn outbox_rule(key: &str, value: Value) -> Result<(), String> {
+    OutboxOptions::from_json(&json!({ key: value }).to_string())
+        .map(|_| ())
+        .map_err(|e| {
+            let message = e.message();
+            message
+                .strip_prefix(&format!("outbox option {key}: "))
+                .unwrap_or(message)
+                .to_string()
+        })
+}
+
+fn settings(args: &BulkArgs) -> Result<Settings, Failure> {
+    let mut options = OutboxOptions::default();
+    if let Some(text) = &args.rate {
+        let rate: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| not_a("float", "--rate", text))?;
+        // JSON has no infinity: ask about a finite value beyond any bound instead.
+        let asked = if rate.is_finite() { rate } else { f64::MAX };
+        outbox_rule("rate", Value::from(asked))
+            .and_then(|()| {
+                rate.is_finite()
+                    .then_some(())
+                    .ok_or_else(|| "must be a finite number".to_string())
+            })
+            .map_err(|rule| out_of_range("--rate", text, &rule))?;
+        options.rate = rate;
+    }
+    if let Some(text) = &args.burst {
+        let burst: u64 = text
+            .trim()
+            .parse()
+            .map_err(|_| not_a("int", "--burst", text))?;
+        outbox_rule("burst", Value::from(burst))
+            .map_err(|rule| out_of_range("--burst", text, &rule))?;
+        // In range, so it fits.
+        options.burst = u32::try_from(burst).unwrap_or(u32::MAX);
+    }
+    let mut progress_interval = Duration::from_secs(5);
+    if let Some(text) = &args.progress_interval {
+        let seconds: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| not_a("float", "--progress-interval", text))?;
+        if !PROGRESS_INTERVAL.contains(&seconds) {
+            return Err(out_of_range(
+                "--progress-interval",
+                text,
+                &format!(
+                    "must be a number of seconds from {} to {}",
+                    PROGRESS_INTERVAL.start(),
+                    PROGRESS_INTERVAL.end()
+                ),
+            ));
+        }
+        progress_interval = Duration::from_secs_f64(seconds);
+    }
+    Ok(Settings {
+        options,
+        progress_interval,
+    })
 }
 
 /// FNV-1a, 64 bits: a stable fingerprint of the input's bytes.
@@ -83,9 +178,65 @@ fn parse_line(text: &str) -> Result<UpdateContactRequest, Error> {
     }
 }
 
+/// One input line: its bytes, and its text or why it is not text.
+struct Line<'a> {
+    raw: &'a [u8],
+    text: Result<&'a str, String>,
+}
+
+impl Line<'_> {
+    /// Whether it holds nothing (blank lines are skipped, and not counted).
+    fn blank(&self) -> bool {
+        matches!(self.text, Ok(text) if text.trim().is_empty())
+    }
+
+    /// The request it holds, checked as the outbox's enqueue checks it.
+    fn request(&self) -> Result<UpdateContactRequest, String> {
+        let text = self.text.as_ref().map_err(Clone::clone)?;
+        parse_line(text).map_err(|e| e.message().to_string())
+    }
+
+    /// The request as the failures file lists it: its JSON, or its text.
+    fn listed(&self) -> Value {
+        match self.text {
+            Ok(text) => serde_json::from_str(text).unwrap_or_else(|_| Value::from(text)),
+            Err(_) => Value::from(String::from_utf8_lossy(self.raw)),
+        }
+    }
+}
+
+/// The UTF-8 byte-order mark some editors put at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The input's lines, split as `str::lines` splits text (at `\n`, a `\r` before it dropped),
+/// after a byte-order mark at the very start. A line that is not UTF-8 is a bad line, never
+/// replaced with U+FFFD: the library refuses such text (INVALID_UTF8) and so does bulk.
+fn split_lines(bytes: &[u8]) -> Vec<Line<'_>> {
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|b| *b == b'\n')
+        .map(|raw| {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let text = std::str::from_utf8(raw).map_err(|e| {
+                format!(
+                    "the request is not valid UTF-8 (byte {} of the line)",
+                    e.valid_up_to() + 1
+                )
+            });
+            Line { raw, text }
+        })
+        .collect()
+}
+
 /// What the journal says was done for this input.
 #[derive(Default)]
 struct Journal {
+    /// The outbox's delivered counter when this input was started (`S N`).
+    delivered_before: Option<u64>,
     /// Update id → input line.
     enqueued: BTreeMap<u64, usize>,
     /// Lines handled (enqueued or reported bad).
@@ -115,6 +266,7 @@ fn read_journal(path: &Path, identity: &str) -> Journal {
                     journal.handled.insert(n);
                 }
             }
+            ["S", delivered] => journal.delivered_before = delivered.parse().ok(),
             // A record torn by a kill: the line is handled again.
             _ => {}
         }
@@ -131,6 +283,54 @@ fn append(file: &mut File, record: &str) -> std::io::Result<()> {
 
 fn io_failure(what: &Path, e: impl std::fmt::Display) -> Failure {
     Failure::new(EXIT_OTHER, format!("bulk: {}: {e}", what.display()))
+}
+
+/// Opens (creating if need be) a file only its owner may read: 0600 at creation, and set to
+/// 0600 again on the open file, so neither the umask nor an older, wider file leaves it open.
+fn private_file(path: &Path, options: &mut OpenOptions) -> Result<File, Failure> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    let file = options.open(path).map_err(|e| io_failure(path, e))?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| io_failure(path, e))?;
+    Ok(file)
+}
+
+/// Takes this outbox's run lock (`OUTBOX.lock`): an exclusive `flock`, held by the returned
+/// file until the process exits, and the holder's pid written in it. When another run holds
+/// it, refuses at once naming that run.
+fn lock_run(outbox: &Path) -> Result<File, Failure> {
+    let path = PathBuf::from(format!("{}.lock", outbox.display()));
+    let mut file = private_file(
+        &path,
+        OpenOptions::new().read(true).write(true).create(true),
+    )?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let who = match holder.trim().parse::<u32>() {
+                Ok(pid) => format!("another bulk run (pid {pid})"),
+                Err(_) => "another bulk run".to_string(),
+            };
+            return Err(Failure::new(
+                EXIT_OTHER,
+                format!(
+                    "bulk: {who} is using {} (lock {}); wait for it to finish or stop it, then run this again",
+                    outbox.display(),
+                    path.display()
+                ),
+            ));
+        }
+        Err(e) => return Err(io_failure(&path, e)),
+    }
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .map_err(|e| io_failure(&path, e))?;
+    Ok(file)
 }
 
 fn human(d: Duration) -> String {
@@ -152,7 +352,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: u64, interval: f64, rate: f64) -> Progress {
+    fn new(total: u64, interval: Duration, rate: f64) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -165,7 +365,7 @@ impl Progress {
         });
         Progress {
             bar,
-            interval: Duration::from_secs_f64(interval.max(0.1)),
+            interval,
             last_line: Instant::now(),
             rate,
         }
@@ -216,19 +416,21 @@ fn read_input(input: &str) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
-fn dry_run(lines: &[&str]) -> Result<(), Failure> {
+fn dry_run(lines: &[Line<'_>]) -> Result<(), Failure> {
     let mut bad = 0;
-    for (i, text) in lines.iter().enumerate() {
-        if text.trim().is_empty() {
+    for (i, line) in lines.iter().enumerate() {
+        if line.blank() {
             continue;
         }
-        if let Err(e) = parse_line(text).and_then(|request| validate(&request, Checker::default()))
-        {
+        let verdict = line.request().and_then(|request| {
+            validate(&request, Checker::default()).map_err(|e| e.message().to_string())
+        });
+        if let Err(message) = verdict {
             bad += 1;
-            eprintln!("line {}: {}", i + 1, e.message());
+            eprintln!("line {}: {message}", i + 1);
         }
     }
-    let total = lines.iter().filter(|l| !l.trim().is_empty()).count();
+    let total = lines.iter().filter(|l| !l.blank()).count();
     eprintln!(
         "bulk: dry run: {total} requests, {} valid, {bad} bad; nothing sent",
         total - bad
@@ -241,9 +443,9 @@ fn dry_run(lines: &[&str]) -> Result<(), Failure> {
 
 /// Runs the command.
 pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
+    let settings = settings(args)?;
     let bytes = read_input(&args.input)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = split_lines(&bytes);
     if args.dry_run {
         return dry_run(&lines);
     }
@@ -256,6 +458,22 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
         .clone()
         .unwrap_or_else(|| default_path(&args.input, ".failures.jsonl"));
     let journal_path = PathBuf::from(format!("{}.progress", outbox_path.display()));
+    // Everything that can refuse to start comes before a file is written.
+    let client = Arc::new(Client::new(&global.client_config()).map_err(|e| failure_of(&e))?);
+    // Held until the process exits: one run per outbox.
+    let _lock = lock_run(&outbox_path)?;
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupted);
+        // Only fails when a handler is already set; then the default action stays.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+
+    let rate = settings.options.rate;
+    let outbox =
+        Outbox::open(client, &outbox_path, settings.options).map_err(|e| failure_of(&e))?;
+
     let identity = fingerprint(&bytes);
     let journal = read_journal(&journal_path, &identity);
     let resuming = !journal.handled.is_empty();
@@ -274,43 +492,38 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
             }
         }
     }
-    let mut failures = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(resuming)
-        .truncate(!resuming)
-        .open(&failures_path)
-        .map_err(|e| io_failure(&failures_path, e))?;
-    let mut journal_file = if resuming {
-        OpenOptions::new().append(true).open(&journal_path)
-    } else {
-        File::create(&journal_path)
-    }
-    .map_err(|e| io_failure(&journal_path, e))?;
-    if !resuming {
-        append(&mut journal_file, &identity).map_err(|e| io_failure(&journal_path, e))?;
-    }
-
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let flag = Arc::clone(&interrupted);
-        // Only fails when a handler is already set; then the default action stays.
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    }
-
-    let client = Arc::new(Client::new(&global.client_config()).map_err(|e| failure_of(&e))?);
-    let mut options = OutboxOptions::default();
-    if let Some(rate) = args.rate {
-        options.rate = rate;
-    }
-    if let Some(burst) = args.burst {
-        options.burst = burst;
-    }
-    let rate = options.rate;
-    let outbox = Outbox::open(client, &outbox_path, options).map_err(|e| failure_of(&e))?;
-
-    let total = lines.iter().filter(|l| !l.trim().is_empty()).count() as u64;
-    let mut progress = Progress::new(total, args.progress_interval, rate);
+    let mut failures = private_file(
+        &failures_path,
+        OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(resuming)
+            .truncate(!resuming),
+    )?;
+    // Append only; emptied under the lock when this input starts afresh.
+    let mut journal_file =
+        private_file(&journal_path, OpenOptions::new().create(true).append(true))?;
+    let delivered_before = match (resuming, journal.delivered_before) {
+        (true, Some(n)) => n,
+        // A journal without its start record: resumed all the same (never emptied, so nothing
+        // is sent again); what is delivered from now on is what can be counted.
+        (true, None) => {
+            let n = outbox.stats().delivered;
+            append(&mut journal_file, &format!("S {n}"))
+                .map_err(|e| io_failure(&journal_path, e))?;
+            n
+        }
+        (false, _) => {
+            let n = outbox.stats().delivered;
+            journal_file
+                .set_len(0)
+                .and_then(|()| append(&mut journal_file, &format!("{identity}\nS {n}")))
+                .map_err(|e| io_failure(&journal_path, e))?;
+            n
+        }
+    };
+    let total = lines.iter().filter(|l| !l.blank()).count() as u64;
+    let mut progress = Progress::new(total, settings.progress_interval, rate);
     let mut enqueued = journal.enqueued;
     // A line stored twice (the kill window) has two ids: count lines, not ids.
     let stored: BTreeSet<usize> = enqueued.values().copied().collect();
@@ -329,25 +542,29 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
     };
 
     let mut stopped_at = None;
-    for (i, text) in lines.iter().enumerate() {
+    for (i, line) in lines.iter().enumerate() {
         let n = i + 1;
-        if text.trim().is_empty() || journal.handled.contains(&n) {
+        if line.blank() || journal.handled.contains(&n) {
             continue;
         }
         if interrupted.load(Ordering::SeqCst) {
             stopped_at = Some(n);
             break;
         }
-        match parse_line(text).and_then(|request| outbox.enqueue(&request)) {
+        let stored = line.request().and_then(|request| {
+            outbox
+                .enqueue(&request)
+                .map_err(|e| e.message().to_string())
+        });
+        match stored {
             Ok(id) => {
                 append(&mut journal_file, &format!("E {id} {n}"))
                     .map_err(|e| io_failure(&journal_path, e))?;
                 enqueued.insert(id, n);
             }
-            Err(e) => {
-                let request = serde_json::from_str(text).unwrap_or_else(|_| Value::from(*text));
-                eprintln!("line {n}: {}", e.message());
-                write_failure(&mut failures, &mut failed_lines, n, e.message(), request)
+            Err(message) => {
+                eprintln!("line {n}: {message}");
+                write_failure(&mut failures, &mut failed_lines, n, &message, line.listed())
                     .map_err(|e| io_failure(&failures_path, e))?;
                 append(&mut journal_file, &format!("B {n}"))
                     .map_err(|e| io_failure(&journal_path, e))?;
@@ -383,14 +600,20 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
             continue;
         };
         let error = format!("{}: {}", dead.code, dead.message);
-        let request = serde_json::from_str(lines[n - 1]).unwrap_or(Value::Null);
-        write_failure(&mut failures, &mut failed_lines, n, &error, request)
-            .map_err(|e| io_failure(&failures_path, e))?;
+        write_failure(
+            &mut failures,
+            &mut failed_lines,
+            n,
+            &error,
+            lines[n - 1].listed(),
+        )
+        .map_err(|e| io_failure(&failures_path, e))?;
         let _ = outbox.discard_dead(dead.id);
         failed_delivery += 1;
     }
-    let pending = outbox.stats().pending;
+    let stats = outbox.stats();
     outbox.close();
+    let pending = stats.pending;
 
     let failed = failed_lines.len();
     if !finished || stopped_at.is_some() {
@@ -403,7 +626,8 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
         );
         return Err(Failure::new(EXIT_INTERRUPTED, String::new()));
     }
-    let delivered = (total as usize).saturating_sub(failed);
+    // What the outbox delivered for this input, counted by the outbox (across resumed runs).
+    let delivered = stats.delivered.saturating_sub(delivered_before);
     eprintln!(
         "bulk: {total} requests: {delivered} delivered, {failed} failed ({bad} bad lines, {failed_delivery} refused by the service this run){}",
         if failed > 0 {

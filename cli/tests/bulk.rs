@@ -1,138 +1,25 @@
 //! `connect-contact bulk` against the emulator in quota mode: interrupted with SIGINT and
-//! SIGKILL at random points and resumed until done, the emulator ends as if every good line
-//! had been applied in order, and the failures file lists exactly the bad lines; the progress
-//! display in a pseudo-terminal (util-linux `script`).
+//! SIGKILL at seeded points and resumed until done, every good line reaches the service (its
+//! own reference key is in the update log), nothing is stored twice beyond what the kills
+//! explain, the emulator ends as if every good line had been applied in order, and the
+//! failures file lists exactly the bad lines; the progress display in a pseudo-terminal
+//! (util-linux `script`).
+
+mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use common::*;
 use connect_contact::{ClientConfig, UpdateContactRequest};
-use connect_emulator::{
-    Emulator, EmulatorConfig, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY,
-};
-use serde_json::{json, Value};
+use connect_emulator::{Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY};
+use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_connect-contact");
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "connect-contact-bulk-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `count` lines over `contacts` contacts; every 100th is bad (alternately not JSON and
-/// missing ContactId). Returns the text and the bad line numbers.
-fn input(count: usize, contacts: usize) -> (String, BTreeSet<u64>) {
-    let mut text = String::new();
-    let mut bad = BTreeSet::new();
-    for n in 1..=count {
-        let line = if n % 100 == 37 {
-            bad.insert(n as u64);
-            if n % 200 == 37 {
-                "{\"InstanceId\": \"inst\", \"ContactId\": ".to_string()
-            } else {
-                json!({"InstanceId": "inst", "Name": format!("no contact {n}")}).to_string()
-            }
-        } else {
-            json!({
-                "InstanceId": "inst",
-                "ContactId": format!("c{}", n % contacts),
-                "Name": format!("name {n}"),
-                "References": {format!("r{}", n % 3): {"Type": "STRING", "Value": n.to_string()}},
-                "SegmentAttributes": {"seq": {"ValueInteger": n}},
-            })
-            .to_string()
-        };
-        text.push_str(&line);
-        text.push('\n');
-    }
-    (text, bad)
-}
-
-fn emulator(quota: Option<Quota>) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        auto_create: true,
-        log: false,
-        quota,
-        ..EmulatorConfig::default()
-    })
-    .unwrap()
-}
-
-fn bulk(url: &str, dir: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", "/nonexistent")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", DEFAULT_ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", DEFAULT_SECRET_ACCESS_KEY)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .current_dir(dir)
-        .args([
-            "bulk",
-            "in.jsonl",
-            "--endpoint-url",
-            url,
-            "--region",
-            "us-east-1",
-        ])
-        .args(extra)
-        .stdin(Stdio::null());
-    c
-}
-
-fn wait(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bulk did not finish in {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn contacts(endpoint: &str) -> Value {
-    let address = endpoint.trim_start_matches("http://");
-    let mut s = TcpStream::connect(address).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET /_emulator/contacts HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-    let mut store: Value = serde_json::from_str(body).unwrap();
-    strip_timestamps(&mut store);
-    store
-}
-
-fn strip_timestamps(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.retain(|k, _| !k.ends_with("Timestamp"));
-            m.values_mut().for_each(strip_timestamps);
-        }
-        Value::Array(a) => a.iter_mut().for_each(strip_timestamps),
-        _ => {}
-    }
-}
+/// The outbox's delivery threads in a bulk run (the library's default; bulk does not change
+/// it): calls that may be in flight when a run is killed.
+const WORKERS: u64 = 4;
 
 /// The store after applying every good line in order, one call each, on a fresh emulator.
 fn expected_store(text: &str) -> Value {
@@ -168,26 +55,24 @@ fn expected_store(text: &str) -> Value {
     store
 }
 
-/// A small pseudo-random number from the clock (the test needs varied, not reproducible, cut points).
-fn jitter(max_ms: u64) -> u64 {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64;
-    nanos.wrapping_mul(6364136223846793005).rotate_left(17) % max_ms
-}
-
 #[test]
 fn interrupted_and_killed_runs_resume_to_the_state_of_every_good_line_in_order() {
+    let seed = seed();
+    let mut rng = Rng(seed);
+    let replay = format!("seed {seed}; replay with CONNECT_BULK_TEST_SEED={seed}");
     let dir = scratch("resume");
-    let (text, bad) = input(1000, 300);
+    // Two lines per contact: merged when both wait, sent apart when not.
+    let (text, bad) = input(1000, 500);
+    let good = 1000 - bad.len() as u64;
     std::fs::write(dir.join("in.jsonl"), &text).unwrap();
+    let journal = dir.join("in.jsonl.outbox.progress");
     let service = emulator(Some(Quota {
         rps: 60.0,
         burst: 10.0,
     }));
     let url = service.endpoint_url();
-    let mut interruptions = (0, 0);
+    let (mut interruptions, mut kills) = (0, 0u64);
+    let mut cuts = Vec::new();
     let mut done = None;
     for round in 0..30 {
         let mut child = bulk(&url, &dir, &["--rate", "60", "--burst", "10"])
@@ -196,8 +81,25 @@ fn interrupted_and_killed_runs_resume_to_the_state_of_every_good_line_in_order()
             .spawn()
             .unwrap();
         if round < 6 {
-            std::thread::sleep(Duration::from_millis(300 + jitter(1200)));
-            if child.try_wait().unwrap().is_none() {
+            // The cut point, from the files: after some more lines are journaled (while the
+            // input is read), or after some more calls reached the service (while delivering).
+            let records = journal_records(&journal).len();
+            let while_reading = records < 900 && rng.below(2) == 0;
+            let reached = if while_reading {
+                let target = records + 20 + rng.below(300.min(980 - records as u64)) as usize;
+                cuts.push(format!("line record {target}"));
+                wait_until(&mut child, Duration::from_secs(60), || {
+                    journal_records(&journal).len() >= target
+                })
+            } else {
+                let target =
+                    service.updates().as_array().unwrap().len() + 10 + rng.below(60) as usize;
+                cuts.push(format!("call {target}"));
+                wait_until(&mut child, Duration::from_secs(60), || {
+                    service.updates().as_array().unwrap().len() >= target
+                })
+            };
+            if reached {
                 if round % 2 == 0 {
                     let _ = Command::new("kill")
                         .args(["-INT", &child.id().to_string()])
@@ -211,14 +113,17 @@ fn interrupted_and_killed_runs_resume_to_the_state_of_every_good_line_in_order()
                         .read_to_string(&mut err)
                         .unwrap();
                     if status.code() == Some(130) {
-                        interruptions.0 += 1;
-                        assert!(err.contains("run the same command to resume"), "{err}");
+                        interruptions += 1;
+                        assert!(
+                            err.contains("run the same command to resume"),
+                            "{replay}: {err}"
+                        );
                     }
                     continue;
                 }
                 child.kill().unwrap();
                 let _ = child.wait();
-                interruptions.1 += 1;
+                kills += 1;
                 continue;
             }
         }
@@ -235,14 +140,41 @@ fn interrupted_and_killed_runs_resume_to_the_state_of_every_good_line_in_order()
             break;
         }
     }
-    let summary = done.expect("bulk finished within 30 runs");
+    let replay = format!("{replay}; cuts at {cuts:?}");
+    let summary = done.unwrap_or_else(|| panic!("{replay}: bulk did not finish within 30 runs"));
     assert!(
-        interruptions.0 >= 1 && interruptions.1 >= 1,
-        "{interruptions:?}"
+        interruptions >= 1 && kills >= 1,
+        "{replay}: {interruptions} interrupted, {kills} killed"
     );
     assert!(
-        summary.contains("bulk: 1000 requests: 990 delivered, 10 failed"),
-        "{summary}"
+        summary.contains("bulk: 1000 requests: ") && summary.contains(" delivered, 10 failed"),
+        "{replay}: {summary}"
+    );
+    // Delivered, as the outbox counted it: every good line once, plus at most the one line
+    // each kill may store twice (the window between the outbox's commit and the journal's).
+    let delivered = delivered_in(&summary);
+    assert!(
+        (good..=good + kills).contains(&delivered),
+        "{replay}: {delivered} delivered for {good} good lines and {kills} kills"
+    );
+    // The service saw every good line at least once (its own reference key), no bad one, and
+    // no more calls than one per good line plus what each kill may repeat: the calls in
+    // flight (one per delivery thread) and the twice-stored line.
+    let updates = service.updates();
+    let seen = deliveries_by_key(&updates);
+    let lost: Vec<usize> = (1..=1000)
+        .filter(|n| !bad.contains(&(*n as u64)) && !seen.contains_key(&reference_key(*n)))
+        .collect();
+    assert!(lost.is_empty(), "{replay}: lines never delivered: {lost:?}");
+    assert_eq!(
+        seen.len() as u64,
+        good,
+        "{replay}: keys of lines that are not good"
+    );
+    let calls = updates.as_array().unwrap().len() as u64;
+    assert!(
+        calls <= good + kills * (WORKERS + 1),
+        "{replay}: {calls} calls for {good} good lines and {kills} kills"
     );
 
     let failures = std::fs::read_to_string(dir.join("in.jsonl.failures.jsonl")).unwrap();
@@ -254,18 +186,20 @@ fn interrupted_and_killed_runs_resume_to_the_state_of_every_good_line_in_order()
                 .unwrap()
         })
         .collect();
-    assert_eq!(listed.len(), bad.len(), "{failures}");
-    assert_eq!(listed.iter().copied().collect::<BTreeSet<_>>(), bad);
+    assert_eq!(listed.len(), bad.len(), "{replay}: {failures}");
+    assert_eq!(
+        listed.iter().copied().collect::<BTreeSet<_>>(),
+        bad,
+        "{replay}"
+    );
 
-    assert_eq!(contacts(&url), expected_store(&text));
+    assert_eq!(contacts(&url), expected_store(&text), "{replay}");
     service.shutdown().unwrap();
 
     // The failures file can be fed back in: each of its lines is its bad request again.
     let again = scratch("again");
     std::fs::write(again.join("in.jsonl"), &failures).unwrap();
-    let out = bulk("http://127.0.0.1:9", &again, &["--dry-run"])
-        .output()
-        .unwrap();
+    let out = output(bulk("http://127.0.0.1:9", &again, &["--dry-run"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("10 requests, 0 valid, 10 bad"), "{err}");
@@ -279,9 +213,7 @@ fn dry_run_reports_bad_lines_and_sends_nothing() {
     let (text, bad) = input(300, 50);
     std::fs::write(dir.join("in.jsonl"), &text).unwrap();
     // Nothing listens on port 9: a send would fail.
-    let out = bulk("http://127.0.0.1:9", &dir, &["--dry-run"])
-        .output()
-        .unwrap();
+    let out = output(bulk("http://127.0.0.1:9", &dir, &["--dry-run"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     for n in &bad {
@@ -293,18 +225,11 @@ fn dry_run_reports_bad_lines_and_sends_nothing() {
     );
     assert!(!dir.join("in.jsonl.outbox").exists());
     // The same from stdin (`-`).
-    let c = bulk("http://127.0.0.1:9", &dir, &["--dry-run"]);
-    let mut stdin = Command::new(c.get_program());
-    stdin
-        .env_clear()
-        .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .current_dir(&dir)
-        .args(
-            c.get_args()
-                .map(|a| if a == "in.jsonl" { "-".as_ref() } else { a }),
-        )
-        .stdin(std::fs::File::open(dir.join("in.jsonl")).unwrap());
-    let out = stdin.output().unwrap();
+    let stdin = from_stdin(
+        &bulk("http://127.0.0.1:9", &dir, &["--dry-run"]),
+        &dir.join("in.jsonl"),
+    );
+    let out = output(stdin);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -386,13 +311,11 @@ fn plain_lines_when_stderr_is_not_a_terminal() {
         rps: 40.0,
         burst: 5.0,
     }));
-    let out = bulk(
+    let out = output(bulk(
         &service.endpoint_url(),
         &dir,
         &["--rate", "40", "--progress-interval", "0.5"],
-    )
-    .output()
-    .unwrap();
+    ));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

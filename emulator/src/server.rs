@@ -35,7 +35,10 @@ const MAX_CONNECTIONS: usize = 256;
 /// Time to send a request's headers, and then its body.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bytes buffered for a request's headers.
+/// Bytes of a request's head (request line, headers and the blank line after them); a longer
+/// head is answered 431 Request Header Fields Too Large and the connection closed. Also the
+/// read buffer's bound (hyper's `max_buf_size` alone lets a head that arrives in one read
+/// grow past it: heads near 120 kB were accepted).
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Threads: the async workers, and the pool the service's blocking logic runs on.
 const WORKER_THREADS: usize = 2;
@@ -230,6 +233,7 @@ async fn accept_loop(
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
+                .max_header_size(MAX_HEADER_BYTES)
                 .max_buf_size(MAX_HEADER_BYTES)
                 .serve_connection(TokioIo::new(stream), handler);
             tokio::pin!(conn);

@@ -441,3 +441,40 @@ fn added_latency_delays_api_answers_but_not_admin() {
         LATENCY
     );
 }
+
+/// The status line the emulator answers a request head of exactly `size` bytes with (request
+/// line, a padding header, `Connection: close` and the blank line all counted).
+fn answer_to_a_head_of(emu: &connect_emulator::Emulator, size: usize) -> String {
+    let start = "GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Pad: ";
+    let end = "\r\n\r\n";
+    let head = format!("{start}{}{end}", "p".repeat(size - start.len() - end.len()));
+    assert_eq!(head.len(), size);
+    let mut stream = TcpStream::connect(emu.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn request_heads_are_limited_to_64_kib_exactly() {
+    let emu = start(|_| {});
+    const LIMIT: usize = 64 * 1024;
+    for size in [LIMIT - 100, LIMIT - 1, LIMIT] {
+        let status = answer_to_a_head_of(&emu, size);
+        assert_eq!(status, "HTTP/1.1 200 OK", "a head of {size} bytes");
+    }
+    for size in [LIMIT + 1, LIMIT + 100, 2 * LIMIT] {
+        let status = answer_to_a_head_of(&emu, size);
+        assert!(
+            status.starts_with("HTTP/1.1 431"),
+            "a head of {size} bytes: {status:?}"
+        );
+    }
+    // The connection's refusal leaves the emulator serving.
+    assert_eq!(admin(&emu, "GET", "health", "").status, 200);
+}
