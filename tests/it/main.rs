@@ -27,6 +27,7 @@ mod install;
 mod layers;
 mod model_agreement;
 mod outbox;
+mod outbox_safety;
 mod public_api;
 mod python_binding;
 mod round_trips;
