@@ -101,10 +101,10 @@ class OutboxTest(unittest.TestCase):
         flusher.start()
         time.sleep(0.3)  # let flush enter the library (it stays there for 2 s)
         outbox.close()
-        self.assertTrue(outbox.closed)
         flusher.join(10)
         self.assertFalse(flusher.is_alive())
         self.assertEqual(outcome, {"flushed": False})
+        self.assertTrue(outbox.closed)
         with self.assertRaises(connect_contact.ClientClosedError) as raised:
             outbox.enqueue(InstanceId="i", ContactId="c", Name="late")
         self.assertIn("this Outbox is closed", str(raised.exception))
