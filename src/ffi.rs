@@ -551,9 +551,10 @@ fn outbox_ref<'a>(outbox: *const connect_outbox) -> Result<&'a Outbox, Failure> 
 ///                      empty or an outbox this version reads; any other is refused
 ///                      without being written to.
 /// @param options_json  NULL or a JSON object with any of: rate (calls/s to start from,
-///                      0.001 to 100000, default 2), burst (default 5), max_age_ms (retry until then, then
-///                      dead letter; default 86400000), workers (1..=64, default 4),
-///                      max_coalesce (1..=1000, default 50), max_backoff_ms (default 30000).
+///                      0.001 to 100000, default 2), burst (default 5), max_age_ms (retry
+///                      until then, then dead letter; default 86400000), workers (1..=64,
+///                      default 4), max_coalesce (1..=1000, default 50), max_backoff_ms
+///                      (default 30000).
 /// @param callback      NULL, or told of each delivery and dead letter (see
 ///                      connect_outbox_callback).
 /// @param user_data     Passed to the callback untouched.
