@@ -1608,10 +1608,12 @@ mod tests {
     fn an_open_that_fails_part_way_leaves_no_thread_or_connection_behind() {
         let client = unreachable_client();
         let path = scratch_file("failed-open.db");
-        let mut options = OutboxOptions::default();
-        options.rate = 1000.0;
-        options.max_backoff = Duration::from_millis(10);
-        options.workers = 1;
+        let mut options = OutboxOptions {
+            rate: 1000.0,
+            max_backoff: Duration::from_millis(10),
+            workers: 1,
+            ..OutboxOptions::default()
+        };
         // One pending update, tried once (its first attempt fails: nobody listens).
         let outbox = Outbox::open(Arc::clone(&client), &path, options.clone()).unwrap();
         let mut request = UpdateContactRequest::new("i", "c");

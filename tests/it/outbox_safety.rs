@@ -194,14 +194,14 @@ fn an_enqueue_into_a_file_deleted_or_replaced_while_open_is_a_storage_error() {
     let replaced = fresh_file("replaced");
     let other = fresh_file("replacement");
     std::fs::write(&other, b"").unwrap();
-    let damage: [(&Path, &dyn Fn(&Path)); 2] = [
-        (&deleted, &|p| std::fs::remove_file(p).unwrap()),
-        (&replaced, &|p| std::fs::rename(&other, p).unwrap()),
-    ];
-    for (path, damage) in damage {
+    for path in [&deleted, &replaced] {
         let outbox = Outbox::open(Arc::clone(&client), path, fast()).unwrap();
         outbox.enqueue(&update(INSTANCE, 1, 1)).unwrap();
-        damage(path);
+        if path == &deleted {
+            std::fs::remove_file(path).unwrap();
+        } else {
+            std::fs::rename(&other, path).unwrap();
+        }
         let e = outbox.enqueue(&update(INSTANCE, 2, 1)).unwrap_err();
         assert_eq!(e.status(), Status::Storage, "{e:?}");
         assert!(e.message().contains(path.to_str().unwrap()), "{e}");
