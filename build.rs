@@ -126,9 +126,9 @@ fn main() {
         println!("cargo:rustc-cdylib-link-arg=-Wl,--strip-all");
     }
     if let Some(order) = symbol_order(&crate_dir).filter(|_| release) {
-        // The functions a client's construction and its calls run, first and together:
-        // docs/performance.md, "Cold start". Names not found (another compiler or
-        // dependency version) are skipped, silently.
+        // The functions a client's construction and its calls run, first and together
+        // (docs/performance.md, "TLS, round trips, cold start and size"). Names not found
+        // (another compiler or dependency version) are skipped, silently.
         println!(
             "cargo:rustc-cdylib-link-arg=-Wl,--symbol-ordering-file={}",
             order.display()
@@ -137,9 +137,9 @@ fn main() {
     }
     if packs_relative_relocations() {
         // DT_RELR: the library's ~9,400 relative relocations (vtables, string tables) packed
-        // into a bitmap, 225 KB -> 2 KB of the stripped .so (docs/performance.md, size). The
-        // loader that reads them is glibc 2.36's, so it is used only when the build machine
-        // has that glibc (a library built here needs it anyway to load); set
+        // into a bitmap, 225 KB -> 2 KB of the stripped .so (docs/performance.md, "TLS, round
+        // trips, cold start and size"). The loader that reads them is glibc 2.36's, so it is
+        // used only when the build machine has that glibc (a library built here needs it anyway to load); set
         // CONNECT_CONTACT_NO_RELR=1 to build for an older glibc than the build machine's.
         println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
     }

@@ -8,11 +8,15 @@
 //! - coalescing: calls per update on a stream with 5 updates per contact;
 //! - µs per durable enqueue and enqueues/s from 1 and 4 threads;
 //! - an outage: a stream of updates with 30 s of outage in the middle (every call refused
-//!   with a 503), all delivered after it and none dead.
+//!   with a 503), all delivered after it and none dead;
+//! - a backlog: delivery rate with N ready updates in the file, and the CPU an idle outbox
+//!   uses with N updates all in backoff (not due for an hour).
 //!
 //! `cargo run --example outbox_bench [seconds-at-2-rps]` (default 60), or one run:
 //! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds> [shared|separate]`,
-//! or `cargo run --example outbox_bench outage [outage-seconds]` (default 30).
+//! or `cargo run --example outbox_bench outage [outage-seconds]` (default 30),
+//! or `cargo run --example outbox_bench backlog [rate=R] [rows ...]` (default rate 200, rows
+//! 1000 10000 100000).
 
 #[path = "../tests/support/outbox.rs"]
 mod outbox_support;
@@ -49,8 +53,7 @@ fn options(rate: f64, burst: u32) -> OutboxOptions {
 /// Fills `path` with `n` updates to distinct contacts `{tag}-{i}`, with delivery parked (an
 /// endpoint nothing listens on, one token to spend): the file is ready before the clock starts.
 fn preload(path: &std::path::Path, tag: &str, n: u64) {
-    let mut parked = options(0.001, 1);
-    parked.workers = 1;
+    let parked = outbox_support::parked_options();
     let outbox = Outbox::open(client("http://127.0.0.1:9"), path, parked).unwrap();
     for i in 0..n {
         outbox.enqueue(&request(format!("{tag}-{i}"), i)).unwrap();
@@ -60,8 +63,7 @@ fn preload(path: &std::path::Path, tag: &str, n: u64) {
 
 /// The file's counters, read without sending anything (an unreachable endpoint).
 fn counters(path: &std::path::Path) -> (u64, u64) {
-    let mut parked = options(0.001, 1);
-    parked.workers = 1;
+    let parked = outbox_support::parked_options();
     let outbox = Outbox::open(client("http://127.0.0.1:9"), path, parked).unwrap();
     let stats = outbox.stats();
     outbox.close();
@@ -269,8 +271,121 @@ fn outage_run(outage: f64) {
     outbox.close();
 }
 
+/// Fills a fresh outbox file with `rows` updates to distinct contacts in one `INSERT ...
+/// SELECT` (a recursive CTE, not one enqueue each: a million enqueues would take an hour of
+/// fsyncs), due `due_in_ms` from now. The outbox makes its tables first (an open and close).
+fn fill(path: &std::path::Path, rows: u64, due_in_ms: i64) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let mut parked = options(0.001, 1);
+    parked.workers = 1;
+    Outbox::open(client("http://127.0.0.1:9"), path, parked)
+        .unwrap()
+        .close();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let now = (epoch_seconds() * 1000.0) as i64;
+    // The contact key is the outbox's own (instance, unit separator, contact).
+    conn.execute(
+        "INSERT INTO outbox(contact, instance_id, contact_id, body, enqueued_ms, next_ms)
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)
+         SELECT 'bench-instance' || char(31) || 'b' || i, 'bench-instance', 'b' || i,
+                '{\"Name\":\"n' || i || '\"}', ?2, ?3 FROM n",
+        rusqlite::params![rows as i64, now, now + due_in_ms],
+    )
+    .unwrap();
+}
+
+/// CPU seconds (user + system) this process has used, from /proc/self/stat (getrusage's
+/// figures, in clock ticks of 1/100 s on Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which may hold spaces, inside parentheses).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// Delivery rate with `rows` ready updates in the file (the emulator's quota and the
+/// outbox's rate `rps`, burst 50), over `seconds` after a 2 s start; then the CPU an idle
+/// outbox uses over 5 s with `rows` updates all in backoff.
+fn backlog_run(rows: u64, rps: f64, seconds: f64) {
+    let emulator = outbox_support::quota_emulator(rps, 50.0);
+    let path = file(&format!("backlog-{rows}.db"));
+    let filled = Instant::now();
+    fill(&path, rows, 0);
+    let fill_s = filled.elapsed().as_secs_f64();
+    let opened = Instant::now();
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, options(rps, 50)).unwrap();
+    let open_s = opened.elapsed().as_secs_f64();
+    // Delivered, read from the file's counter (the emulator's log is bounded).
+    let counter = rusqlite::Connection::open(&path).unwrap();
+    let delivered = || -> u64 {
+        counter
+            .query_row(
+                "SELECT COALESCE((SELECT value FROM outbox_counters WHERE name = 'delivered'), 0)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap() as u64
+    };
+    // From 1 s after the open (or 10% of the rows delivered, when sooner: the burst is behind)
+    // until 90% of the rows are delivered or `seconds` passed.
+    let opened = Instant::now();
+    while opened.elapsed() < Duration::from_secs(1) && delivered() < rows / 10 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (t0, n0) = (Instant::now(), delivered());
+    let mut n1 = n0;
+    while t0.elapsed() < Duration::from_secs_f64(seconds) && n1 < rows * 9 / 10 {
+        std::thread::sleep(Duration::from_millis(100));
+        n1 = delivered();
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    outbox.close();
+    let rate = (n1 - n0) as f64 / dt;
+    // Idle: every row due in an hour.
+    fill(&path, rows, 3_600_000);
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, options(rps, 50)).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let (c0, t0) = (cpu_seconds(), Instant::now());
+    std::thread::sleep(Duration::from_secs(5));
+    let idle = (cpu_seconds() - c0) / t0.elapsed().as_secs_f64();
+    outbox.close();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    println!(
+        "backlog {rows} rows: delivered {rate:.1}/s at rate {rps} ({} calls in {dt:.1} s); idle CPU {:.2}% of a core; fill {fill_s:.1} s, open {open_s:.2} s",
+        n1 - n0,
+        100.0 * idle
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("backlog") {
+        // `backlog [rate=R] [rows ...]`: the delivery rate (at R calls/s, default 200) and the
+        // idle CPU at each backlog.
+        let rate: f64 = args[2..]
+            .iter()
+            .find_map(|a| a.strip_prefix("rate=")?.parse().ok())
+            .unwrap_or(200.0);
+        let mut sizes: Vec<u64> = args[2..]
+            .iter()
+            .filter(|a| !a.starts_with("rate="))
+            .map(|a| a.parse().unwrap())
+            .collect();
+        if sizes.is_empty() {
+            sizes = vec![1_000, 10_000, 100_000];
+        }
+        for rows in sizes {
+            backlog_run(rows, rate, 10.0);
+        }
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("outage") {
         outage_run(args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30.0));
         return;

@@ -447,7 +447,10 @@ connect_status connect_update_contact_async(const connect_client *client,
  *                      0.001 to 100000, default 2), burst (default 5), max_age_ms (retry
  *                      until then, then dead letter; default 86400000), workers (1..=64,
  *                      default 4), max_coalesce (1..=1000, default 50), max_backoff_ms
- *                      (default 30000).
+ *                      (default 30000), lease_ms (how long one call holds its contact's
+ *                      updates before another thread or process may take them over; at
+ *                      least the client's timeout + 1000, default the client's timeout +
+ *                      30000).
  * @param callback      NULL, or told of each delivery and dead letter (see
  *                      connect_outbox_callback).
  * @param user_data     Passed to the callback untouched.

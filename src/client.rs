@@ -11,17 +11,17 @@ use aws_smithy_types::date_time::{DateTime, Format};
 use crate::config::{ClientConfig, Settings};
 use crate::credentials::Credentials;
 use crate::error::{Error, ResponseMetadata, ServiceError};
+use crate::http::engine_for;
 use crate::http::{Engine, HttpResponse, Limits, Request};
 use crate::log::{emit, enabled, LogLevel};
+use crate::model::validate::{validate, Checker};
 use crate::model::UpdateContactRequest;
-use crate::protocol::{parse_error, update_contact_path};
-use crate::rate_limit::AdaptiveLimiter;
+use crate::protocol::response::UpdateContactOutput;
+use crate::protocol::rest_json::{parse_error, update_contact_path};
+use crate::protocol::signing::Signer;
 use crate::redact::{self, Redactor};
-use crate::response::UpdateContactOutput;
+use crate::retry::adaptive::AdaptiveLimiter;
 use crate::retry::{random_unit, FailureKind, RetryMode, RetryQuota};
-use crate::signing::Signer;
-use crate::transport::engine_for;
-use crate::validate::{validate, Checker};
 
 /// Skew beyond which the signing clock is corrected (the service allows 5 minutes).
 const SKEW_THRESHOLD_MS: i64 = 4 * 60 * 1000;
@@ -408,7 +408,7 @@ impl Client {
             // Not the service's answer (a proxy's or load balancer's): no request id, as botocore.
             metadata.request_id = None;
         }
-        Err(Error::Service(ServiceError {
+        Err(Error::from(ServiceError {
             code: document.code,
             message: document.message,
             metadata,

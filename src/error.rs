@@ -443,7 +443,7 @@ pub enum Error {
         metadata: ResponseMetadata,
     },
     /// The service answered with an error.
-    Service(ServiceError),
+    Service(Box<ServiceError>),
 }
 
 impl Error {
@@ -588,6 +588,14 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A service error, boxed: it is the largest variant by far, and boxing it keeps every `Result<_, Error>`
+/// small on the hot path.
+impl From<ServiceError> for Error {
+    fn from(e: ServiceError) -> Error {
+        Error::Service(Box::new(e))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,10 @@
 //! thread's last error. Outputs are written only as documented; NULL_ARGUMENT touches none.
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
+// Every export is called from C, never from Rust: its safety contract (which pointers may be
+// NULL, who owns what, which threads may call) is the doc comment cbindgen copies into the
+// header and docs/c.md, not a Rust `# Safety` section.
+#![allow(clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
@@ -17,7 +21,7 @@ use crate::log::{set_sink, LogLevel, LogSink};
 use crate::model::UpdateContactRequest;
 use crate::outbox::{DeadLetter, Outbox, OutboxEvent, OutboxOptions};
 use crate::pool::{Pool, Refused, Run};
-use crate::response::error_document;
+use crate::protocol::response::error_document;
 
 /// An Amazon Connect client: configuration, credentials, signing key material and a pool of
 /// connections. Create with connect_client_new(), release with connect_client_free().
@@ -554,7 +558,10 @@ fn outbox_ref<'a>(outbox: *const connect_outbox) -> Result<&'a Outbox, Failure> 
 ///                      0.001 to 100000, default 2), burst (default 5), max_age_ms (retry
 ///                      until then, then dead letter; default 86400000), workers (1..=64,
 ///                      default 4), max_coalesce (1..=1000, default 50), max_backoff_ms
-///                      (default 30000).
+///                      (default 30000), lease_ms (how long one call holds its contact's
+///                      updates before another thread or process may take them over; at
+///                      least the client's timeout + 1000, default the client's timeout +
+///                      30000).
 /// @param callback      NULL, or told of each delivery and dead letter (see
 ///                      connect_outbox_callback).
 /// @param user_data     Passed to the callback untouched.
@@ -894,7 +901,7 @@ mod tests {
 
     #[test]
     fn the_last_error_is_a_sentence_and_the_document_keeps_the_service_message() {
-        let error = Error::Service(crate::error::ServiceError {
+        let error = Error::from(crate::error::ServiceError {
             code: "ThrottlingException".into(),
             message: "Rate exceeded".into(),
             metadata: crate::error::ResponseMetadata {

@@ -2,7 +2,7 @@
 //!
 //! After `fork()` only the forking thread exists in the child, yet the child holds copies of
 //! everything else: the asynchronous workers' handles and queue ([`crate::pool`]) and the
-//! pooled connections ([`crate::http1`]), whose sockets the parent goes on using. Code that
+//! pooled connections ([`crate::http::direct`]), whose sockets the parent goes on using. Code that
 //! keeps such state notes [`generation`] when it makes it and throws it away (never joins,
 //! never reads, never writes) when the generation has changed.
 //!

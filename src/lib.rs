@@ -4,7 +4,7 @@
 //! blocking client: validate the request against the service model, sign it (SigV4, service
 //! `connect`), send it over a pooled HTTP/1.1 connection, retry what is worth retrying within a
 //! deadline, and report every outcome as one [`Status`] with a message. The same core is the
-//! C ABI ([`ffi`], `include/connect_contact.h`) and, through it, the Python binding.
+//! C ABI (`include/connect_contact.h`, docs/c.md) and, through it, the Python binding.
 //!
 //! ## A call
 //!
@@ -66,6 +66,32 @@
 //! token, the Authorization header, or the model's sensitive values (Name, Description,
 //! EmailAddress, DisplayName).
 //!
+//! ## The outbox: updates that must not be lost
+//!
+//! An [`Outbox`] keeps requests in a file (SQLite, WAL, each enqueue synced before it
+//! returns) until the service has them, and delivers them from background threads: in order
+//! per contact, paced to the account's quota by a pacer the processes sharing the file share
+//! too, retried through throttling and outages until [`OutboxOptions::max_age`], with what
+//! fails for good kept as [`DeadLetter`]s. Pending updates of one contact are coalesced into
+//! one call by the service's own merge rule.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use connect_contact::{Client, ClientConfig, Outbox, OutboxOptions, UpdateContactRequest};
+//!
+//! let client = Arc::new(Client::new(&ClientConfig::default())?);
+//! let outbox = Outbox::open(client, "/var/lib/pbx/connect-outbox.db", OutboxOptions::default())?;
+//! let mut request = UpdateContactRequest::new("instance-id", "contact-id");
+//! request.name = Some("Billing callback".into());
+//! let id = outbox.enqueue(&request)?; // validated as a call is, then durable
+//! outbox.flush(Duration::from_secs(30))?;
+//! println!("{id}: {:?}", outbox.stats());
+//! # Ok::<(), connect_contact::Error>(())
+//! ```
+//!
+//! Semantics, pacing and the figures: docs/outbox.md.
+//!
 //! ## Logging
 //!
 //! [`set_log_sink`] sends diagnostic lines (one per attempt at [`LogLevel::Debug`]) to a
@@ -83,43 +109,34 @@
 mod client;
 mod config;
 mod credentials;
-mod endpoint;
 mod env;
 mod error;
+// The C ABI: public so the cdylib exports it, hidden because Rust callers use the API above.
+#[doc(hidden)]
 pub mod ffi;
 mod fork;
-mod generated;
 mod http;
-mod http1;
-mod identity;
 mod json;
 mod log;
 mod model;
 mod outbox;
 mod pool;
-mod profile;
 mod protocol;
-mod rate_limit;
 mod redact;
-mod response;
 mod retry;
-mod rules;
-mod signing;
-mod transport;
-mod validate;
 
 pub use client::Client;
 pub use config::{ClientConfig, Settings};
 pub use credentials::Credentials;
 pub use error::{Error, HttpHeaders, ResponseMetadata, ServiceError, Status};
 pub use log::{set_sink as set_log_sink, LogLevel, LogSink};
+pub use model::validate::{validate, Checker};
 pub use model::{
     AdditionalRecipients, EmailAddressInfo, Endpoint, QueueInfo, Reference, SegmentAttributeValue,
     UpdateContactRequest, UserInfo, BOTOCORE_VERSION,
 };
 pub use outbox::{DeadLetter, Outbox, OutboxCallback, OutboxEvent, OutboxOptions, OutboxStats};
-pub use response::UpdateContactOutput;
-pub use validate::{validate, Checker};
+pub use protocol::response::UpdateContactOutput;
 
 /// Parts of the library that its own fuzz targets, benchmarks and examples reach into.
 ///
@@ -127,11 +144,13 @@ pub use validate::{validate, Checker};
 /// CHANGELOG.md.
 #[doc(hidden)]
 pub mod unstable {
-    pub use crate::config::{Kind, Setting, SETTINGS};
+    pub use crate::config::{DefaultValue, Setting, ValueKind, SETTINGS};
     pub use crate::credentials::sso::cache_file as sso_cache_file;
-    pub use crate::endpoint::{partition_of, Partition, PARTITIONS};
-    pub use crate::http1::{read_response_bytes, ReadOutcome};
-    pub use crate::profile::{FileKind, ProfileSet, Section};
-    pub use crate::protocol::{encode_label, parse_error};
-    pub use crate::signing::Signer;
+    pub use crate::env::endpoint::{partition_of, Partition, PARTITIONS};
+    pub use crate::env::profile::{FileKind, ProfileSet, Section};
+    pub use crate::http::framing::{read_response_bytes, ReadOutcome};
+    pub use crate::outbox::enqueue_durability as outbox_enqueue_durability;
+    pub use crate::outbox::MERGED_MEMBERS as OUTBOX_MERGED_MEMBERS;
+    pub use crate::protocol::rest_json::{encode_label, parse_error};
+    pub use crate::protocol::signing::Signer;
 }

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,8 +21,10 @@ use crate::log::{emit, LogLevel};
 use crate::model::UpdateContactRequest;
 use crate::retry::{random_unit, FailureKind};
 
-/// Members the service merges by key on update (the others replace the stored value).
-const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
+/// Members the service merges by key on update (the others replace the stored value). The
+/// emulator's store has the same list (`connect_emulator::MERGED_MEMBERS`); a test holds them
+/// equal.
+pub const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
 
 /// What happened to an enqueued update, as told to [`OutboxOptions::on_event`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +68,11 @@ pub struct OutboxOptions {
     pub max_coalesce: usize,
     /// Longest wait between retries of one update (default 30 s).
     pub max_backoff: Duration,
+    /// How long a delivery thread holds a contact's updates for one call before another
+    /// thread or process may take them over (default `None`: the client's timeout + 30 s);
+    /// at least the client's timeout + 1 s, so a call ends (and is recorded) inside its lease.
+    /// A process that dies holding a lease is recovered sooner, by the next open.
+    pub lease: Option<Duration>,
     /// Told of each delivery and dead letter.
     pub on_event: Option<OutboxCallback>,
 }
@@ -79,6 +86,7 @@ impl Default for OutboxOptions {
             workers: 4,
             max_coalesce: 50,
             max_backoff: Duration::from_secs(30),
+            lease: None,
             on_event: None,
         }
     }
@@ -93,6 +101,7 @@ impl fmt::Debug for OutboxOptions {
             .field("workers", &self.workers)
             .field("max_coalesce", &self.max_coalesce)
             .field("max_backoff", &self.max_backoff)
+            .field("lease", &self.lease)
             .field("on_event", &self.on_event.is_some())
             .finish()
     }
@@ -106,7 +115,7 @@ pub(crate) const MAX_RATE: f64 = 100_000.0;
 
 impl OutboxOptions {
     /// Reads options from JSON (`rate`, `burst`, `max_age_ms`, `workers`, `max_coalesce`,
-    /// `max_backoff_ms`); unknown keys are refused.
+    /// `max_backoff_ms`, `lease_ms`); unknown keys are refused.
     pub fn from_json(text: &str) -> Result<OutboxOptions, Error> {
         let mut o = OutboxOptions::default();
         if text.trim().is_empty() {
@@ -132,9 +141,10 @@ impl OutboxOptions {
                 "workers" => o.workers = number(key, v)? as usize,
                 "max_coalesce" => o.max_coalesce = number(key, v)? as usize,
                 "max_backoff_ms" => o.max_backoff = Duration::from_millis(number(key, v)? as u64),
+                "lease_ms" => o.lease = Some(Duration::from_millis(number(key, v)? as u64)),
                 other => {
                     return Err(Error::InvalidConfig(format!(
-                        "outbox option {other}: unknown (known: rate, burst, max_age_ms, workers, max_coalesce, max_backoff_ms)"
+                        "outbox option {other}: unknown (known: rate, burst, max_age_ms, workers, max_coalesce, max_backoff_ms, lease_ms)"
                     )))
                 }
             }
@@ -167,6 +177,21 @@ impl OutboxOptions {
             return bad("max_backoff: must be at least 10 ms");
         }
         Ok(())
+    }
+
+    /// The lease of one call with a client whose calls end within `timeout`: `lease`, which
+    /// must be at least `timeout` + 1 s, or `timeout` + 30 s.
+    fn lease_for(&self, timeout: Duration) -> Result<Duration, Error> {
+        let least = timeout + Duration::from_secs(1);
+        match self.lease {
+            None => Ok(timeout + Duration::from_secs(30)),
+            Some(lease) if lease >= least => Ok(lease),
+            Some(lease) => Err(Error::InvalidConfig(format!(
+                "outbox option lease: {} ms is less than the client's timeout + 1 s ({} ms): a call must end inside its lease",
+                lease.as_millis(),
+                least.as_millis()
+            ))),
+        }
     }
 }
 
@@ -461,6 +486,7 @@ fn judge(conn: &Connection) -> rusqlite::Result<Result<Found, String>> {
     // exactly the columns SCHEMA gives it.
     let reference = Connection::open_in_memory()?;
     reference.execute_batch(SCHEMA)?;
+    reference.execute_batch(HEADS_SCHEMA)?;
     let ours = columns_by_table(&reference)?;
     let unstamped = tables.contains_key("outbox")
         && tables
@@ -562,10 +588,12 @@ impl Outbox {
         options: OutboxOptions,
     ) -> Result<Outbox, Error> {
         options.check()?;
+        options.lease_for(client.settings().timeout)?;
         let path = path.as_ref().to_path_buf();
         prepare_file(&path)?;
         let mut conn = open_connection(&path)?;
         stamp(&mut conn, &path)?;
+        ensure_heads(&mut conn).map_err(|e| storage(&path, e))?;
         let file = file_id(&path).map_err(|e| storage_reason(&path, &format!("cannot read it: {e}")))?;
         release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
         let pacer = Pacer::open(&mut conn, &options).map_err(|e| storage(&path, e))?;
@@ -646,14 +674,12 @@ impl Outbox {
             .query_row("SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| r.get(0))
             .map_err(|e| storage(&self.shared.path, e))?;
         loop {
-            let left: i64 = lock(&self.shared.conn)
-                .query_row(
-                    "SELECT COUNT(*) FROM outbox WHERE dead = 0 AND id <= ?1",
-                    [mark],
-                    |r| r.get(0),
-                )
+            // A contact's head is its first pending update: none at or below the mark means
+            // every update up to it is delivered or dead (an index lookup, not a count).
+            let left: bool = lock(&self.shared.conn)
+                .query_row(PENDING_UP_TO, [mark], |r| r.get(0))
                 .map_err(|e| storage(&self.shared.path, e))?;
-            if left == 0 {
+            if !left {
                 return Ok(true);
             }
             if Instant::now() >= deadline {
@@ -780,12 +806,27 @@ impl Drop for Outbox {
     }
 }
 
+/// The enqueue connection's `journal_mode` and `synchronous` as SQLite reports them (e.g.
+/// `("wal", 2)`, 2 being FULL): the settings the durability promise rests on, read back for
+/// the project's tests (`unstable::outbox_enqueue_durability`).
+pub fn enqueue_durability(outbox: &Outbox) -> Result<(String, i64), Error> {
+    let conn = lock(&outbox.shared.conn);
+    let fail = |e| storage(&outbox.shared.path, e);
+    let mode = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+        .map_err(fail)?;
+    let sync = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+        .map_err(fail)?;
+    Ok((mode, sync))
+}
+
 /// Leases held by processes of this host that no longer run (killed, crashed) are released at
-/// once rather than when they time out. A lease owner is `pid-start_ms-random`.
+/// once rather than when they time out. A lease owner is `pid-start_ms-random-claim`.
 fn release_leases_of_dead_processes(conn: &Connection) -> rusqlite::Result<()> {
     let owners: Vec<String> = {
         let mut stmt = conn.prepare(
-            "SELECT DISTINCT lease_owner FROM outbox WHERE lease_owner IS NOT NULL AND lease_until > ?1",
+            "SELECT DISTINCT lease_owner FROM outbox_heads WHERE lease_owner IS NOT NULL AND lease_until > ?1",
         )?;
         let rows = stmt.query_map([now_ms()], |r| r.get::<_, String>(0))?;
         rows.collect::<Result<_, _>>()?
@@ -797,7 +838,7 @@ fn release_leases_of_dead_processes(conn: &Connection) -> rusqlite::Result<()> {
             && !Path::new("/proc").join(pid).exists();
         if gone {
             conn.execute(
-                "UPDATE outbox SET lease_until = 0 WHERE lease_owner = ?1",
+                "UPDATE outbox_heads SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?1",
                 [&owner],
             )?;
         }
@@ -1104,6 +1145,9 @@ fn store_pacer(tx: &rusqlite::Transaction<'_>, s: &PacerState) -> rusqlite::Resu
 
 /// One leased run of a contact's pending updates.
 struct Claim {
+    /// The contact's key, and this claim's lease token (its owner in `outbox_heads`).
+    contact: String,
+    token: String,
     ids: Vec<i64>,
     instance_id: String,
     contact_id: String,
@@ -1115,11 +1159,23 @@ struct Claim {
     wait: Duration,
 }
 
+/// What a delivery thread found to do.
+enum Next {
+    Claimed(Claim),
+    /// Nothing ready; the first due time in the file (a retry or a lease running out), if any.
+    Idle(Option<i64>),
+}
+
 enum Outcome {
     Delivered,
     Retry { throttled: bool, error: Error },
     Final(Error),
 }
+
+/// Claims made by this process, numbering lease tokens (`owner-n`): a lease is one claim's,
+/// so a thread whose lease ran out and was taken over, even by a thread of its own process,
+/// no longer holds it.
+static CLAIMS: AtomicU64 = AtomicU64::new(0);
 
 impl Shared {
     fn notify(&self) {
@@ -1129,7 +1185,10 @@ impl Shared {
     }
 
     fn lease(&self) -> Duration {
-        self.client.settings().timeout + Duration::from_secs(30)
+        // Checked at open.
+        self.options
+            .lease_for(self.client.settings().timeout)
+            .unwrap_or(Duration::from_secs(30))
     }
 
     /// A delivery thread: [`Shared::deliver_loop`] until the outbox closes. A panic in it (a
@@ -1177,15 +1236,20 @@ impl Shared {
     fn deliver_loop(self: Arc<Self>, mut conn: Connection) {
         while !self.stop.load(Ordering::SeqCst) {
             let seen = *lock(&self.wake.0);
-            // A claim that cannot be made now (the file busy or failing) is tried again.
-            let claim = self.claim(&mut conn).unwrap_or_default();
-            let Some(mut claim) = claim else {
-                let (m, c) = &self.wake;
-                let guard = lock(m);
-                if *guard == seen && !self.stop.load(Ordering::SeqCst) {
-                    let _ = c.wait_timeout(guard, Duration::from_millis(50));
+            // A claim that cannot be made now (the file busy or failing) is tried again soon.
+            let next = self
+                .claim(&mut conn)
+                .unwrap_or_else(|_| Next::Idle(Some(now_ms() + 50)));
+            let mut claim = match next {
+                Next::Claimed(claim) => claim,
+                Next::Idle(due) => {
+                    let (m, c) = &self.wake;
+                    let guard = lock(m);
+                    if *guard == seen && !self.stop.load(Ordering::SeqCst) {
+                        let _ = c.wait_timeout(guard, idle_wait(due, now_ms()));
+                    }
+                    continue;
                 }
-                continue;
             };
             if !self.pace(&mut conn, &mut claim) {
                 // Closing: give the lease back so another process may send it at once.
@@ -1199,52 +1263,46 @@ impl Shared {
         }
     }
 
-    /// Leases the oldest ready contact whose first pending update is not leased.
-    fn claim(&self, conn: &mut Connection) -> rusqlite::Result<Option<Claim>> {
+    /// Leases the ready contact due first: its head is due and no claim holds the contact
+    /// (a contact's lease covers all its rows, so a row in flight is never claimed again,
+    /// and nothing of a contact is sent while an earlier call for it may still land).
+    fn claim(&self, conn: &mut Connection) -> rusqlite::Result<Next> {
         let now = now_ms();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let head: Option<(String, i64)> = tx
-            .query_row(
-                "SELECT o.contact, o.solo FROM outbox o
-                 JOIN (SELECT MIN(id) AS id FROM outbox WHERE dead = 0 GROUP BY contact) h ON o.id = h.id
-                 WHERE o.next_ms <= ?1 AND o.lease_until <= ?1 ORDER BY o.id LIMIT 1",
-                [now],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((contact, solo)) = head else {
-            return Ok(None);
-        };
-        let limit = if solo != 0 {
-            1
-        } else {
-            self.options.max_coalesce
+        let contact: Option<String> = tx.query_row(READY_HEAD, [now], |r| r.get(0)).optional()?;
+        let Some(contact) = contact else {
+            let due = tx.query_row(FIRST_DUE, [], |r| r.get(0)).optional()?;
+            return Ok(Next::Idle(due));
         };
         let mut rows: Vec<(i64, String, String, String, i64, i64, i64)> = Vec::new();
         {
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, instance_id, contact_id, body, enqueued_ms, attempts, solo FROM outbox
-                 WHERE dead = 0 AND contact = ?1 ORDER BY id LIMIT ?2",
-            )?;
-            let mapped = stmt.query_map(params![contact, limit as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })?;
+            let mut stmt = tx.prepare_cached(RUN_OF)?;
+            let mapped =
+                stmt.query_map(params![contact, self.options.max_coalesce as i64], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })?;
             for row in mapped {
                 rows.push(row?);
             }
         }
         let Some(first) = rows.first().cloned() else {
-            return Ok(None);
+            // A head without pending rows (the triggers keep none; a hand-edited file may):
+            // dropped, so it is not picked again.
+            tx.execute("DELETE FROM outbox_heads WHERE contact = ?1", [&contact])?;
+            tx.commit()?;
+            return Ok(Next::Idle(Some(now)));
         };
         let mut claim = Claim {
+            contact,
+            token: format!("{}-{}", self.owner, CLAIMS.fetch_add(1, Ordering::Relaxed)),
             ids: vec![first.0],
             instance_id: first.1.clone(),
             contact_id: first.2.clone(),
@@ -1282,18 +1340,25 @@ impl Shared {
         let booked_us = now_us();
         claim.wait = self.pacer.update(&tx, |p| p.reserve(booked_us))?;
         claim.booked_us = booked_us;
-        self.lease_claim(&tx, &claim)?;
+        self.lease_claim(&tx, &claim, true)?;
         tx.commit()?;
-        Ok(Some(claim))
+        Ok(Next::Claimed(claim))
     }
 
-    fn lease_claim(&self, tx: &rusqlite::Transaction<'_>, claim: &Claim) -> rusqlite::Result<()> {
+    /// Leases the claim's contact (`take`: it is free, the claim is new) or extends the
+    /// claim's lease (only while the claim still holds it).
+    fn lease_claim(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        claim: &Claim,
+        take: bool,
+    ) -> rusqlite::Result<()> {
         let until = now_ms() + claim.wait.saturating_add(self.lease()).as_millis() as i64;
-        let mut stmt = tx
-            .prepare_cached("UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id = ?3")?;
-        for id in &claim.ids {
-            stmt.execute(params![self.owner, until, id])?;
-        }
+        tx.prepare_cached(
+            "UPDATE outbox_heads SET lease_owner = ?1, lease_until = ?2
+             WHERE contact = ?3 AND (?4 OR lease_owner = ?1)",
+        )?
+        .execute(params![claim.token, until, claim.contact, take])?;
         Ok(())
     }
 
@@ -1342,18 +1407,14 @@ impl Shared {
         let booked_us = now_us();
         claim.wait = self.pacer.update(&tx, |p| p.reserve(booked_us))?;
         claim.booked_us = booked_us;
-        self.lease_claim(&tx, claim)?;
+        self.lease_claim(&tx, claim, false)?;
         tx.commit()
     }
 
-    /// Frees a claim's lease without sending it.
+    /// Frees a claim's lease without sending it (only while the claim still holds it).
     fn release(&self, conn: &mut Connection, claim: &Claim) -> rusqlite::Result<()> {
-        let mut stmt = conn.prepare_cached(
-            "UPDATE outbox SET lease_until = 0 WHERE id = ?1 AND lease_owner = ?2",
-        )?;
-        for id in &claim.ids {
-            stmt.execute(params![id, self.owner])?;
-        }
+        conn.prepare_cached(RELEASE)?
+            .execute(params![claim.contact, claim.token])?;
         Ok(())
     }
 
@@ -1379,6 +1440,11 @@ impl Shared {
         }
     }
 
+    /// Records a call's outcome. Only a claim that still holds its contact's lease records
+    /// what happened to the rows: when the lease ran out and another thread or process took
+    /// the contact over, that one sends (or has sent) them again and records them itself, so
+    /// this call counts as an attempt and nothing else. Delivered and dead are counted, and
+    /// told, for the rows this call deleted or buried, not for the ids it carried.
     fn record(
         &self,
         conn: &mut Connection,
@@ -1393,6 +1459,7 @@ impl Shared {
         if let Outcome::Retry { throttled, .. } = &outcome {
             let at = now_us();
             if *throttled {
+                bump(&tx, "throttled", 1)?;
                 self.pacer.update(&tx, |p| p.on_throttle(sent_us, at))?;
             } else {
                 self.pacer.update(&tx, |p| p.on_unavailable(sent_us, at))?;
@@ -1404,20 +1471,27 @@ impl Shared {
         {
             self.pacer.update(&tx, PacerState::on_delivered)?;
         }
+        // Ours when the lease is still this claim's; freed in the same step.
+        let held = tx
+            .prepare_cached(RELEASE)?
+            .execute(params![claim.contact, claim.token])?
+            == 1;
         match outcome {
+            _ if !held => {}
             Outcome::Delivered => {
-                let mut stmt = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+                let mut stmt =
+                    tx.prepare_cached("DELETE FROM outbox WHERE id = ?1 AND dead = 0")?;
+                let mut deleted = 0;
                 for id in &claim.ids {
-                    stmt.execute([id])?;
-                    events.push(OutboxEvent::Delivered { id: *id as u64 });
+                    if stmt.execute([id])? == 1 {
+                        deleted += 1;
+                        events.push(OutboxEvent::Delivered { id: *id as u64 });
+                    }
                 }
                 drop(stmt);
-                bump(&tx, "delivered", claim.ids.len() as i64)?;
+                bump(&tx, "delivered", deleted)?;
             }
             Outcome::Retry { throttled, error } => {
-                if throttled {
-                    bump(&tx, "throttled", 1)?;
-                }
                 let age = Duration::from_millis((now - claim.enqueued_ms).max(0) as u64);
                 if age >= self.options.max_age {
                     events.extend(self.bury(&tx, &claim.ids, &error)?);
@@ -1434,8 +1508,9 @@ impl Shared {
                         exp.mul_f64(0.5 + 0.5 * random_unit())
                     };
                     let mut stmt = tx.prepare_cached(
-                        "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2, lease_until = 0,
-                         error_status = ?3, error_code = ?4, error_message = ?5 WHERE id = ?1",
+                        "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2,
+                         error_status = ?3, error_code = ?4, error_message = ?5
+                         WHERE id = ?1 AND dead = 0",
                     )?;
                     for id in &claim.ids {
                         stmt.execute(params![
@@ -1453,7 +1528,7 @@ impl Shared {
                 // fault becomes a dead letter.
                 let _ = error;
                 let mut stmt =
-                    tx.prepare_cached("UPDATE outbox SET solo = 1, lease_until = 0 WHERE id = ?1")?;
+                    tx.prepare_cached("UPDATE outbox SET solo = 1 WHERE id = ?1 AND dead = 0")?;
                 for id in &claim.ids {
                     stmt.execute([id])?;
                 }
@@ -1478,23 +1553,25 @@ impl Shared {
         error: &Error,
     ) -> rusqlite::Result<Vec<OutboxEvent>> {
         let mut stmt = tx.prepare_cached(
-            "UPDATE outbox SET dead = 1, attempts = attempts + 1, lease_until = 0,
-             error_status = ?2, error_code = ?3, error_message = ?4 WHERE id = ?1",
+            "UPDATE outbox SET dead = 1, attempts = attempts + 1,
+             error_status = ?2, error_code = ?3, error_message = ?4 WHERE id = ?1 AND dead = 0",
         )?;
         let mut events = Vec::new();
         for id in ids {
-            stmt.execute(params![
+            let buried = stmt.execute(params![
                 id,
                 error.status().code(),
                 error.code(),
                 error.message()
             ])?;
-            events.push(OutboxEvent::Dead {
-                id: *id as u64,
-                status: error.status(),
-                code: error.code().to_string(),
-                message: error.message().to_string(),
-            });
+            if buried == 1 {
+                events.push(OutboxEvent::Dead {
+                    id: *id as u64,
+                    status: error.status(),
+                    code: error.code().to_string(),
+                    message: error.message().to_string(),
+                });
+            }
         }
         Ok(events)
     }
@@ -1532,6 +1609,12 @@ pub(crate) fn retryable(error: &Error) -> bool {
         _ => false,
     }
 }
+
+mod heads;
+use heads::{ensure_heads, idle_wait, HEADS_SCHEMA, FIRST_DUE, PENDING_UP_TO, READY_HEAD, RELEASE, RUN_OF};
+
+#[cfg(test)]
+mod claim_tests;
 
 #[cfg(test)]
 mod tests {

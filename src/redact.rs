@@ -152,7 +152,7 @@ mod tests {
     fn secrets_go_everywhere_sensitive_values_from_messages() {
         let r = Redactor::new(["SECRETKEY", "TOKEN-TOKEN"], ["Bob", "Billing callback"])
             .with_secrets(["", "WEBID"]);
-        let mut e = Error::Service(ServiceError {
+        let mut e = Error::from(ServiceError {
             code: "X-TOKEN-TOKEN".into(),
             message: "Value 'Billing callback' by Bob with SECRETKEY and WEBID".into(),
             metadata: ResponseMetadata {

@@ -2,18 +2,15 @@
 //! from, laid out as `aws configure list`. Secrets are never printed: the secret key shows
 //! as asterisks only, the session token only as set or not.
 //!
-//! The library resolves everything; where a value came from is inferred here from the
-//! options and the environment until the library reports its sources itself.
+//! The library resolves everything and says where each value came from
+//! ([`Settings::source`]); this file only lays that out as the AWS CLI does (the CLI's
+//! options are config keys: `--region` is `config key "region"`).
 
 use connect_contact::{Error, Settings};
 
 use crate::global::Global;
 use crate::update::failure_of;
 use crate::Failure;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
 
 fn row(out: &mut String, name: &str, value: &str, kind: &str, location: &str) {
     out.push_str(&format!(
@@ -33,65 +30,79 @@ fn masked_tail(value: &str) -> String {
     format!("****************{tail}")
 }
 
-/// The table, from resolved settings and the options and environment they came from.
-pub fn table(global: &Global, settings: &Settings) -> Result<String, Error> {
+/// The option that sets config key `key`.
+fn option_of(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
+}
+
+/// The AWS CLI's "Type" and "Location" columns for a library source.
+fn columns(source: &str) -> (String, String) {
+    if let Some(key) = source
+        .strip_prefix("config key \"")
+        .and_then(|k| k.strip_suffix('"'))
+    {
+        return ("manual".into(), option_of(key));
+    }
+    if source.starts_with("config keys ") {
+        return ("manual".into(), String::new());
+    }
+    if source.starts_with("environment variables ") {
+        return ("env".into(), String::new());
+    }
+    let variable = !source.is_empty()
+        && source
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if variable {
+        return ("env".into(), source.into());
+    }
+    if source.starts_with("profile ") {
+        return ("config-file".into(), source.into());
+    }
+    if source.starts_with("default") {
+        return ("resolved".into(), source.into());
+    }
+    ("shared-config".into(), source.into())
+}
+
+/// The table, from the resolved settings and the sources the library recorded.
+pub fn table(settings: &Settings) -> Result<String, Error> {
     let mut out = String::new();
     row(&mut out, "Name", "Value", "Type", "Location");
     row(&mut out, "----", "-----", "----", "--------");
-    match (&global.profile, env("AWS_PROFILE")) {
-        (Some(p), _) => row(&mut out, "profile", p, "manual", "--profile"),
-        (None, Some(p)) => row(&mut out, "profile", &p, "env", "AWS_PROFILE"),
-        (None, None) => row(&mut out, "profile", "<not set>", "None", "None"),
+    let source = |name: &str| settings.source(name).unwrap_or("default");
+    match source("profile") {
+        "default" => row(&mut out, "profile", "<not set>", "None", "None"),
+        from => {
+            let (kind, location) = columns(from);
+            row(&mut out, "profile", settings.profile(), &kind, &location)
+        }
     }
     let credentials = settings.credentials()?;
-    let from_env = env("AWS_ACCESS_KEY_ID").as_deref() == Some(credentials.access_key_id());
-    let (kind, location) = if from_env {
-        ("env", "")
-    } else {
-        ("shared-config", "profile or credential chain")
-    };
+    let (kind, location) = columns(source("access_key_id"));
     row(
         &mut out,
         "access_key",
         &masked_tail(credentials.access_key_id()),
-        kind,
-        location,
+        &kind,
+        &location,
     );
-    row(&mut out, "secret_key", "****************", kind, location);
+    row(&mut out, "secret_key", "****************", &kind, &location);
     if credentials.session_token().is_some() {
-        row(&mut out, "token", "<set>", kind, location);
+        row(&mut out, "token", "<set>", &kind, &location);
     } else {
         row(&mut out, "token", "<not set>", "None", "None");
     }
-    let region = settings.region();
-    if global.region.is_some() {
-        row(&mut out, "region", region, "manual", "--region");
-    } else if let Some(name) = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .into_iter()
-        .find(|n| env(n).is_some())
-    {
-        row(&mut out, "region", region, "env", name);
-    } else {
-        let file = env("AWS_CONFIG_FILE").unwrap_or_else(|| "~/.aws/config".into());
-        row(&mut out, "region", region, "config-file", &file);
-    }
-    let endpoint = settings.endpoint_url();
-    if global.endpoint_url.is_some() {
-        row(&mut out, "endpoint", &endpoint, "manual", "--endpoint-url");
-    } else if let Some(name) = ["AWS_ENDPOINT_URL_CONNECT", "AWS_ENDPOINT_URL"]
-        .into_iter()
-        .find(|n| env(n).is_some())
-    {
-        row(&mut out, "endpoint", &endpoint, "env", name);
-    } else {
-        row(
-            &mut out,
-            "endpoint",
-            &endpoint,
-            "resolved",
-            "profile or endpoint rules",
-        );
-    }
+    let (kind, location) = columns(source("region"));
+    row(&mut out, "region", settings.region(), &kind, &location);
+    let (kind, location) = columns(source("endpoint_url"));
+    row(
+        &mut out,
+        "endpoint",
+        &settings.endpoint_url(),
+        &kind,
+        &location,
+    );
     Ok(out)
 }
 
@@ -101,6 +112,6 @@ pub fn run(global: &Global) -> Result<(), Failure> {
         .client_config()
         .resolve()
         .map_err(|e| failure_of(&e))?;
-    print!("{}", table(global, &settings).map_err(|e| failure_of(&e))?);
+    print!("{}", table(&settings).map_err(|e| failure_of(&e))?);
     Ok(())
 }

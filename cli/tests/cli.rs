@@ -687,6 +687,50 @@ fn config_shows_each_value_and_its_source_and_never_a_secret() {
     }
 }
 
+/// The sources come from the library's resolution, not from re-reading the environment: with
+/// configured endpoints ignored, an `AWS_ENDPOINT_URL` that is set is not where the endpoint
+/// came from; a region from the profile names the profile.
+#[test]
+fn config_prints_the_sources_the_library_resolved() {
+    let home = std::env::temp_dir().join(format!("cli-config-home-{}", std::process::id()));
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        "[profile ops]\nregion = ap-southeast-2\n",
+    )
+    .unwrap();
+    let mut c = isolated(BIN);
+    c.env("HOME", &home)
+        .env("AWS_CONFIG_FILE", home.join(".aws/config"))
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE0002")
+        .env("AWS_SECRET_ACCESS_KEY", "config-test-secret")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:8977")
+        .env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+        .env("AWS_PROFILE", "ops")
+        .args(["config"]);
+    let out = run(c);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} row in\n{text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        row("endpoint"),
+        "endpoint https://connect.ap-southeast-2.amazonaws.com resolved default (endpoint rules)"
+    );
+    assert_eq!(
+        row("region"),
+        "region ap-southeast-2 config-file profile \"ops\" key \"region\""
+    );
+    assert_eq!(row("profile"), "profile ops env AWS_PROFILE");
+    std::fs::remove_dir_all(&home).ok();
+}
+
 #[test]
 fn the_emulator_subcommand_serves_and_update_contact_reaches_it() {
     let mut child = isolated(BIN)

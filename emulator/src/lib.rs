@@ -40,3 +40,4 @@ pub use quota::Quota;
 pub use run::run_command;
 pub use server::{Emulator, StartError};
 pub use service::MAX_BODY_BYTES;
+pub use store::MERGED_MEMBERS;

@@ -111,8 +111,8 @@ impl StateStore {
     pub fn open(path: &Path, seed: &Store) -> Result<(StateStore, Store), String> {
         let shown = path.display().to_string();
         match file_kind(path).map_err(|e| format!("state file {shown}: {e}"))? {
-            Kind::Missing | Kind::Sqlite => {}
-            Kind::Json => migrate(path)?,
+            StoreKind::Missing | StoreKind::Sqlite => {}
+            StoreKind::Json => migrate(path)?,
         }
         let mut conn = connect(path).map_err(|e| format!("state file {shown}: {e}"))?;
         let fresh = check_schema(&mut conn).map_err(|e| format!("state file {shown}: {e}"))?;
@@ -211,16 +211,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-enum Kind {
+enum StoreKind {
     Missing,
     Sqlite,
     Json,
 }
 
-fn file_kind(path: &Path) -> Result<Kind, String> {
+fn file_kind(path: &Path) -> Result<StoreKind, String> {
     let mut file = match fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Kind::Missing),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoreKind::Missing),
         Err(e) => return Err(e.to_string()),
     };
     let mut head = Vec::with_capacity(SQLITE_MAGIC.len());
@@ -230,17 +230,17 @@ fn file_kind(path: &Path) -> Result<Kind, String> {
         .map_err(|e| e.to_string())?;
     if head.is_empty() {
         // An empty file (e.g. made by `touch`) becomes a new store.
-        return Ok(Kind::Missing);
+        return Ok(StoreKind::Missing);
     }
     if head == SQLITE_MAGIC {
-        return Ok(Kind::Sqlite);
+        return Ok(StoreKind::Sqlite);
     }
     if head
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|&b| b == b'{')
     {
-        return Ok(Kind::Json);
+        return Ok(StoreKind::Json);
     }
     Err("is neither an SQLite state store nor a JSON state file of an earlier version".into())
 }
@@ -577,7 +577,7 @@ mod tests {
         drop(state);
         assert_eq!(names(dir.path()), ["state.json"]);
         assert_eq!(
-            file_kind(&path).map(|k| matches!(k, Kind::Sqlite)),
+            file_kind(&path).map(|k| matches!(k, StoreKind::Sqlite)),
             Ok(true)
         );
 

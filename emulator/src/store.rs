@@ -10,8 +10,9 @@ use serde_json::{json, Map, Value};
 use crate::model::ServiceModel;
 use crate::reply::ApiError;
 
-/// Members that merge by key on update; the others replace.
-const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
+/// Members that merge by key on update; the others replace. The outbox's coalescing rule has
+/// the same list (src/outbox.rs); a test holds the two equal.
+pub const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
 /// Kept beside the API members; not an UpdateContact member.
 const LAST_UPDATE: &str = "LastUpdateTimestamp";
 /// Members of the model's `Contact` a seed may set beside the UpdateContact members (each is

@@ -32,10 +32,10 @@ type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// Wraps a provider that fetches (STS, SSO, IMDS, ...) so that the fast path is a read lock
 /// and an `Arc` clone.
 pub struct Cached {
-    shared: Arc<Shared>,
+    shared: Arc<CacheState>,
 }
 
-struct Shared {
+struct CacheState {
     inner: Box<dyn ProvideCredentials>,
     current: RwLock<Option<Arc<Credentials>>>,
     refresh: Mutex<Refresh>,
@@ -82,7 +82,7 @@ impl Cached {
     /// For tests: a clock that can jump forward.
     pub fn with_clock(inner: Box<dyn ProvideCredentials>, clock: Clock) -> Self {
         Cached {
-            shared: Arc::new(Shared {
+            shared: Arc::new(CacheState {
                 inner,
                 current: RwLock::new(None),
                 refresh: Mutex::new(Refresh::default()),
@@ -93,7 +93,7 @@ impl Cached {
     }
 }
 
-impl Shared {
+impl CacheState {
     fn freshness(&self, credentials: Option<&Arc<Credentials>>) -> Freshness {
         let Some(c) = credentials else {
             return Freshness::Stale;

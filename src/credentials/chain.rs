@@ -7,80 +7,15 @@
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::cache::Cached;
-use super::container::{Authorization, Container, Redacted};
-use super::imds::{self, Imds};
+use super::context::Context;
 use super::profile::for_profile;
-use super::sts::{default_session_name, StsClient, WebIdentity};
-use super::{Credentials, ProvideCredentials, StaticCredentials};
-use crate::endpoint::partition_of;
-use crate::env::Env;
+use super::sts::{default_session_name, WebIdentity};
+use super::{
+    container, environment_keys, imds, Credentials, ProvideCredentials, StaticCredentials,
+};
 use crate::error::Error;
-use crate::profile::ProfileSet;
-use crate::retry::{RetryMode, RetryPolicy};
-use crate::transport::Transport;
-
-/// What building providers needs, resolved once per client.
-#[derive(Debug)]
-pub struct Context<'a> {
-    pub env: &'a Env<'a>,
-    pub files: &'a ProfileSet,
-    pub profile: &'a str,
-    pub region: &'a str,
-    /// The client's transport (proxy, CA bundle) for every credential call.
-    pub transport: Arc<Transport>,
-    /// Bound on one STS or SSO exchange: the client's call deadline.
-    pub timeout: Duration,
-    /// Whether endpoint overrides may use plain http to a non-loopback host.
-    pub allow_http: bool,
-    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` (or the profile's key): the STS and SSO
-    /// endpoint variables are set aside too.
-    pub ignore_configured_endpoint_urls: bool,
-    /// The client's retry policy, which STS and SSO calls follow too (standard mode: the
-    /// adaptive rate limiter is the Connect client's own).
-    pub retry: RetryPolicy,
-}
-
-impl Context<'_> {
-    /// `AWS_ENDPOINT_URL_{service}`, else `AWS_ENDPOINT_URL`, unless configured endpoints
-    /// are ignored.
-    pub fn endpoint_override(&self, service: &str) -> Result<Option<String>, Error> {
-        if self.ignore_configured_endpoint_urls {
-            return Ok(None);
-        }
-        self.env.endpoint_override(service, self.allow_http)
-    }
-
-    /// STS at `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`, else the region's endpoint.
-    /// Resolved only when a role needs it, so an unused override cannot fail a client.
-    /// The policy for STS and SSO calls: the client's attempts, standard mode.
-    pub fn credential_retry(&self) -> RetryPolicy {
-        RetryPolicy {
-            mode: RetryMode::Standard,
-            ..self.retry
-        }
-    }
-
-    pub fn sts(&self) -> Result<StsClient, Error> {
-        let endpoint = match self.endpoint_override("STS")? {
-            Some(url) => url,
-            None => format!(
-                "https://sts.{}.{}",
-                self.region,
-                partition_of(self.region).dns_suffix
-            ),
-        };
-        Ok(StsClient {
-            endpoint,
-            region: self.region.to_owned(),
-            transport: self.transport.clone(),
-            timeout: self.timeout,
-            retry: self.credential_retry(),
-        })
-    }
-}
 
 /// Keys given in the configuration itself (config keys `access_key_id`, `secret_access_key`,
 /// `session_token`): the chain's first source.
@@ -153,7 +88,7 @@ pub fn default_chain(
             tried.push("web identity (AWS_ROLE_ARN/AWS_WEB_IDENTITY_TOKEN_FILE)".into())
         }
     }
-    if let Some(container) = container(ctx)? {
+    if let Some(container) = container::from_env(ctx)? {
         return Ok(container);
     }
     tried.push("container (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/_FULL_URI)".into());
@@ -164,79 +99,5 @@ pub fn default_chain(
             tried.join(", ")
         )));
     }
-    Ok(imds(ctx, &tried.join(", ")))
-}
-
-/// `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), if set.
-pub fn environment_keys(env: &Env<'_>) -> Result<Option<Arc<dyn ProvideCredentials>>, Error> {
-    match (
-        env.var("AWS_ACCESS_KEY_ID"),
-        env.var("AWS_SECRET_ACCESS_KEY"),
-    ) {
-        (Some(id), Some(secret)) => Ok(Some(Arc::new(StaticCredentials::new(Credentials::new(
-            &id,
-            &secret,
-            env.var("AWS_SESSION_TOKEN").as_deref(),
-            None,
-            "environment",
-        )?)))),
-        (Some(_), None) => Err(Error::NoCredentials(
-            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
-        )),
-        (None, Some(_)) => Err(Error::NoCredentials(
-            "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".into(),
-        )),
-        (None, None) => Ok(None),
-    }
-}
-
-/// Container credentials, if one of the URI variables is set.
-pub fn container(ctx: &Context<'_>) -> Result<Option<Arc<dyn ProvideCredentials>>, Error> {
-    let env = ctx.env;
-    let relative = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    let full = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    if relative.is_none() && full.is_none() {
-        return Ok(None);
-    }
-    let authorization = match (
-        env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
-        env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
-    ) {
-        (Some(file), _) => Authorization::File(env.expand_home(&file)),
-        (None, Some(token)) => Authorization::Token(Redacted(token)),
-        (None, None) => Authorization::None,
-    };
-    let provider = Container::new(
-        relative.as_deref(),
-        full.as_deref(),
-        authorization,
-        ctx.transport.clone(),
-    )?;
-    Ok(Some(Arc::new(Cached::new(provider))))
-}
-
-/// The instance-metadata provider; `tried_before` goes into its NO_CREDENTIALS message.
-pub fn imds(ctx: &Context<'_>, tried_before: &str) -> Arc<dyn ProvideCredentials> {
-    let profile = ctx.files.profile(ctx.profile);
-    let from_profile = |key: &str| profile.and_then(|p| p.get(key)).map(str::to_owned);
-    let endpoint = ctx
-        .env
-        .var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-        .or_else(|| from_profile("ec2_metadata_service_endpoint"))
-        .unwrap_or_else(|| {
-            let mode = ctx
-                .env
-                .var("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
-                .or_else(|| from_profile("ec2_metadata_service_endpoint_mode"));
-            if mode.is_some_and(|m| m.eq_ignore_ascii_case("ipv6")) {
-                imds::DEFAULT_ENDPOINT_IPV6.to_owned()
-            } else {
-                imds::DEFAULT_ENDPOINT.to_owned()
-            }
-        });
-    Arc::new(Cached::new(Imds::new(
-        &endpoint,
-        ctx.transport.clone(),
-        tried_before,
-    )))
+    Ok(imds::provider(ctx, &tried.join(", ")))
 }

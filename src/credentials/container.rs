@@ -10,10 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cache::Cached;
+use super::context::Context;
 use super::{from_json_document, Credentials, ProvideCredentials};
 use crate::error::Error;
+use crate::http::ureq::UreqEngine;
 use crate::http::Limits;
-use crate::transport::Transport;
 
 pub const ECS_HOST: &str = "http://169.254.170.2";
 /// botocore's numbers: 2 s per try.
@@ -45,7 +47,7 @@ impl std::fmt::Debug for Redacted {
 pub struct Container {
     url: String,
     authorization: Authorization,
-    transport: Arc<Transport>,
+    transport: Arc<UreqEngine>,
 }
 
 impl Container {
@@ -54,7 +56,7 @@ impl Container {
         relative: Option<&str>,
         full: Option<&str>,
         authorization: Authorization,
-        transport: Arc<Transport>,
+        transport: Arc<UreqEngine>,
     ) -> Result<Self, Error> {
         let url = match (relative, full) {
             (Some(path), _) => {
@@ -175,6 +177,31 @@ impl ProvideCredentials for Container {
             last.unwrap_or_default()
         )))
     }
+}
+
+/// Container credentials, if one of the URI variables is set.
+pub fn from_env(ctx: &Context<'_>) -> Result<Option<Arc<dyn ProvideCredentials>>, Error> {
+    let env = ctx.env;
+    let relative = env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    let full = env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    if relative.is_none() && full.is_none() {
+        return Ok(None);
+    }
+    let authorization = match (
+        env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+    ) {
+        (Some(file), _) => Authorization::File(env.expand_home(&file)),
+        (None, Some(token)) => Authorization::Token(Redacted(token)),
+        (None, None) => Authorization::None,
+    };
+    let provider = Container::new(
+        relative.as_deref(),
+        full.as_deref(),
+        authorization,
+        ctx.transport.clone(),
+    )?;
+    Ok(Some(Arc::new(Cached::new(provider))))
 }
 
 #[cfg(test)]

@@ -10,10 +10,12 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::cache::Cached;
+use super::context::Context;
 use super::{from_json_document, Credentials, ProvideCredentials};
 use crate::error::Error;
+use crate::http::ureq::UreqEngine;
 use crate::http::{HttpResponse, Limits};
-use crate::transport::Transport;
 
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 pub const DEFAULT_ENDPOINT_IPV6: &str = "http://[fd00:ec2::254]";
@@ -28,7 +30,7 @@ const TOKEN_ATTEMPTS: usize = 2;
 #[derive(Debug)]
 pub struct Imds {
     endpoint: String,
-    transport: Arc<Transport>,
+    transport: Arc<UreqEngine>,
     /// What was tried before IMDS, for the NO_CREDENTIALS message.
     tried_before: String,
     /// Set once IMDS proved unavailable: the reason.
@@ -38,13 +40,13 @@ pub struct Imds {
 }
 
 /// A failure: either "IMDS is not there" (remembered) or a real error.
-enum Failure {
+enum ImdsFailure {
     Unavailable(String),
     Error(Error),
 }
 
 impl Imds {
-    pub fn new(endpoint: &str, transport: Arc<Transport>, tried_before: &str) -> Self {
+    pub fn new(endpoint: &str, transport: Arc<UreqEngine>, tried_before: &str) -> Self {
         Imds {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             transport,
@@ -62,14 +64,19 @@ impl Imds {
     }
 
     /// A failure of this provider, named as such: CREDENTIALS_PROVIDER whatever went wrong.
-    fn failed(&self, why: impl fmt::Display) -> Failure {
-        Failure::Error(Error::CredentialsProvider(format!(
+    fn failed(&self, why: impl fmt::Display) -> ImdsFailure {
+        ImdsFailure::Error(Error::CredentialsProvider(format!(
             "{}: {why}",
             self.name()
         )))
     }
 
-    fn get(&self, method: &str, path: &str, header: (&str, &str)) -> Result<HttpResponse, Failure> {
+    fn get(
+        &self,
+        method: &str,
+        path: &str,
+        header: (&str, &str),
+    ) -> Result<HttpResponse, ImdsFailure> {
         let url = format!("{}{path}", self.endpoint);
         self.transport
             .send(
@@ -81,14 +88,14 @@ impl Imds {
             )
             .map_err(|e| match e {
                 Error::Timeout { .. } | Error::Transport { .. } => {
-                    Failure::Unavailable(format!("no answer ({e})"))
+                    ImdsFailure::Unavailable(format!("no answer ({e})"))
                 }
                 // An oversized or unreadable answer: IMDS is there but failed.
                 other => self.failed(format_args!("{method} {path}: {}", other.message())),
             })
     }
 
-    fn fetch(&self) -> Result<Credentials, Failure> {
+    fn fetch(&self) -> Result<Credentials, ImdsFailure> {
         let mut token = None;
         for attempt in 1..=TOKEN_ATTEMPTS {
             let r = self.get(
@@ -103,7 +110,7 @@ impl Imds {
                 }
                 // IMDS is there but refuses tokens (disabled, or a hop limit): not available.
                 403..=405 => {
-                    return Err(Failure::Unavailable(format!(
+                    return Err(ImdsFailure::Unavailable(format!(
                         "the token request answered HTTP {}",
                         r.status
                     )))
@@ -117,7 +124,7 @@ impl Imds {
         let base = "/latest/meta-data/iam/security-credentials/";
         let r = self.get("GET", base, auth)?;
         if r.status == 404 {
-            return Err(Failure::Unavailable(
+            return Err(ImdsFailure::Unavailable(
                 "the instance has no IAM role attached".into(),
             ));
         }
@@ -143,7 +150,8 @@ impl Imds {
         if let Some(code) = code.filter(|c| c != "Success") {
             return Err(fail(format!("role {role}: Code {code:?}")));
         }
-        from_json_document(&r.body, &format!("{} role {role}", self.name())).map_err(Failure::Error)
+        from_json_document(&r.body, &format!("{} role {role}", self.name()))
+            .map_err(ImdsFailure::Error)
     }
 }
 
@@ -161,15 +169,41 @@ impl ProvideCredentials for Imds {
                 let _ = self.worked.set(());
                 Ok(Arc::new(c))
             }
-            Err(Failure::Unavailable(why)) if self.worked.get().is_none() => {
+            Err(ImdsFailure::Unavailable(why)) if self.worked.get().is_none() => {
                 let why = self.unavailable.get_or_init(|| why);
                 Err(self.no_credentials(why))
             }
-            Err(Failure::Unavailable(why)) => Err(Error::CredentialsProvider(format!(
+            Err(ImdsFailure::Unavailable(why)) => Err(Error::CredentialsProvider(format!(
                 "{}: {why}",
                 self.name()
             ))),
-            Err(Failure::Error(e)) => Err(e),
+            Err(ImdsFailure::Error(e)) => Err(e),
         }
     }
+}
+
+/// The instance-metadata provider; `tried_before` goes into its NO_CREDENTIALS message.
+pub fn provider(ctx: &Context<'_>, tried_before: &str) -> Arc<dyn ProvideCredentials> {
+    let profile = ctx.files.profile(ctx.profile);
+    let from_profile = |key: &str| profile.and_then(|p| p.get(key)).map(str::to_owned);
+    let endpoint = ctx
+        .env
+        .var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .or_else(|| from_profile("ec2_metadata_service_endpoint"))
+        .unwrap_or_else(|| {
+            let mode = ctx
+                .env
+                .var("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+                .or_else(|| from_profile("ec2_metadata_service_endpoint_mode"));
+            if mode.is_some_and(|m| m.eq_ignore_ascii_case("ipv6")) {
+                DEFAULT_ENDPOINT_IPV6.to_owned()
+            } else {
+                DEFAULT_ENDPOINT.to_owned()
+            }
+        });
+    Arc::new(Cached::new(Imds::new(
+        &endpoint,
+        ctx.transport.clone(),
+        tried_before,
+    )))
 }

@@ -13,6 +13,7 @@
 pub mod cache;
 pub mod chain;
 pub mod container;
+pub mod context;
 pub mod imds;
 pub mod process;
 pub mod profile;
@@ -26,8 +27,9 @@ use std::time::{Instant, SystemTime};
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde_json::Value;
 
+use crate::env::Env;
 use crate::error::Error;
-pub use crate::identity::Credentials;
+pub use crate::protocol::identity::Credentials;
 
 /// A source of credentials, asked before every attempt. Implementations must be cheap when
 /// nothing changed (return a cached `Arc`) and must never put a secret in an error.
@@ -127,6 +129,29 @@ pub(crate) fn from_json_document(body: &[u8], source: &str) -> Result<Credential
         ),
     };
     fetched(id, secret, token, expiry, source)
+}
+
+/// `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), if set.
+pub fn environment_keys(env: &Env<'_>) -> Result<Option<Arc<dyn ProvideCredentials>>, Error> {
+    match (
+        env.var("AWS_ACCESS_KEY_ID"),
+        env.var("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(id), Some(secret)) => Ok(Some(Arc::new(StaticCredentials::new(Credentials::new(
+            &id,
+            &secret,
+            env.var("AWS_SESSION_TOKEN").as_deref(),
+            None,
+            "environment",
+        )?)))),
+        (Some(_), None) => Err(Error::NoCredentials(
+            "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not".into(),
+        )),
+        (None, Some(_)) => Err(Error::NoCredentials(
+            "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not".into(),
+        )),
+        (None, None) => Ok(None),
+    }
 }
 
 #[cfg(test)]

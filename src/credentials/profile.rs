@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use super::cache::Cached;
-use super::chain::{self, Context};
+use super::context::Context;
 use super::process::{CredentialProcess, PROCESS_TIMEOUT};
 use super::sso::{self, Sso};
 use super::sts::{default_session_name, AssumeRole, WebIdentity};
-use super::{Credentials, ProvideCredentials, StaticCredentials};
-use crate::endpoint::partition_of;
+use super::{
+    container, environment_keys, imds, Credentials, ProvideCredentials, StaticCredentials,
+};
+use crate::env::endpoint::partition_of;
+use crate::env::profile::Section;
 use crate::error::Error;
-use crate::profile::Section;
 
 /// The provider of profile `name`, `None` when the profile holds no credential settings.
 /// Configuration mistakes are [`Error::InvalidConfig`] naming the profile and the files.
@@ -161,11 +163,11 @@ fn credential_source(
     bad: &dyn Fn(String) -> Error,
 ) -> Result<Arc<dyn ProvideCredentials>, Error> {
     match source {
-        "Environment" => chain::environment_keys(ctx.env)?.ok_or_else(|| {
+        "Environment" => environment_keys(ctx.env)?.ok_or_else(|| {
             bad("credential_source Environment, but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not set".into())
         }),
-        "Ec2InstanceMetadata" => Ok(chain::imds(ctx, "credential_source Ec2InstanceMetadata")),
-        "EcsContainer" => chain::container(ctx)?.ok_or_else(|| {
+        "Ec2InstanceMetadata" => Ok(imds::provider(ctx, "credential_source Ec2InstanceMetadata")),
+        "EcsContainer" => container::from_env(ctx)?.ok_or_else(|| {
             bad("credential_source EcsContainer, but AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/_FULL_URI are not set".into())
         }),
         other => Err(bad(format!(

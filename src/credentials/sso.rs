@@ -19,12 +19,12 @@ use serde_json::{json, Value};
 use super::sts::credential_error;
 use super::{fetched, parse_time, Credentials, ProvideCredentials};
 use crate::error::{Error, ResponseMetadata, ServiceError};
+use crate::http::ureq::UreqEngine;
 use crate::http::{HttpResponse, Limits};
 use crate::log::{emit, LogLevel};
-use crate::protocol::encode_label;
+use crate::protocol::rest_json::encode_label;
 use crate::redact::Redactor;
 use crate::retry::{retry_call, FailureKind, RetryPolicy};
-use crate::transport::Transport;
 
 /// A token this close to expiry is refreshed (botocore's refresh window).
 const REFRESH_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -39,7 +39,7 @@ pub struct Sso {
     /// `https://oidc.{sso_region}.amazonaws.com` (or an override) for an `sso_session`,
     /// whose tokens are refreshed; `None` for the legacy keys, whose tokens are not.
     pub oidc_endpoint: Option<String>,
-    pub transport: Arc<Transport>,
+    pub transport: Arc<UreqEngine>,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     /// "profile \"dev\"", for messages.
@@ -209,7 +209,7 @@ impl Sso {
                 .unwrap_or_default();
             redactor.identifier(&mut code);
             redactor.message(&mut message);
-            Err(Error::Service(ServiceError {
+            Err(Error::from(ServiceError {
                 code,
                 message,
                 metadata: ResponseMetadata {

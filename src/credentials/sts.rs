@@ -11,19 +11,19 @@ use quick_xml::Reader;
 
 use super::{fetched, parse_time, Credentials, ProvideCredentials};
 use crate::error::{Error, ResponseMetadata, ServiceError};
+use crate::http::ureq::UreqEngine;
 use crate::http::Limits;
-use crate::protocol::encode_label;
+use crate::protocol::rest_json::encode_label;
+use crate::protocol::signing::Signer;
 use crate::redact::Redactor;
 use crate::retry::{retry_call, FailureKind, RetryPolicy};
-use crate::signing::Signer;
-use crate::transport::Transport;
 
 /// Where and how STS is called; shared by both kinds of role.
 #[derive(Debug, Clone)]
 pub struct StsClient {
     pub endpoint: String,
     pub region: String,
-    pub transport: Arc<Transport>,
+    pub transport: Arc<UreqEngine>,
     /// Bound on one exchange, retries included.
     pub timeout: Duration,
     /// Attempts and backoff (the standard policy, as the SDKs retry STS).
@@ -187,7 +187,7 @@ impl StsClient {
             let (mut code, mut message) = (code, message);
             redactor.identifier(&mut code);
             redactor.message(&mut message);
-            return Err(Error::Service(ServiceError {
+            return Err(Error::from(ServiceError {
                 code,
                 message,
                 metadata: ResponseMetadata {

@@ -4,9 +4,11 @@
 //! `ClientConfig::resolve_with`; role chains are observed on loopback STS, SSO and IMDS fakes.
 //!
 //! Every case runs. The few that do not apply to this library are named in `NOT_APPLICABLE`
-//! with the reason, and the tests fail if such a case disappears from the suite. Error cases
-//! are checked for being errors of the right kind that name a profile (or file and line);
-//! the suites' wording is smithy-rs's own, not an SDK contract.
+//! with the reason, and the tests fail if such a case disappears from the suite. The number
+//! of cases is pinned, so a case added or lost when the suite is updated shows. Error cases
+//! are checked for the kind of error, the line (parser) or profile (role chains) it names,
+//! and a key phrase of our own wording (`PARSER_ERRORS`, `ROLE_ERRORS`): the suites' wording
+//! is smithy-rs's own, not an SDK contract.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -39,6 +41,139 @@ const NOT_APPLICABLE: &[(&str, &str)] = &[
         "Windows paths",
     ),
 ];
+
+/// The profile-parser suite's error cases: (case, the line our error names, a phrase of it).
+/// The suite gives no line; these are the lines of its inputs where the rule breaks.
+const PARSER_ERRORS: &[(&str, usize, &str)] = &[
+    (
+        "Profile definitions must end with brackets.",
+        1,
+        "section header without a closing ']'",
+    ),
+    (
+        "Properties must be defined in a profile.",
+        1,
+        "property before the first [section]",
+    ),
+    (
+        "Property key cannot be empty.",
+        2,
+        "a property needs a name before '='",
+    ),
+    (
+        "Property definitions must contain an equals sign.",
+        2,
+        "expected \"key = value\"",
+    ),
+    (
+        "Continuations cannot be used outside of a profile.",
+        1,
+        "indented line outside any section",
+    ),
+    (
+        "Continuations cannot be used outside of a property.",
+        2,
+        "indented line without a property above it",
+    ),
+    (
+        "Continuations reset with profile definitions.",
+        4,
+        "indented line without a property above it",
+    ),
+    (
+        "Invalid sub-property definitions cause an error.",
+        3,
+        "expected \"key = value\" in a sub-section",
+    ),
+    (
+        "Sub-property definitions cannot have an empty name.",
+        3,
+        "a sub-property needs a name before '='",
+    ),
+    (
+        "Invalid continuation",
+        4,
+        "indented line without a property above it",
+    ),
+];
+
+/// The assume-role suite's error cases: (case, a phrase our error must hold).
+const ROLE_ERRORS: &[(&str, &str)] = &[
+    (
+        "role_arn without source source_profile",
+        "has role_arn but neither source_profile nor credential_source",
+    ),
+    (
+        "source profile and credential source both present",
+        "has both source_profile and credential_source",
+    ),
+    (
+        "partial credentials error (missing secret)",
+        "has aws_access_key_id but no aws_secret_access_key",
+    ),
+    (
+        "partial credentials error (missing access key)",
+        "has aws_secret_access_key but no aws_access_key_id",
+    ),
+    (
+        "missing credentials error (empty source profile)",
+        "source_profile \"B\" does not exist or holds no credentials",
+    ),
+    (
+        "profile only contains configuration",
+        "no credentials: tried",
+    ),
+    (
+        "missing source profile",
+        "source_profile \"B\" does not exist or holds no credentials",
+    ),
+    (
+        "missing root profile (should never happen in practice)",
+        "profile \"A\" (from config key \"profile\") is not in",
+    ),
+    (
+        "assume role profile infinite loop",
+        "source_profile loops: A -> B -> A",
+    ),
+    (
+        "infinite loop with static credentials",
+        "source_profile loops: A -> B -> A",
+    ),
+    (
+        "web identity role",
+        "has web_identity_token_file but no role_arn",
+    ),
+    (
+        "invalid SSO credentials configuration: missing account ID",
+        "SSO needs sso_account_id",
+    ),
+    (
+        "invalid SSO credentials configuration: missing role name",
+        "SSO needs sso_role_name",
+    ),
+    (
+        "invalid SSO token configuration: sso_region must be in sso-session",
+        "SSO needs sso_region in [sso-session A]",
+    ),
+    (
+        "invalid SSO token configuration: sso-session not found",
+        "sso_session \"oops\" has no [sso-session oops] section",
+    ),
+];
+
+/// A block property's raw value (`"\nkey = value\n..."`) parsed into its sub-properties, as
+/// botocore's `_parse_nested` reads it: each non-blank line split at its first `=`, both
+/// sides trimmed.
+fn sub_properties_of(raw: &str) -> BTreeMap<String, String> {
+    raw.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.split_once('=').expect("a sub-property line has '='");
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect()
+}
 
 fn suite(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -96,7 +231,8 @@ fn as_json(names: Vec<&str>, get: impl Fn(&str) -> BTreeMap<String, String>) -> 
 fn profile_parser_suite() {
     let suite = suite("profile-parser-tests.json");
     let tests = suite["tests"].as_array().unwrap();
-    assert!(tests.len() >= 60, "the whole suite is vendored");
+    assert_eq!(tests.len(), 65, "the vendored suite's cases");
+    let (mut errors, mut blocks) = (0, 0);
     for (n, case) in tests.iter().enumerate() {
         let name = case["name"].as_str().unwrap();
         assert!(
@@ -113,12 +249,18 @@ fn profile_parser_suite() {
         if output.get("errorContaining").is_some() {
             let err = loaded.expect_err(name);
             assert!(matches!(err, Error::InvalidConfig(_)), "{name}: {err:?}");
+            let (_, line, phrase) = PARSER_ERRORS
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .unwrap_or_else(|| panic!("{name}: an error case missing from PARSER_ERRORS"));
+            let file = config.or(credentials).unwrap().display().to_string();
             let shown = err.to_string();
-            let prefix = config.or(credentials).unwrap().display().to_string() + ":";
             assert!(
-                shown.starts_with(&prefix) && shown[prefix.len()..].starts_with(char::is_numeric),
-                "{name}: the error names file and line: {shown}"
+                shown.starts_with(&format!("{file}:{line}: ")),
+                "{name}: the error names the file and line {line}: {shown}"
             );
+            assert!(shown.contains(phrase), "{name}: {shown}");
+            errors += 1;
             continue;
         }
         let set = loaded.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -131,6 +273,22 @@ fn profile_parser_suite() {
         };
         let profiles = as_json(set.profile_names().collect(), |p| section(set.profile(p)));
         assert_eq!(profiles, output["config"]["profiles"], "{name}");
+        // A block's sub-properties as parsed, not only its raw text.
+        for (profile, props) in output["config"]["profiles"].as_object().unwrap() {
+            for (key, raw) in props.as_object().unwrap() {
+                let raw = raw.as_str().unwrap();
+                if !raw.starts_with('\n') {
+                    continue;
+                }
+                let parsed = &set.profile(profile).unwrap().property(key).unwrap().sub;
+                assert_eq!(
+                    parsed,
+                    &sub_properties_of(raw),
+                    "{name}: [{profile}] {key}'s sub-properties"
+                );
+                blocks += 1;
+            }
+        }
         if let Some(expected) = output["config"].get("sso_sessions") {
             let sessions = as_json(set.sso_session_names().collect(), |s| {
                 section(set.sso_session(s))
@@ -138,6 +296,8 @@ fn profile_parser_suite() {
             assert_eq!(&sessions, expected, "{name}");
         }
     }
+    assert_eq!(errors, PARSER_ERRORS.len(), "every listed error case ran");
+    assert_eq!(blocks, 4, "the suite's cases with sub-properties");
 }
 
 #[test]
@@ -310,8 +470,8 @@ fn ini(header: &str, props: &Value, token_file: &Path) -> String {
 fn assume_role_suite() {
     let suite = suite("assume-role-tests.json");
     let cases = suite.as_array().unwrap();
-    assert!(cases.len() >= 25, "the whole suite is vendored");
-    let mut skipped = 0;
+    assert_eq!(cases.len(), 28, "the vendored suite's cases");
+    let (mut skipped, mut errors, mut chains) = (0, 0, 0);
     for (n, case) in cases.iter().enumerate() {
         let name = case["docs"].as_str().unwrap();
         if not_applicable(name).is_some() {
@@ -395,6 +555,14 @@ fn assume_role_suite() {
                     .any(|p| shown.contains(&format!("profile \"{p}\""))),
                 "{name}: the error names the profile: {shown}"
             );
+            let (_, phrase) = ROLE_ERRORS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| {
+                    panic!("{name}: an error case missing from ROLE_ERRORS: {shown}")
+                });
+            assert!(shown.contains(phrase), "{name}: {shown}");
+            errors += 1;
             continue;
         };
         let creds = result.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -466,6 +634,9 @@ fn assume_role_suite() {
             key,
             "{name}: the chain's last credentials"
         );
+        chains += 1;
     }
     assert_eq!(skipped, 1);
+    assert_eq!(errors, ROLE_ERRORS.len(), "every listed error case ran");
+    assert_eq!(chains, 28 - 1 - ROLE_ERRORS.len(), "the chains resolved");
 }

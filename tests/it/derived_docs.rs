@@ -1,10 +1,10 @@
-//! Files derived from the two tables: `SETTINGS` in src/config.rs (docs/configuration.md, the
+//! Files derived from the two tables: `SETTINGS` (the `settings!` call in src/config/mod.rs) (docs/configuration.md, the
 //! key list in connect_client_new's header comment in src/ffi.rs, the Python `ClientConfig`
 //! TypedDict) and `Status` in src/error.rs (docs/errors.md, and the Python status table,
 //! checked both ways). With `CONNECT_BLESS` set (`scripts/regenerate`) the derived files are
 //! rewritten; without it a test fails when any of them differs from what the tables give.
 
-use connect_contact::unstable::{Kind, Setting, SETTINGS};
+use connect_contact::unstable::{Setting, ValueKind, SETTINGS};
 use connect_contact::Status;
 
 use crate::support::repo_root;
@@ -38,13 +38,13 @@ fn splice(text: &str, begin: &str, end: &str, body: &str) -> String {
     format!("{}{body}{}", &text[..start], &text[stop..])
 }
 
-fn kind_text(kind: Kind) -> String {
+fn kind_text(kind: ValueKind) -> String {
     match kind {
-        Kind::Text => "string".into(),
-        Kind::Flag => "`true`/`false`".into(),
-        Kind::Whole { min, max } => format!("whole number {min}..={max}"),
-        Kind::Millis { min, max } => format!("milliseconds {min}..={max}"),
-        Kind::Choice(words) => words
+        ValueKind::Text => "string".into(),
+        ValueKind::Flag => "`true`/`false`".into(),
+        ValueKind::Whole { min, max } => format!("whole number {min}..={max}"),
+        ValueKind::Millis { min, max } => format!("milliseconds {min}..={max}"),
+        ValueKind::Choice(words) => words
             .iter()
             .map(|w| format!("`{w}`"))
             .collect::<Vec<_>>()
@@ -64,7 +64,7 @@ fn code_list(items: &[&str]) -> String {
 }
 
 const GENERATED_NOTE: &str =
-    "Generated from `SETTINGS` in src/config.rs by `scripts/regenerate`; do not edit.";
+    "Generated from `SETTINGS` (the `settings!` call in src/config/mod.rs) by `scripts/regenerate`; do not edit.";
 
 fn configuration_md() -> String {
     let mut out = String::from("# Configuration reference\n\n");
@@ -98,9 +98,9 @@ fn configuration_md() -> String {
 
 fn python_type(s: &Setting) -> &'static str {
     match s.kind {
-        Kind::Text | Kind::Choice(_) => "str",
-        Kind::Flag => "bool",
-        Kind::Whole { .. } | Kind::Millis { .. } => "int",
+        ValueKind::Text | ValueKind::Choice(_) => "str",
+        ValueKind::Flag => "bool",
+        ValueKind::Whole { .. } | ValueKind::Millis { .. } => "int",
     }
 }
 
@@ -151,7 +151,7 @@ fn python_client_config_is_generated() {
     let text = std::fs::read_to_string(repo_root().join(path)).unwrap();
     let text = splice(
         &text,
-        "# BEGIN GENERATED from SETTINGS in src/config.rs",
+        "# BEGIN GENERATED from SETTINGS in src/config/mod.rs",
         "# END GENERATED from SETTINGS",
         &python_client_config(),
     );

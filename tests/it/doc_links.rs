@@ -216,3 +216,50 @@ fn the_checker_finds_a_missing_file_and_a_missing_anchor() {
         ]
     );
 }
+
+/// The figures README quotes (sizes, memory, per-call overheads: a number with MB, MiB or µs)
+/// as README writes them.
+fn quoted_figures(readme: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let words: Vec<&str> = readme.split_whitespace().collect();
+    for pair in words.windows(2) {
+        let unit = pair[1].trim_end_matches(|c: char| !c.is_alphanumeric());
+        let number = pair[0].trim_start_matches(['(', '`']);
+        let numeric = number
+            .trim_start_matches('+')
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+            && number.chars().any(|c| c.is_ascii_digit());
+        if numeric && matches!(unit, "MB" | "MiB" | "KiB" | "µs") {
+            found.push(format!("{number} {unit}"));
+        }
+    }
+    found
+}
+
+/// README is the front door; docs/performance.md is where figures live. Every size, memory
+/// and per-call figure README quotes must be one that page states, so the two cannot drift.
+#[test]
+fn readme_quotes_only_figures_docs_performance_states() {
+    let root = repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let performance = std::fs::read_to_string(root.join("docs/performance.md")).unwrap();
+    let figures = quoted_figures(&readme);
+    assert!(
+        figures.len() >= 5,
+        "README's figures were found: {figures:?}"
+    );
+    let stale: Vec<&String> = figures
+        .iter()
+        .filter(|f| !performance.contains(f.as_str()))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "README quotes figures docs/performance.md does not state: {stale:?}"
+    );
+    // The checker: a figure that is not on the page is reported.
+    assert_eq!(
+        quoted_figures("adds +8 µs, (3.17 MB)"),
+        ["+8 µs", "3.17 MB"]
+    );
+}

@@ -25,7 +25,7 @@ fn committed_files_are_what_the_model_generates() {
 }
 
 const OUTPUTS: &[&str] = &[
-    "src/generated.rs",
+    "src/model/generated.rs",
     "include/connect_contact.hpp",
     "bindings/python/connect_contact/types.py",
     "docs/requests.md",
@@ -72,7 +72,7 @@ fn one_changed_limit_reaches_validation_python_cpp_and_docs() {
             "{rel} shows the new limit for Name"
         );
     }
-    let rust = std::fs::read_to_string(root.join("src/generated.rs")).unwrap();
+    let rust = std::fs::read_to_string(root.join("src/model/generated.rs")).unwrap();
     assert!(
         rust.contains("shape: \"Name\",\n        min: 0,\n        max: Some(777),"),
         "validation's limit for Name follows"

@@ -162,44 +162,93 @@ fn without_tests(code: &str) -> String {
     code
 }
 
-/// The top-level modules `code` names through `crate::` (`use crate::a::b`,
-/// `use crate::{a, b::c}`, `crate::a::f()`), each with the text that named it.
-fn imports(code: &str) -> Vec<(String, String)> {
+/// The paths `code` names through `crate::`, `super::` or `self::` (`use crate::a::b`,
+/// `use super::{a::X, b}`, `crate::a::f()`), each as (its start: `crate`, `super` repeated,
+/// or `self`; its segments; the text that named it). A group is one path per item.
+fn imports(code: &str) -> Vec<(Vec<String>, Vec<String>, String)> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
     let mut found = Vec::new();
-    let mut rest = code;
-    while let Some(at) = rest.find("crate::") {
-        let before = rest[..at].chars().next_back();
-        rest = &rest[at + "crate::".len()..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-            continue; // e.g. `my_crate::`
+    let mut at = 0;
+    while at < code.len() {
+        let rest = &code[at..];
+        let Some(start) = ["crate::", "super::", "self::"]
+            .iter()
+            .filter_map(|p| rest.find(p).map(|n| (n, *p)))
+            .min()
+        else {
+            break;
+        };
+        let (n, prefix) = start;
+        let begin = at + n;
+        at = begin + prefix.len();
+        let before = code[..begin].chars().next_back();
+        // `my_crate::`, `$crate::`, or a segment in the middle of a path (`a::self::`).
+        if before.is_some_and(|c| ident(c) || c == '$' || c == ':') {
+            continue;
         }
-        if let Some(group) = rest.strip_prefix('{') {
-            let group = &group[..group.find('}').unwrap_or(group.len())];
-            for item in group.split(',') {
-                let name: String = item
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() {
-                    found.push((name, format!("crate::{{{}}}", group.trim())));
-                }
-            }
-        } else {
-            let path: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            let name = path.split("::").next().unwrap_or("").to_owned();
-            if !name.is_empty() {
-                found.push((name, format!("crate::{path}")));
-            }
+        let mut base = vec![prefix.trim_end_matches(':').to_owned()];
+        while code[at..].starts_with("super::") && base.iter().all(|b| b == "super") {
+            base.push("super".into());
+            at += "super::".len();
         }
+        let (paths, used) = use_tree(&code[at..]);
+        let text = format!("{}{}", base.join("::") + "::", code[at..at + used].trim());
+        for path in paths {
+            found.push((base.clone(), path, text.clone()));
+        }
+        at += used.max(1);
     }
     found
 }
 
-/// One import of one module by another.
+/// The paths of a use tree at the start of `code` (`a::b`, `a::{b, c::d}`, `{a, b}`,
+/// `a::*`), and how many bytes it took. `self` in a group names the group's own path.
+fn use_tree(code: &str) -> (Vec<Vec<String>>, usize) {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut prefix = Vec::new();
+    let mut i = 0;
+    loop {
+        let name: String = code[i..].chars().take_while(|&c| ident(c)).collect();
+        if !name.is_empty() {
+            i += name.len();
+            if name != "self" {
+                prefix.push(name);
+            }
+            if code[i..].starts_with("::") {
+                i += 2;
+                continue;
+            }
+            return (vec![prefix], i);
+        }
+        if code[i..].starts_with('{') {
+            i += 1;
+            let mut paths = Vec::new();
+            loop {
+                let skipped = code[i..].len() - code[i..].trim_start().len();
+                i += skipped;
+                if i >= code.len() || code[i..].starts_with('}') {
+                    i += 1;
+                    break;
+                }
+                let (inner, used) = use_tree(&code[i..]);
+                for p in inner {
+                    paths.push(prefix.iter().cloned().chain(p).collect());
+                }
+                i += used.max(1);
+                let skipped = code[i..].len() - code[i..].trim_start().len();
+                i += skipped;
+                if code[i..].starts_with(',') {
+                    i += 1;
+                }
+            }
+            return (paths, i.min(code.len()));
+        }
+        // `*`, `as`, or the end of the path.
+        return (vec![prefix], i);
+    }
+}
+
+/// One import of one module by another (modules by path: `credentials::chain`).
 #[derive(Debug, Clone)]
 struct Edge {
     from: String,
@@ -208,8 +257,34 @@ struct Edge {
     text: String,
 }
 
-/// Every `crate::` import between the top-level modules of the crate at `src` (a file
-/// `src/a.rs` or any file under `src/a/` is module `a`; the crate root is left out).
+impl Edge {
+    /// The top-level modules (the layers' units) of both ends.
+    fn top(&self) -> (&str, &str) {
+        let top = |m: &str| -> usize { m.find("::").unwrap_or(m.len()) };
+        (&self.from[..top(&self.from)], &self.to[..top(&self.to)])
+    }
+}
+
+/// The module path of a file under `src` (`a.rs` and `a/mod.rs`: `a`; `a/b.rs`: `a::b`); the
+/// crate root is the empty path.
+fn module_path(relative: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let file = parts.pop().unwrap_or_default();
+    match file.trim_end_matches(".rs") {
+        "mod" => {}
+        "lib" | "main" if parts.is_empty() => {}
+        stem => parts.push(stem.to_owned()),
+    }
+    parts
+}
+
+/// Every import between the modules of the crate at `src`, by module path: `crate::`
+/// paths, and `super::`/`self::` resolved from the importing module. Each import names the
+/// longest known module its path starts with. Imports of a module's own descendants (a
+/// parent re-exporting its children) and of itself are left out: a module contains those.
 fn edges(src: &Path) -> Vec<Edge> {
     let mut files = Vec::new();
     let mut dirs = vec![src.to_path_buf()];
@@ -224,24 +299,38 @@ fn edges(src: &Path) -> Vec<Edge> {
         }
     }
     files.sort();
+    let known: BTreeSet<Vec<String>> = files
+        .iter()
+        .map(|f| module_path(f.strip_prefix(src).unwrap()))
+        .collect();
     let mut edges = Vec::new();
     for file in files {
-        let relative = file.strip_prefix(src).unwrap();
-        let first = relative.components().next().unwrap().as_os_str();
-        let module = first.to_string_lossy().trim_end_matches(".rs").to_owned();
-        if module == "lib" || module == "main" {
+        let from = module_path(file.strip_prefix(src).unwrap());
+        if from.is_empty() {
             continue;
         }
         let code = without_tests(&code_only(&std::fs::read_to_string(&file).unwrap()));
-        for (to, text) in imports(&code) {
-            if to != module && to != "self" && to != "super" {
-                edges.push(Edge {
-                    from: module.clone(),
-                    to,
-                    file: file.strip_prefix(ROOT).unwrap_or(&file).to_path_buf(),
-                    text,
-                });
+        for (base, path, text) in imports(&code) {
+            let mut full = match base[0].as_str() {
+                "crate" => Vec::new(),
+                "self" => from.clone(),
+                _ => from[..from.len().saturating_sub(base.len())].to_vec(),
+            };
+            full.extend(path);
+            let to = (1..=full.len())
+                .rev()
+                .map(|n| full[..n].to_vec())
+                .find(|m| known.contains(m))
+                .unwrap_or_default();
+            if to.is_empty() || to.starts_with(&from) {
+                continue;
             }
+            edges.push(Edge {
+                from: from.join("::"),
+                to: to.join("::"),
+                file: file.strip_prefix(ROOT).unwrap_or(&file).to_path_buf(),
+                text,
+            });
         }
     }
     edges
@@ -267,15 +356,16 @@ fn layer_violations(
         }
     }
     for e in edges {
-        if let (Some(&from), Some(&to)) = (level.get(e.from.as_str()), level.get(e.to.as_str())) {
+        let (from_top, to_top) = e.top();
+        if let (Some(&from), Some(&to)) = (level.get(from_top), level.get(to_top)) {
             if to > from {
                 problems.push(format!(
                     "{}: `{}` (layer {}) imports `{}` from `{}` (layer {}, above it)",
                     e.file.display(),
-                    e.from,
+                    from_top,
                     from + 1,
                     e.text,
-                    e.to,
+                    to_top,
                     to + 1
                 ));
             }
@@ -428,5 +518,66 @@ fn the_checker_finds_upward_imports_and_cycles_and_ignores_comments_and_tests() 
     assert!(describe(&found).contains("a -> b"), "{}", describe(&found));
     let acyclic: Vec<Edge> = edges.into_iter().filter(|e| e.from != "a").collect();
     assert!(cycle(&acyclic).is_none());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Inside a folder: `super::` and `self::` are resolved to module paths, so two sibling files
+/// that import each other are a cycle, while a parent re-exporting its children and the
+/// children using the parent's items are not.
+#[test]
+fn the_checker_sees_cycles_inside_folders() {
+    let dir = std::env::temp_dir().join(format!(
+        "connect-contact-layers-inner-{}",
+        std::process::id()
+    ));
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("p/q")).unwrap();
+    std::fs::write(src.join("lib.rs"), "mod p;").unwrap();
+    std::fs::write(
+        src.join("p/mod.rs"),
+        "pub mod q; pub mod x; pub mod y;\npub use self::x::T;\npub struct Shared;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("p/x.rs"),
+        "use super::Shared;\nuse super::q::{self, deep::D};\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("p/q/mod.rs"), "pub mod deep;\n").unwrap();
+    std::fs::write(src.join("p/q/deep.rs"), "use super::super::Shared;\n").unwrap();
+    std::fs::write(src.join("p/y.rs"), "pub fn f() {}\n").unwrap();
+    let edges = edges(&src);
+    let named: BTreeSet<(String, String)> = edges
+        .iter()
+        .map(|e| (e.from.clone(), e.to.clone()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("p::x", "p"),
+        ("p::x", "p::q"),
+        ("p::x", "p::q::deep"),
+        ("p::q::deep", "p"),
+    ]
+    .iter()
+    .map(|(f, t)| (f.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(named, expected);
+    assert!(
+        cycle(&edges).is_none(),
+        "{}",
+        describe(&cycle(&edges).unwrap())
+    );
+    // A planted circle between siblings: one through a group, one through an expression.
+    std::fs::write(src.join("p/y.rs"), "use super::{x::T, Shared};\n").unwrap();
+    std::fs::write(
+        src.join("p/x.rs"),
+        "use super::Shared;\npub fn g() { super::y::f() }\n",
+    )
+    .unwrap();
+    let found = cycle(&self::edges(&src)).expect("the sibling circle is found");
+    let text = describe(&found);
+    assert!(
+        text.contains("p::x -> p::y") && text.contains("p::y -> p::x"),
+        "{text}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -245,8 +245,40 @@ fn fresh_checkout(name: &str) -> PathBuf {
     copy
 }
 
-/// A new virtual environment of the default python3; returns its python.
-fn fresh_venv(dir: &Path) -> PathBuf {
+/// The wheels scripts/setup downloaded for these tests (tests/wheels.txt).
+fn wheelhouse() -> PathBuf {
+    let wheels = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/wheels");
+    assert!(
+        wheels.join(".requirements").is_file(),
+        "{} is missing: run scripts/setup test (it downloads tests/wheels.txt there)",
+        wheels.display()
+    );
+    wheels
+}
+
+/// `command` (pip, or python -m build) with every package index out of reach: PIP_NO_INDEX,
+/// and proxies nothing listens on for anything that would go around it, so an attempt to
+/// download fails the command and the test (the suite downloads nothing while it runs).
+fn offline(command: &mut Command) -> &mut Command {
+    command
+        .env("PIP_NO_INDEX", "1")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
+    for proxy in [
+        "https_proxy",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        command.env(proxy, "http://127.0.0.1:9");
+    }
+    command
+}
+
+/// A new virtual environment of the default python3 with `packages` installed from the
+/// wheelhouse (no index); returns its python.
+fn fresh_venv(dir: &Path, packages: &[&str]) -> PathBuf {
     let _ = std::fs::remove_dir_all(dir);
     let made = crate::support::command("python3")
         .args(["-m", "venv"])
@@ -254,7 +286,26 @@ fn fresh_venv(dir: &Path) -> PathBuf {
         .status()
         .unwrap();
     assert!(made.success(), "python3 -m venv {}", dir.display());
-    dir.join("bin/python")
+    let python = dir.join("bin/python");
+    if !packages.is_empty() {
+        run_ok(
+            // --upgrade: Python 3.11's venv comes with an older setuptools.
+            offline(&mut crate::support::command(&python))
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--upgrade",
+                    "--no-index",
+                    "--find-links",
+                ])
+                .arg(wheelhouse())
+                .args(packages),
+            &format!("pip install {} from .venv/wheels", packages.join(" ")),
+        );
+    }
+    python
 }
 
 fn run_ok(command: &mut Command, what: &str) -> String {
@@ -305,15 +356,24 @@ print(r['ResponseMetadata']['HTTPStatusCode'], a['ResponseMetadata']['HTTPStatus
 }
 
 /// `pip install ./bindings/python` in a fresh venv, with no Rust build done beforehand,
-/// compiles the library into the package; a call against the emulator then works.
+/// compiles the library into the package; a call against the emulator then works. Offline:
+/// the venv's setuptools (from .venv/wheels) builds it, with no isolated build environment.
 #[test]
 fn pip_install_from_source_builds_the_library() {
     let checkout = fresh_checkout("pip-source-checkout");
     let venv = crate::support::scratch_dir("pip-source-venv");
-    let python = fresh_venv(&venv);
+    // The venv's own setuptools builds it (no isolated build environment to download into).
+    let python = fresh_venv(&venv, &["setuptools"]);
     run_ok(
-        crate::support::toolchain_command(&python)
-            .args(["-m", "pip", "install", "--quiet"])
+        offline(&mut crate::support::toolchain_command(&python))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-index",
+                "--no-build-isolation",
+            ])
             .arg(checkout.join("bindings/python"))
             .env_remove("CONNECT_CONTACT_LIB")
             .env_remove("CARGO_TARGET_DIR"),
@@ -330,20 +390,20 @@ fn pip_install_from_source_builds_the_library() {
 
 /// `python -m build` makes an sdist and, from it (the crate inside the sdist, not the
 /// checkout), a wheel: py3-none-<platform>, holding the package, py.typed and the library
-/// only; installed in another fresh venv it works against the emulator.
+/// only; installed in another fresh venv it works against the emulator. Offline, as
+/// `pip_install_from_source_builds_the_library`.
 #[test]
 fn wheel_built_from_the_sdist_installs_and_runs() {
     let checkout = fresh_checkout("wheel-checkout");
-    let builder = fresh_venv(&crate::support::scratch_dir("wheel-build-venv"));
-    run_ok(
-        crate::support::command(&builder).args(["-m", "pip", "install", "--quiet", "build"]),
-        "pip install build",
+    let builder = fresh_venv(
+        &crate::support::scratch_dir("wheel-build-venv"),
+        &["setuptools", "build"],
     );
     let dist = crate::support::scratch_dir("wheel-dist");
     let _ = std::fs::remove_dir_all(&dist);
     run_ok(
-        crate::support::toolchain_command(&builder)
-            .args(["-m", "build", "--outdir"])
+        offline(&mut crate::support::toolchain_command(&builder))
+            .args(["-m", "build", "--no-isolation", "--outdir"])
             .arg(&dist)
             .arg(checkout.join("bindings/python"))
             .env_remove("CONNECT_CONTACT_LIB")
@@ -406,9 +466,9 @@ fn wheel_built_from_the_sdist_installs_and_runs() {
     );
 
     let venv = crate::support::scratch_dir("wheel-install-venv");
-    let python = fresh_venv(&venv);
+    let python = fresh_venv(&venv, &[]);
     run_ok(
-        crate::support::command(&python)
+        offline(&mut crate::support::command(&python))
             .args(["-m", "pip", "install", "--quiet", "--no-index"])
             .arg(dist.join(wheel)),
         "pip install the wheel",

@@ -180,7 +180,7 @@ fn a_server_that_never_speaks_tls_times_out_by_the_deadline() {
     assert!(err.message().contains("TLS handshake"), "{err}");
     assert_eq!(held.lock().unwrap().len(), 1, "one attempt, one connection");
     assert!(elapsed >= Duration::from_millis(495), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(8), "{elapsed:?}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
-use connect_contact::{ClientConfig, UpdateContactRequest};
+use connect_contact::{ClientConfig, OutboxOptions, UpdateContactRequest};
 use connect_emulator::{
     Emulator, EmulatorConfig, Quota, DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION,
     DEFAULT_SECRET_ACCESS_KEY,
@@ -25,6 +25,17 @@ pub fn emulator_config(endpoint: &str) -> ClientConfig {
         timeout: Some(Duration::from_secs(5)),
         ..Default::default()
     }
+}
+
+/// Options for a handle that only enqueues or reads counters: one delivery thread with one
+/// token to spend (the file's pacer at 0.001 calls/s), so whatever it is pointed at, it sends
+/// next to nothing. Another handle opening the file with its own rate and burst resets the pacer.
+pub fn parked_options() -> OutboxOptions {
+    let mut o = OutboxOptions::default();
+    o.rate = 0.001;
+    o.burst = 1;
+    o.workers = 1;
+    o
 }
 
 /// Update number `seq` of `instance`: to contact `c{seq % contacts}`, Name `n{seq}` and one
@@ -130,4 +141,88 @@ pub fn order_violations(calls: &[(String, Vec<u64>)]) -> Vec<String> {
         last_of.insert(contact, max);
     }
     violations
+}
+
+/// The live leases in an outbox file, read from the file itself (as another process sees
+/// them): (contact key, lease token `pid-start-random-claim`, until in ms since the epoch).
+pub fn live_leases(path: &std::path::Path) -> Vec<(String, String, i64)> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut stmt = conn
+        .prepare(
+            "SELECT contact, lease_owner, lease_until FROM outbox_heads
+             WHERE lease_owner IS NOT NULL AND lease_until > ?1 ORDER BY contact",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+/// The live leases of process `pid`.
+pub fn leases_of(path: &std::path::Path, pid: u32) -> Vec<(String, String, i64)> {
+    let prefix = format!("{pid}-");
+    live_leases(path)
+        .into_iter()
+        .filter(|(_, owner, _)| owner.starts_with(&prefix))
+        .collect()
+}
+
+/// Sends `signal` (`STOP`, `CONT`, `KILL`) to process `pid` with kill(1).
+pub fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill(1) runs");
+    assert!(status.success(), "kill -{signal} {pid}: {status:?}");
+}
+
+/// True when nothing holds the outbox file's write lock now (a `BEGIN IMMEDIATE` that does
+/// not wait succeeds; it is rolled back at once).
+pub fn write_lock_free(path: &std::path::Path) -> bool {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(Duration::ZERO).unwrap();
+    match conn.execute_batch("BEGIN IMMEDIATE") {
+        Ok(()) => {
+            conn.execute_batch("ROLLBACK").unwrap();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Stops process `pid` (SIGSTOP) at a moment it holds no write lock on the outbox file, so
+/// that others can go on using the file while it is stopped: stopped inside a transaction,
+/// it is let go on (SIGCONT) and stopped again, at most 100 times.
+pub fn stop_outside_a_transaction(pid: u32, path: &std::path::Path) {
+    for _ in 0..100 {
+        signal(pid, "STOP");
+        if write_lock_free(path) {
+            return;
+        }
+        signal(pid, "CONT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "process {pid} held the write lock of {} at each of 100 stops",
+        path.display()
+    );
+}
+
+/// How many calls in the emulator's update log carried update `seq` (see [`calls_carried`]).
+pub fn times_carried(log: &Value, seq: u64) -> usize {
+    calls_carried(log)
+        .iter()
+        .filter(|(_, seqs)| seqs.contains(&seq))
+        .count()
 }

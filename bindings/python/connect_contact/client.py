@@ -164,7 +164,8 @@ class Client:
 
     def outbox(self, path: str, **options: Any) -> "Outbox":
         """Opens a durable outbox on this client (docs/outbox.md): ``Rate``, ``Burst``,
-        ``MaxAge`` and ``MaxBackoff`` (seconds), ``Workers``, ``MaxCoalesce``, ``OnEvent``.
+        ``MaxAge``, ``MaxBackoff`` and ``Lease`` (seconds), ``Workers``, ``MaxCoalesce``,
+        ``OnEvent``.
         The outbox keeps its own reference to the client."""
         from .outbox import Outbox
 

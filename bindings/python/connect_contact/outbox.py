@@ -53,6 +53,7 @@ _OPTIONS = {
     "Workers": ("workers", 1),
     "MaxCoalesce": ("max_coalesce", 1),
     "MaxBackoff": ("max_backoff_ms", 1000),
+    "Lease": ("lease_ms", 1000),
 }
 
 

@@ -147,7 +147,7 @@ class ClientConfig(TypedDict, total=False):
     beyond the ones the keyword arguments set. Durations are milliseconds; docs/configuration.md
     describes each key."""
 
-    # BEGIN GENERATED from SETTINGS in src/config.rs by scripts/regenerate; do not edit
+    # BEGIN GENERATED from SETTINGS in src/config/mod.rs by scripts/regenerate; do not edit
     region: str
     endpoint_url: str
     ignore_configured_endpoint_urls: bool

@@ -25,7 +25,9 @@ pub use env::command;
 pub fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, BufReader};
     // Cargo names the binary for the emulator's tests; the bench example shares this file.
-    let exe = option_env!("CARGO_BIN_EXE_connect-emulator").expect("the emulator's tests only");
+    let Some(exe) = option_env!("CARGO_BIN_EXE_connect-emulator") else {
+        panic!("spawn_binary serves the emulator's tests only (cargo names the binary for them)");
+    };
     let mut child = command(exe)
         .args(["--listen", "127.0.0.1:0", "--quiet"])
         .args(args)

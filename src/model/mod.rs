@@ -2,12 +2,12 @@
 //! written as the restJson1 body.
 //!
 //! The types, their members and their readers are generated from the vendored service model
-//! (model/connect.json, by scripts/generate-from-model into src/generated.rs) and re-exported
+//! (model/connect.json, by scripts/generate-from-model into src/model/generated.rs) and re-exported
 //! here; this module holds what they share. Messages follow botocore's ParamValidationError.
 //!
 //! Reading checks what must hold whatever the service's current limits are: JSON types,
 //! required members and unknown members. The model's limits (lengths, patterns, and enums
-//! when asked) are checked by [`crate::validate`], which a client can switch off.
+//! when asked) are checked by [`crate::model::validate`], which a client can switch off.
 #![forbid(unsafe_code)]
 
 use serde_json::Value;
@@ -19,7 +19,11 @@ use crate::json::{parse_json_document, FieldPath};
 /// keeps a runaway caller from making us parse and sign gigabytes.
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-pub use crate::generated::*;
+pub mod generated;
+pub mod rules;
+pub mod validate;
+
+pub use self::generated::*;
 
 impl UpdateContactRequest {
     /// A request for this instance and contact, with nothing to update yet.

@@ -8,7 +8,7 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4;
 
 use crate::error::Error;
-use crate::identity::Credentials;
+use crate::protocol::identity::Credentials;
 
 /// The signing name of Amazon Connect.
 pub const SERVICE: &str = "connect";
@@ -419,7 +419,7 @@ mod tests {
                 "example.com:443",
             ]);
             let scheme = rng.pick(&["https", "http"]);
-            let path = crate::protocol::update_contact_path(base, &instance, &contact);
+            let path = crate::protocol::rest_json::update_contact_path(base, &instance, &contact);
             let url = format!("{scheme}://{authority}{path}");
             let body = rng.text(&awkward, 40);
             let token = match rng.next() % 3 {

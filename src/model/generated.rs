@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::json::{read_i32, read_list, read_map, read_string, FieldPath, Object, REDACTED};
-use crate::rules::Checker;
+use crate::model::rules::Checker;
 
 /// The botocore release the model was taken from.
 pub const BOTOCORE_VERSION: &str = "1.44.8";
@@ -24,7 +24,7 @@ pub const SENSITIVE_MEMBERS: &[&str] = &["Description", "DisplayName", "EmailAdd
 
 /// The limits of the model's constrained string and list shapes, by shape name.
 pub mod shapes {
-    use crate::rules::{ListRule, StringRule};
+    use crate::model::rules::{ListRule, StringRule};
 
     /// `AgentResourceId`: 1..256 characters.
     pub const AGENT_RESOURCE_ID: StringRule = StringRule {

@@ -1,5 +1,5 @@
 //! The model's limits as rules, and the checks that apply them (the walk over a request is
-//! generated: src/generated.rs). Wording follows botocore's ParamValidationError; values are
+//! generated: src/model/generated.rs). Wording follows botocore's ParamValidationError; values are
 //! never echoed, except a refused enum value of a shape that is not sensitive.
 #![forbid(unsafe_code)]
 

@@ -257,14 +257,18 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<(String, Section)>, Error> {
                 .get_mut(key)
                 .expect("last property exists");
             if property.is_block() {
-                let (k, v) = split_property(trimmed)
-                    .ok_or_else(|| bad("expected \"key = value\" in a sub-section"))?;
+                let (k, v) = match split_property(trimmed) {
+                    Split::Property(k, v) => (k, v),
+                    Split::NoEquals => {
+                        return Err(bad("expected \"key = value\" in a sub-section"))
+                    }
+                    Split::NoName => return Err(bad("a sub-property needs a name before '='")),
+                };
                 property.value.push('\n');
                 property.value.push_str(trimmed);
-                // Like the SDKs, a sub-property whose name has a space is skipped.
-                if !k.contains(char::is_whitespace) {
-                    property.sub.insert(k, v);
-                }
+                // Kept as written, even with a space in its name: botocore's parsed map and
+                // the cross-SDK suite keep it (a top-level property with one is skipped).
+                property.sub.insert(k, v);
             } else {
                 // A continuation of a value, joined as botocore does.
                 property.value.push('\n');
@@ -291,8 +295,13 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<(String, Section)>, Error> {
         let Some((_, section)) = sections.last_mut() else {
             return Err(bad("property before the first [section]"));
         };
-        let (key, value) = split_property(trimmed)
-            .ok_or_else(|| bad("expected \"key = value\", a [section] or a comment"))?;
+        let (key, value) = match split_property(trimmed) {
+            Split::Property(k, v) => (k, v),
+            Split::NoEquals => {
+                return Err(bad("expected \"key = value\", a [section] or a comment"))
+            }
+            Split::NoName => return Err(bad("a property needs a name before '='")),
+        };
         let key = key.to_lowercase();
         section.properties.insert(
             key.clone(),
@@ -306,14 +315,25 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<(String, Section)>, Error> {
     Ok(sections)
 }
 
+/// A `key = value` line, split.
+enum Split {
+    Property(String, String),
+    /// No `=` on the line.
+    NoEquals,
+    /// Nothing before the `=`.
+    NoName,
+}
+
 /// `key = value # comment` → (key, value). A comment in a value needs whitespace before it,
 /// so `#` and `;` inside secrets and URLs survive. The key may contain spaces (the caller
-/// skips such properties, as the SDKs do); an empty key is `None`.
-fn split_property(line: &str) -> Option<(String, String)> {
-    let (key, value) = line.split_once('=')?;
+/// decides what such a name means, as the SDKs do).
+fn split_property(line: &str) -> Split {
+    let Some((key, value)) = line.split_once('=') else {
+        return Split::NoEquals;
+    };
     let key = key.trim();
     if key.is_empty() {
-        return None;
+        return Split::NoName;
     }
     let mut value = value;
     let bytes = value.as_bytes();
@@ -323,7 +343,7 @@ fn split_property(line: &str) -> Option<(String, String)> {
             break;
         }
     }
-    Some((key.to_owned(), value.trim().to_owned()))
+    Split::Property(key.to_owned(), value.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -398,9 +418,9 @@ mod tests {
             ("\n\n  indented = x\n", 3, "outside any section"),
             ("[default]\n  x = y\n", 2, "without a property"),
             ("[default]\nk =\n  no equals here\n", 3, "sub-section"),
-            ("[default]\nk =\n  = v\n", 3, "sub-section"),
+            ("[default]\nk =\n  = v\n", 3, "a sub-property needs a name"),
             ("[default] junk\n", 1, "after a section header"),
-            ("[default]\n= v\n", 2, "expected"),
+            ("[default]\n= v\n", 2, "a property needs a name"),
         ] {
             let err = parse(text, "/tmp/cfg").unwrap_err().to_string();
             assert!(
@@ -431,8 +451,8 @@ mod tests {
         let connect = s.services("local").unwrap().property("connect").unwrap();
         assert_eq!(
             connect.sub.keys().collect::<Vec<_>>(),
-            ["Endpoint_URL"],
-            "a sub-property with a space is skipped"
+            ["Endpoint_URL", "in valid"],
+            "a sub-property with a space is kept, as botocore keeps it"
         );
         assert_eq!(
             connect.value,

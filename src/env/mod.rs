@@ -6,7 +6,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::endpoint::EndpointUrl;
+pub mod endpoint;
+pub mod profile;
+
+use self::endpoint::EndpointUrl;
 use crate::error::Error;
 
 /// The process environment as resolution sees it: a lookup by name, so tests and embedders

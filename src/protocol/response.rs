@@ -169,7 +169,7 @@ mod tests {
             v,
             json!({"ResponseMetadata": {"RequestId": "r-1", "HTTPStatusCode": 200, "RetryAttempts": 0}})
         );
-        let err = Error::Service(ServiceError {
+        let err = Error::from(ServiceError {
             code: "ThrottlingException".into(),
             message: "Rate \"exceeded\"\n".into(),
             metadata: ResponseMetadata {

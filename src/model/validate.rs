@@ -9,7 +9,7 @@
 //! given (with a debug log line), so a value the service adds keeps working without a new
 //! build. `strict_enums: true` refuses such values instead.
 //!
-//! The limits and the walk over the request are generated from the model (src/generated.rs);
+//! The limits and the walk over the request are generated from the model (src/model/generated.rs);
 //! this module holds the rules' logic and wording, which follows botocore's
 //! ParamValidationError. Values are never echoed, except a refused enum value of a shape
 //! that is not sensitive.
@@ -17,8 +17,8 @@
 
 use crate::error::Error;
 use crate::json::FieldPath;
+pub use crate::model::rules::Checker;
 use crate::model::UpdateContactRequest;
-pub use crate::rules::Checker;
 
 /// Checks `request` with the checks `checker` selects.
 pub fn validate(request: &UpdateContactRequest, checker: Checker) -> Result<(), Error> {

@@ -1,9 +1,9 @@
-//! The hot path: keep-alive HTTP/1.1 POSTs to the client's own endpoint, over TLS (rustls, the
+//! The hot path (the direct engine): keep-alive HTTP/1.1 POSTs to the client's own endpoint, over TLS (rustls, the
 //! client's trust roots) or plain TCP, in two syscalls per warm call (one write of head and
 //! body, one read). ureq 3 spends about 13 and a thread per call here (a resolver thread, two
-//! liveness probes, separate writes, timeouts set on every call; see the README's Performance
-//! section), so UpdateContact takes this path whenever no proxy is configured; ureq keeps
-//! proxies and the credential providers.
+//! liveness probes, separate writes, timeouts set on every call; docs/performance.md, "What
+//! made the difference"), so UpdateContact takes this path whenever no proxy is configured;
+//! ureq keeps proxies and the credential providers.
 //!
 //! Behaviour kept from the ureq path: deadlines on connect, write and read (socket timeouts
 //! derived from the deadline, re-checked after every read so a dribbling server cannot stretch
@@ -15,9 +15,12 @@
 //! non-blocking peek (one `recv(MSG_PEEK | MSG_DONTWAIT)`, plus rustls' own buffer on TLS)
 //! must find no byte and no end of stream. A byte that arrived unasked (a stray second
 //! response, a late reply) would otherwise be read as the answer to the next request. The
-//! probe costs one syscall per warm call (see the README's Performance section). Connections
+//! probe costs one syscall per warm call (docs/performance.md, "The reuse probe"). Connections
 //! made before a `fork()` are never reused after it ([`crate::fork`]): the parent still
 //! owns them.
+//!
+//! Reading a response (framing, limits) is [`super::framing`]'s, behind its `Source` seam;
+//! this file owns the sockets.
 #![forbid(unsafe_code)]
 
 use std::io::{self, Read, Write};
@@ -29,18 +32,14 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-use crate::error::{Error, HttpHeaders, ResponseMetadata};
-use crate::http::{self, host_of, Engine, HttpResponse, Limits, Request, MAX_RESPONSE_BYTES};
+use crate::error::{Error, ResponseMetadata};
+use crate::http::{self, host_of, Engine, HttpResponse, Limits, Request};
 use crate::json::push_decimal;
 
-/// Largest response head read (ureq's limit too).
-const MAX_HEAD_BYTES: usize = 64 * 1024;
-/// Headers parsed in a response head; more is not the service.
-const MAX_HEADERS: usize = 64;
+use super::framing::{Reader, Source, INITIAL_BUFFER};
+
 /// A pooled connection idle this long is dropped unused (servers close idle ones near 60 s).
 const MAX_IDLE_AGE: Duration = Duration::from_secs(15);
-/// Read buffer of a new connection; grows up to MAX_HEAD_BYTES for a large head.
-const INITIAL_BUFFER: usize = 4096;
 
 /// Keep-alive connections to one `http://host:port` or `https://host:port`.
 pub struct Direct {
@@ -141,14 +140,14 @@ struct Conn {
 /// Why an exchange failed: `Stale` (a reused connection refused the first byte of the request,
 /// or ended before any byte of an answer: the server closed it as idle) is retried once on a
 /// new connection.
-enum Failure {
+enum ExchangeFailure {
     Stale(io::Error),
     Error(Error),
 }
 
-impl From<Error> for Failure {
+impl From<Error> for ExchangeFailure {
     fn from(e: Error) -> Self {
-        Failure::Error(e)
+        ExchangeFailure::Error(e)
     }
 }
 
@@ -236,8 +235,8 @@ impl Direct {
         if let Some(mut conn) = self.take_idle() {
             match self.exchange(&mut conn, &message, deadline, limits.read_timeout, true) {
                 Ok(done) => return Ok(self.finish(conn, done)),
-                Err(Failure::Error(e)) => return Err(e),
-                Err(Failure::Stale(_)) => {} // closed while idle: one new connection, silently
+                Err(ExchangeFailure::Error(e)) => return Err(e),
+                Err(ExchangeFailure::Stale(_)) => {} // closed while idle: one new connection, silently
             }
         }
         let connect_timeout = limits.connect_timeout.unwrap_or(self.connect_timeout);
@@ -246,8 +245,8 @@ impl Direct {
             .map_err(while_connecting)?;
         match self.exchange(&mut conn, &message, deadline, limits.read_timeout, false) {
             Ok(done) => Ok(self.finish(conn, done)),
-            Err(Failure::Error(e)) => Err(e),
-            Err(Failure::Stale(e)) => Err(self.io_error(&e, None)),
+            Err(ExchangeFailure::Error(e)) => Err(e),
+            Err(ExchangeFailure::Stale(e)) => Err(self.io_error(&e, None)),
         }
     }
 
@@ -285,7 +284,7 @@ impl Direct {
     fn connect(&self, deadline: Instant, connect_timeout: Duration) -> Result<Conn, Error> {
         let limit = |d: Instant| connect_timeout.min(d.saturating_duration_since(Instant::now()));
         let timed_out = || {
-            self.failed(http::Failure::TimedOut {
+            self.failed(http::HttpFailure::TimedOut {
                 doing: "connect",
                 connecting: true,
             })
@@ -320,7 +319,7 @@ impl Direct {
         }
         match last {
             Some(e) => Err(self.failed(http::io_failure(&e, "connect", true))),
-            None => Err(self.failed(http::Failure::Connect(&"no address to try"))),
+            None => Err(self.failed(http::HttpFailure::Connect(&"no address to try"))),
         }
     }
 
@@ -332,7 +331,7 @@ impl Direct {
         (config, name): &(Arc<ClientConfig>, ServerName<'static>),
         budget: Duration,
     ) -> Result<(Stream, Option<Duration>), Error> {
-        let failed = |why: String| self.failed(http::Failure::Tls(&why));
+        let failed = |why: String| self.failed(http::HttpFailure::Tls(&why));
         if budget.is_zero() {
             return Err(self.timeout("the TLS handshake", None));
         }
@@ -368,7 +367,7 @@ impl Direct {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        let not_found = |why: &dyn std::fmt::Display| self.failed(http::Failure::Resolve(why));
+        let not_found = |why: &dyn std::fmt::Display| self.failed(http::HttpFailure::Resolve(why));
         let (tx, rx) = mpsc::channel();
         let target = (self.host.clone(), self.port);
         std::thread::Builder::new()
@@ -381,7 +380,7 @@ impl Direct {
             Ok(Ok(addresses)) if !addresses.is_empty() => Ok(addresses),
             Ok(Ok(_)) => Err(not_found(&"no addresses")),
             Ok(Err(e)) => Err(not_found(&e)),
-            Err(_) => Err(self.failed(http::Failure::TimedOut {
+            Err(_) => Err(self.failed(http::HttpFailure::TimedOut {
                 doing: "resolve",
                 connecting: true,
             })),
@@ -395,7 +394,7 @@ impl Direct {
         deadline: Instant,
         read_timeout: Option<Duration>,
         reused: bool,
-    ) -> Result<(HttpResponse, bool), Failure> {
+    ) -> Result<(HttpResponse, bool), ExchangeFailure> {
         let out = &mut conn.out;
         out.clear();
         for piece in [
@@ -430,7 +429,7 @@ impl Direct {
         self.read_response(conn, deadline, reused)
     }
 
-    fn write_all(&self, conn: &mut Conn, deadline: Instant) -> Result<(), Failure> {
+    fn write_all(&self, conn: &mut Conn, deadline: Instant) -> Result<(), ExchangeFailure> {
         let mut written = 0;
         while written < conn.out.len() {
             shrink_timeout(&mut conn.write_timeout, deadline, |t| {
@@ -438,13 +437,13 @@ impl Direct {
             })
             .map_err(|_| self.timeout("sending the request", None))?;
             match conn.stream.write(&conn.out[written..]) {
-                Ok(0) => return Err(Failure::Stale(io::ErrorKind::WriteZero.into())),
+                Ok(0) => return Err(ExchangeFailure::Stale(io::ErrorKind::WriteZero.into())),
                 Ok(n) => written += n,
                 Err(e) if retry_io(&e) => {}
                 // A peer that closed while the connection sat idle shows up as a broken pipe
                 // or a reset on the first write.
-                Err(e) if written == 0 => return Err(Failure::Stale(e)),
-                Err(e) => return Err(Failure::Error(self.io_error(&e, None))),
+                Err(e) if written == 0 => return Err(ExchangeFailure::Stale(e)),
+                Err(e) => return Err(ExchangeFailure::Error(self.io_error(&e, None))),
             }
         }
         // TLS buffers records (and reports the socket's errors) until flushed; plain TCP has
@@ -457,7 +456,7 @@ impl Direct {
             match conn.stream.flush() {
                 Ok(()) => return Ok(()),
                 Err(e) if retry_io(&e) => {}
-                Err(e) => return Err(Failure::Error(self.io_error(&e, None))),
+                Err(e) => return Err(ExchangeFailure::Error(self.io_error(&e, None))),
             }
         }
     }
@@ -470,7 +469,7 @@ impl Direct {
         conn: &mut Conn,
         deadline: Instant,
         reused: bool,
-    ) -> Result<(HttpResponse, bool), Failure> {
+    ) -> Result<(HttpResponse, bool), ExchangeFailure> {
         let mut received = 0;
         let wire = Wire {
             stream: &mut conn.stream,
@@ -488,18 +487,18 @@ impl Direct {
         .read();
         match result {
             Err(e) if reused && received == 0 && !matches!(e, Error::Timeout { .. }) => Err(
-                Failure::Stale(io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string())),
+                ExchangeFailure::Stale(io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string())),
             ),
-            other => other.map_err(Failure::Error),
+            other => other.map_err(ExchangeFailure::Error),
         }
     }
 
-    fn failed(&self, failure: http::Failure<'_>) -> Error {
+    fn failed(&self, failure: http::HttpFailure<'_>) -> Error {
         http::failure(&self.authority, failure, None)
     }
 
     fn timeout(&self, doing: &str, context: Option<&ResponseMetadata>) -> Error {
-        let failure = http::Failure::TimedOut {
+        let failure = http::HttpFailure::TimedOut {
             doing,
             connecting: false,
         };
@@ -507,7 +506,7 @@ impl Direct {
     }
 
     fn io_error(&self, e: &io::Error, context: Option<&ResponseMetadata>) -> Error {
-        http::failure(&self.authority, http::Failure::Io(e), context)
+        http::failure(&self.authority, http::HttpFailure::Io(e), context)
     }
 }
 
@@ -531,17 +530,6 @@ struct Message<'a> {
     path: &'a str,
     headers: &'a [(&'a str, &'a str)],
     body: Option<&'a [u8]>,
-}
-
-/// Where a response's bytes come from: a connection ([`Wire`]), or a byte string handed over
-/// in pieces ([`read_response_bytes`], for the fuzz target).
-trait Source {
-    /// Reads into `buf` (never empty); Ok(0) at end of stream. `context` goes into errors.
-    fn read_some(
-        &mut self,
-        buf: &mut [u8],
-        context: Option<&ResponseMetadata>,
-    ) -> Result<usize, Error>;
 }
 
 /// A pooled connection's stream, read within the call's deadline.
@@ -578,432 +566,12 @@ impl Source for Wire<'_> {
     }
 }
 
-/// A server's bytes, `chunk` at a time.
-struct Pieces<'a> {
-    rest: &'a [u8],
-    chunk: usize,
-}
-
-impl Source for Pieces<'_> {
-    fn read_some(&mut self, buf: &mut [u8], _: Option<&ResponseMetadata>) -> Result<usize, Error> {
-        let n = buf.len().min(self.chunk.max(1)).min(self.rest.len());
-        buf[..n].copy_from_slice(&self.rest[..n]);
-        self.rest = &self.rest[n..];
-        Ok(n)
-    }
-}
-
-/// What [`read_response_bytes`] found.
-#[derive(Debug)]
-pub struct ReadOutcome {
-    /// The response and whether the connection could carry another request, or the error.
-    pub result: Result<(HttpResponse, bool), Error>,
-    /// Bytes read off the connection but not part of the response: left in the buffer.
-    pub buffered: usize,
-    /// Bytes the reader never asked for (still "on the wire", where the reuse probe sees them).
-    pub unread: usize,
-}
-
-/// The response reader without a socket, for the fuzz target: reads one response from
-/// `bytes`, handed over `chunk` bytes at a time as a connection might deliver them.
-pub fn read_response_bytes(bytes: &[u8], chunk: usize) -> ReadOutcome {
-    let mut buf = vec![0; INITIAL_BUFFER];
-    let mut reader = Reader {
-        buf: &mut buf,
-        source: Pieces { rest: bytes, chunk },
-        authority: "fuzz",
-        leftover: 0,
-    };
-    let result = reader.read();
-    ReadOutcome {
-        buffered: reader.leftover,
-        unread: reader.source.rest.len(),
-        result,
-    }
-}
-
-/// Reads one response from `source` into `buf`, which keeps its size across calls.
-struct Reader<'a, S> {
-    buf: &'a mut Vec<u8>,
-    source: S,
-    authority: &'a str,
-    /// After a read: bytes read past the end of the response.
-    leftover: usize,
-}
-
-impl<S: Source> Reader<'_, S> {
-    /// Reads more into `buf[filled..]`, growing it up to `limit`; Ok(0) at end of stream.
-    fn fill(
-        &mut self,
-        filled: usize,
-        limit: usize,
-        context: Option<&ResponseMetadata>,
-    ) -> Result<usize, Error> {
-        if filled == self.buf.len() {
-            let grown = (self.buf.len() * 2).min(limit).max(filled + 1);
-            self.buf.resize(grown, 0);
-        }
-        self.source.read_some(&mut self.buf[filled..], context)
-    }
-
-    fn malformed(&self, why: &str, context: Option<&ResponseMetadata>) -> Error {
-        http::failure(self.authority, http::Failure::Malformed(&why), context)
-    }
-
-    fn truncated(&self, context: &ResponseMetadata) -> Error {
-        self.malformed(
-            "the connection closed before the response body ended",
-            Some(context),
-        )
-    }
-
-    /// One response (after any 1xx interim ones): the response, and whether the connection
-    /// may carry another request (nothing after the response in the buffer, keep-alive).
-    fn read(&mut self) -> Result<(HttpResponse, bool), Error> {
-        let mut filled = 0;
-        // The head (skipping any 1xx interim responses).
-        let (head_len, head, http_headers) = loop {
-            let mut parsed = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut response = httparse::Response::new(&mut parsed);
-            match response.parse(&self.buf[..filled]) {
-                Ok(httparse::Status::Complete(len)) => {
-                    let head = Head::read(&response).map_err(|why| Error::InvalidResponse {
-                        message: format!("invalid HTTP response from {}: {why}", self.authority),
-                        metadata: ResponseMetadata {
-                            http_status: response.code,
-                            ..ResponseMetadata::default()
-                        },
-                    })?;
-                    if (100..200).contains(&head.status) && head.status != 101 {
-                        self.buf.copy_within(len..filled, 0);
-                        filled -= len;
-                        continue;
-                    }
-                    break (len, head, parsed_headers(response.headers));
-                }
-                Ok(httparse::Status::Partial) => {}
-                Err(e) => {
-                    return Err(self.malformed(&format!("{e}"), None));
-                }
-            }
-            if filled >= MAX_HEAD_BYTES {
-                return Err(self.malformed("the response head is larger than 65536 bytes", None));
-            }
-            match self.fill(filled, MAX_HEAD_BYTES, None) {
-                Ok(0) => {
-                    return Err(self
-                        .malformed("the connection closed before the response head ended", None))
-                }
-                Ok(n) => filled += n,
-                Err(e) => return Err(e),
-            }
-        };
-        let mut metadata = ResponseMetadata {
-            request_id: head.request_id.clone(),
-            http_status: Some(head.status),
-            http_headers,
-            ..Default::default()
-        };
-        let too_large = || Error::InvalidResponse {
-            message: format!(
-                "HTTP {} response body is larger than {MAX_RESPONSE_BYTES} bytes",
-                head.status
-            ),
-            metadata: metadata.clone(),
-        };
-        let limit = MAX_RESPONSE_BYTES as usize;
-        let mut body = Vec::new();
-        let mut start = head_len;
-        // Where the response ends in `buf[..filled]`.
-        let end;
-        if head.status == 204 || head.status == 304 {
-            end = head_len;
-        } else if head.chunked {
-            // Decode in place: `start..filled` are undecoded bytes.
-            loop {
-                let pending = &self.buf[start..filled];
-                match next_chunk(pending) {
-                    Chunk::Data { skip, len } => {
-                        if body.len() + len > limit {
-                            return Err(too_large());
-                        }
-                        if pending.len() >= skip + len + 2 {
-                            body.extend_from_slice(&pending[skip..skip + len]);
-                            if &pending[skip + len..skip + len + 2] != b"\r\n" {
-                                return Err(self
-                                    .malformed("a chunk does not end with CRLF", Some(&metadata)));
-                            }
-                            start += skip + len + 2;
-                            continue;
-                        }
-                    }
-                    Chunk::Last { end: last } => {
-                        end = start + last;
-                        break;
-                    }
-                    Chunk::Incomplete => {
-                        if pending.len() > 1024 && !pending.contains(&b'\n') {
-                            return Err(
-                                self.malformed("a chunk size line is too long", Some(&metadata))
-                            );
-                        }
-                    }
-                    Chunk::Malformed => {
-                        return Err(
-                            self.malformed("a chunk size is not hexadecimal", Some(&metadata))
-                        )
-                    }
-                }
-                // Need more: move what is pending to the front, then read.
-                compact(self.buf, &mut start, &mut filled);
-                let room = limit + 4096;
-                let n = self.fill(filled, room, Some(&metadata))?;
-                if n == 0 {
-                    return Err(self.truncated(&metadata));
-                }
-                filled += n;
-            }
-        } else if let Some(length) = head.content_length {
-            if length > limit {
-                return Err(too_large());
-            }
-            while filled - start < length {
-                if filled == self.buf.len() {
-                    compact(self.buf, &mut start, &mut filled);
-                }
-                let n = self.fill(filled, length + 1, Some(&metadata))?;
-                if n == 0 {
-                    return Err(self.truncated(&metadata));
-                }
-                filled += n;
-            }
-            body.extend_from_slice(&self.buf[start..start + length]);
-            end = start + length;
-        } else {
-            // Delimited by the end of the connection.
-            loop {
-                if filled - start > limit {
-                    return Err(too_large());
-                }
-                if filled == self.buf.len() {
-                    compact(self.buf, &mut start, &mut filled);
-                }
-                let n = self.fill(filled, limit + 4096, Some(&metadata))?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
-            }
-            body.extend_from_slice(&self.buf[start..filled]);
-            end = filled;
-        }
-        // Bytes after the response are a stray answer or garbage: never reuse.
-        self.leftover = filled - end;
-        // A body that ran to the end of the connection leaves no connection to reuse.
-        let delimited =
-            head.chunked || head.content_length.is_some() || matches!(head.status, 204 | 304);
-        let keep = delimited && self.leftover == 0 && head.keep_alive;
-        // A connection that grew for a large head or body goes back to its usual size.
-        if self.buf.len() > INITIAL_BUFFER * 4 {
-            self.buf.truncate(INITIAL_BUFFER);
-            self.buf.shrink_to_fit();
-        }
-        Ok((
-            HttpResponse {
-                status: head.status,
-                request_id: head.request_id,
-                error_type: head.error_type,
-                date: head.date,
-                cached: head.cached,
-                retry_after: head.retry_after,
-                headers: std::mem::take(&mut metadata.http_headers),
-                body,
-            },
-            keep,
-        ))
-    }
-}
-
-/// What the client needs from a response head.
-struct Head {
-    status: u16,
-    keep_alive: bool,
-    chunked: bool,
-    content_length: Option<usize>,
-    request_id: Option<String>,
-    error_type: Option<String>,
-    date: Option<String>,
-    cached: bool,
-    retry_after: Option<String>,
-}
-
-impl Head {
-    /// The head's framing and metadata; Err names what makes the framing invalid.
-    fn read(response: &httparse::Response<'_, '_>) -> Result<Head, &'static str> {
-        let mut head = Head {
-            status: response.code.unwrap_or(0),
-            // HTTP/1.0 closes unless it says otherwise; we never ask it to.
-            keep_alive: response.version == Some(1),
-            chunked: false,
-            content_length: None,
-            request_id: None,
-            error_type: None,
-            date: None,
-            cached: false,
-            retry_after: None,
-        };
-        for header in response.headers.iter() {
-            let name = header.name;
-            if name.eq_ignore_ascii_case("content-length") {
-                // RFC 9112 6.3: a length that is not one decimal number (a list of identical
-                // numbers allowed), or that differs between fields, is invalid framing.
-                let n = content_length(header.value).ok_or(
-                    "the Content-Length header is not a decimal number (RFC 9112 section 6.3)",
-                )?;
-                if head.content_length.is_some_and(|m| m != n) {
-                    return Err("the response has Content-Length headers with different values");
-                }
-                head.content_length = Some(n);
-                continue;
-            }
-            let Ok(value) = std::str::from_utf8(header.value) else {
-                continue;
-            };
-            let text = || Some(value.trim().to_owned());
-            if name.eq_ignore_ascii_case("transfer-encoding") {
-                head.chunked = value
-                    .rsplit(',')
-                    .next()
-                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-            } else if name.eq_ignore_ascii_case("connection") {
-                if value
-                    .split(',')
-                    .any(|v| v.trim().eq_ignore_ascii_case("close"))
-                {
-                    head.keep_alive = false;
-                }
-            } else if name.eq_ignore_ascii_case("x-amzn-requestid") {
-                head.request_id = text();
-            } else if name.eq_ignore_ascii_case("x-amzn-errortype") {
-                head.error_type = text();
-            } else if name.eq_ignore_ascii_case("date") {
-                head.date = text();
-            } else if name.eq_ignore_ascii_case("age") {
-                head.cached = true;
-            } else if name.eq_ignore_ascii_case("x-amz-retry-after") {
-                head.retry_after = text();
-            }
-        }
-        if head.chunked {
-            // Transfer-Encoding wins over Content-Length (RFC 9112 6.3); a sender that sends
-            // both is not trusted with the connection afterwards.
-            if head.content_length.take().is_some() {
-                head.keep_alive = false;
-            }
-        }
-        Ok(head)
-    }
-}
-
-/// A Content-Length value: one decimal number of at most 15 digits, or a comma-separated list
-/// of the same number repeated (RFC 9110 8.6). No sign, no inner spaces; None otherwise.
-fn content_length(value: &[u8]) -> Option<usize> {
-    let mut length = None;
-    for member in value.split(|&b| b == b',') {
-        let digits = member.trim_ascii();
-        if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let n = digits
-            .iter()
-            .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'));
-        if length.is_some_and(|m| m != n) {
-            return None;
-        }
-        length = Some(n);
-    }
-    length
-}
-
-enum Chunk {
-    /// A chunk of `len` bytes whose data starts `skip` bytes in.
-    Data {
-        skip: usize,
-        len: usize,
-    },
-    /// The last chunk and trailers end `end` bytes in.
-    Last {
-        end: usize,
-    },
-    Incomplete,
-    Malformed,
-}
-
-/// Reads one chunk-size line (and, for the last chunk, the trailers) from `pending`.
-fn next_chunk(pending: &[u8]) -> Chunk {
-    let Some(line_end) = pending.iter().position(|&b| b == b'\n') else {
-        return Chunk::Incomplete;
-    };
-    let line = &pending[..line_end];
-    let size = line.split(|&b| b == b';').next().unwrap_or_default();
-    let size = std::str::from_utf8(size).unwrap_or("").trim();
-    let Ok(len) = usize::from_str_radix(size, 16) else {
-        return Chunk::Malformed;
-    };
-    if size.len() > 15 {
-        return Chunk::Malformed;
-    }
-    if len > 0 {
-        return Chunk::Data {
-            skip: line_end + 1,
-            len,
-        };
-    }
-    // Trailers: lines up to an empty one.
-    let mut at = line_end + 1;
-    loop {
-        let Some(n) = pending[at..].iter().position(|&b| b == b'\n') else {
-            return Chunk::Incomplete;
-        };
-        let line = &pending[at..at + n];
-        at += n + 1;
-        if line.is_empty() || line == b"\r" {
-            return Chunk::Last { end: at };
-        }
-    }
-}
-
-/// Moves the unconsumed `buf[start..filled]` to the front, making room to read into.
-/// The header lines of a response head (status line skipped), for `HTTPHeaders`.
-/// The response's headers as httparse found them. A value that is not UTF-8 (obs-text) is
-/// kept with U+FFFD in place of the bad bytes, as before; such values take the slow path.
-fn parsed_headers(headers: &[httparse::Header<'_>]) -> HttpHeaders {
-    if headers.iter().all(|h| std::str::from_utf8(h.value).is_ok()) {
-        return HttpHeaders::from_pairs(
-            headers
-                .iter()
-                .map(|h| (h.name, std::str::from_utf8(h.value).unwrap_or("").trim())),
-        );
-    }
-    let lossy: Vec<(&str, String)> = headers
-        .iter()
-        .map(|h| (h.name, String::from_utf8_lossy(h.value).into_owned()))
-        .collect();
-    HttpHeaders::from_pairs(lossy.iter().map(|(name, value)| (*name, value.trim())))
-}
-
 /// Marks a failure of `connect` (resolve, TCP, TLS) as happening before anything was sent.
 fn while_connecting(mut e: Error) -> Error {
     if let Some(m) = e.metadata_mut() {
         m.while_connecting = true;
     }
     e
-}
-
-fn compact(buf: &mut [u8], start: &mut usize, filled: &mut usize) {
-    buf.copy_within(*start..*filled, 0);
-    *filled -= *start;
-    *start = 0;
 }
 
 fn forbidden(text: &str) -> bool {
@@ -1111,71 +679,6 @@ mod tests {
         );
         let f = tls("https://127.0.0.1:8443").unwrap();
         assert_eq!((f.host.as_str(), f.port), ("127.0.0.1", 8443));
-    }
-
-    #[test]
-    fn bytes_after_a_response_make_the_connection_unusable() {
-        let two = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n\r\n";
-        for chunk in [1, 7, usize::MAX] {
-            let outcome = read_response_bytes(two, chunk);
-            let (response, reusable) = outcome.result.unwrap();
-            assert_eq!((response.status, &response.body[..]), (200, &b"{}"[..]));
-            // Pieces of 1 leave the stray bytes on the wire (the probe sees them); a whole
-            // read buffers them: either way not reused from the buffer.
-            assert!(!reusable || outcome.buffered == 0, "chunk {chunk}");
-            assert_eq!(outcome.buffered + outcome.unread, 19, "chunk {chunk}");
-        }
-        let one = read_response_bytes(&two[..40], usize::MAX);
-        assert!(
-            one.result.unwrap().1,
-            "a lone response leaves the connection reusable"
-        );
-    }
-
-    #[test]
-    fn content_length_is_one_decimal_number() {
-        for (value, expected) in [
-            (&b"0"[..], Some(0)),
-            (b" 42 ", Some(42)),
-            (b"2, 2", Some(2)),
-            (b"2,2,2", Some(2)),
-            (b"2, 40", None),
-            (b"2 0", None),
-            (b"+2", None),
-            (b"-2", None),
-            (b"", None),
-            (b",", None),
-            (b"2,", None),
-            (b"0x10", None),
-            (b"1234567890123456", None),
-        ] {
-            assert_eq!(
-                content_length(value),
-                expected,
-                "{:?}",
-                String::from_utf8_lossy(value)
-            );
-        }
-    }
-
-    #[test]
-    fn chunks_are_read_with_extensions_and_trailers() {
-        assert!(matches!(
-            next_chunk(b"1a;x=y\r\n"),
-            Chunk::Data { skip: 8, len: 26 }
-        ));
-        assert!(matches!(next_chunk(b"0\r\n\r\n"), Chunk::Last { end: 5 }));
-        assert!(matches!(
-            next_chunk(b"0\r\nx: y\r\n\r\n"),
-            Chunk::Last { end: 11 }
-        ));
-        assert!(matches!(next_chunk(b"0\r\nx: y\r\n"), Chunk::Incomplete));
-        assert!(matches!(next_chunk(b"zz\r\n"), Chunk::Malformed));
-        assert!(matches!(
-            next_chunk(b"10000000000000000\r\n"),
-            Chunk::Malformed
-        ));
-        assert!(matches!(next_chunk(b"1"), Chunk::Incomplete));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod adaptive;
+
 use crate::error::Error;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
@@ -266,7 +268,7 @@ mod tests {
     }
 
     fn service(code: &str, status: u16) -> Error {
-        Error::Service(ServiceError {
+        Error::from(ServiceError {
             code: code.into(),
             message: String::new(),
             metadata: ResponseMetadata {
