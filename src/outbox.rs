@@ -532,7 +532,17 @@ fn stamp(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     tx.commit().map_err(|e| storage(path, e))
 }
 
-/// A connection to an outbox file already prepared and stamped (see [`prepare_file`]).
+/// The first connection to an outbox file: judged (refused untouched unless it is empty or
+/// an outbox), created owner-only when missing, stamped, with its tables.
+fn open_file(path: &Path) -> Result<Connection, Error> {
+    prepare_file(path)?;
+    let mut conn = open_connection(path)?;
+    stamp(&mut conn, path)?;
+    ensure_heads(&mut conn).map_err(|e| storage(path, e))?;
+    Ok(conn)
+}
+
+/// A connection to an outbox file already made ready by [`open_file`].
 fn open_connection(path: &Path) -> Result<Connection, Error> {
     let conn = Connection::open_with_flags(
         path,
@@ -590,10 +600,7 @@ impl Outbox {
         options.check()?;
         options.lease_for(client.settings().timeout)?;
         let path = path.as_ref().to_path_buf();
-        prepare_file(&path)?;
-        let mut conn = open_connection(&path)?;
-        stamp(&mut conn, &path)?;
-        ensure_heads(&mut conn).map_err(|e| storage(&path, e))?;
+        let mut conn = open_file(&path)?;
         let file = file_id(&path).map_err(|e| storage_reason(&path, &format!("cannot read it: {e}")))?;
         release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
         let pacer = Pacer::open(&mut conn, &options).map_err(|e| storage(&path, e))?;
