@@ -236,7 +236,8 @@ typedef struct connect_client connect_client;
  * A durable, quota-aware outbox of UpdateContact calls on a file (see docs/outbox.md).
  * Create with connect_outbox_open(), release with connect_outbox_close().
  *
- * Thread safety: a `const connect_outbox *` may be used by any number of threads at once.
+ * Thread safety: a `const connect_outbox *` may be used by any number of threads at once,
+ * until connect_outbox_close(), which no other call on it may overlap.
  */
 typedef struct connect_outbox connect_outbox;
 
@@ -438,22 +439,26 @@ connect_status connect_update_contact_async(const connect_client *client,
  *                      so the client may be freed before the outbox is closed.
  * @param path          The outbox file (SQLite, WAL mode; `-wal` and `-shm` files beside it).
  *                      Several processes may open the same file: each update is delivered
- *                      by one of them.
+ *                      by one of them. A new file is created owner-only (0600, and so are
+ *                      its `-wal` and `-shm`). An existing file is opened only when it is
+ *                      empty or an outbox this version reads; any other is refused
+ *                      without being written to.
  * @param options_json  NULL or a JSON object with any of: rate (calls/s to start from,
- *                      default 2), burst (default 5), max_age_ms (retry until then, then
- *                      dead letter; default 86400000), workers (1..=64, default 4),
- *                      max_coalesce (1..=1000, default 50), max_backoff_ms (default 30000),
- *                      lease_ms (how long one call holds its contact's updates before
- *                      another thread or process may take them over; at least the client's
- *                      timeout + 1000, default the client's timeout + 30000).
+ *                      0.001 to 100000, default 2), burst (default 5), max_age_ms (retry
+ *                      until then, then dead letter; default 86400000), workers (1..=64,
+ *                      default 4), max_coalesce (1..=1000, default 50), max_backoff_ms
+ *                      (default 30000), lease_ms (how long one call holds its contact's
+ *                      updates before another thread or process may take them over; at
+ *                      least the client's timeout + 1000, default the client's timeout +
+ *                      30000).
  * @param callback      NULL, or told of each delivery and dead letter (see
  *                      connect_outbox_callback).
  * @param user_data     Passed to the callback untouched.
  * @param outbox_out    Receives the outbox on CONNECT_STATUS_OK only.
  * @return CONNECT_STATUS_OK, NULL_ARGUMENT (client, path or outbox_out), INVALID_UTF8,
  *         INVALID_JSON, INVALID_CONFIG (an option, named), STORAGE (the file cannot be
- *         opened or written, or is not an outbox: the message names it and SQLite's
- *         reason), PANIC.
+ *         opened or written, is not an outbox, or is an outbox of a newer version: the
+ *         message names it and the reason), PANIC. On failure nothing is left running.
  */
 connect_status connect_outbox_open(const connect_client *client,
                                    const char *path,
@@ -470,7 +475,8 @@ connect_status connect_outbox_open(const connect_client *client,
  * @return CONNECT_STATUS_OK (on disk: survives kill -9 and power loss); NULL_ARGUMENT,
  *         INVALID_UTF8, INVALID_JSON, VALIDATION (same status and message as
  *         connect_update_contact(); nothing stored); STORAGE (the file cannot be written,
- *         e.g. the disk is full); PANIC.
+ *         e.g. the disk is full, or it was deleted or replaced since the outbox opened it);
+ *         PANIC.
  */
 connect_status connect_outbox_enqueue(const connect_outbox *outbox,
                                       const char *request_json,
@@ -520,8 +526,15 @@ connect_status connect_outbox_discard(const connect_outbox *outbox, uint64_t id)
 
 /**
  * Stops delivering (calls in flight finish, within the client's timeout_ms) and releases the
- * outbox; pending updates stay in the file for the next open. NULL is a no-op. No other
- * thread may still use the outbox.
+ * outbox; pending updates stay in the file for the next open. NULL is a no-op.
+ *
+ * The caller must make sure no other thread is still in a call on this outbox, and none
+ * starts one: they would use freed memory (the Python binding counts its calls in flight
+ * and waits for them). Never from the outbox's own callback.
+ *
+ * Fork: an outbox does not survive fork(); in the child, close only releases the child's
+ * copy (it waits for no thread and closes nothing of the parent's) and the parent's outbox
+ * is unaffected.
  */
 void connect_outbox_close(connect_outbox *outbox);
 

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -16,6 +17,7 @@ use serde_json::{json, Map, Value};
 
 use crate::client::Client;
 use crate::error::{Error, Status};
+use crate::log::{emit, LogLevel};
 use crate::model::UpdateContactRequest;
 use crate::retry::{random_unit, FailureKind};
 
@@ -105,6 +107,12 @@ impl fmt::Debug for OutboxOptions {
     }
 }
 
+/// The slowest `rate` accepted, calls per second: one call in about 17 minutes. Below it a
+/// send's wait (1/rate, and 50 times that at the pacer's floor) stops meaning anything.
+pub(crate) const MIN_RATE: f64 = 0.001;
+/// The fastest `rate` accepted, calls per second.
+pub(crate) const MAX_RATE: f64 = 100_000.0;
+
 impl OutboxOptions {
     /// Reads options from JSON (`rate`, `burst`, `max_age_ms`, `workers`, `max_coalesce`,
     /// `max_backoff_ms`, `lease_ms`); unknown keys are refused.
@@ -147,8 +155,11 @@ impl OutboxOptions {
 
     fn check(&self) -> Result<(), Error> {
         let bad = |what: &str| Err(Error::InvalidConfig(format!("outbox option {what}")));
-        if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 100_000.0) {
-            return bad("rate: must be a number of calls per second in (0, 100000]");
+        if !(MIN_RATE..=MAX_RATE).contains(&self.rate) {
+            return bad(&format!(
+                "rate: must be a number of calls per second from {MIN_RATE} (one call in about {} minutes) to {MAX_RATE}",
+                (1.0 / MIN_RATE / 60.0).round()
+            ));
         }
         if !(1..=100_000).contains(&self.burst) {
             return bad("burst: must be 1..=100000");
@@ -260,6 +271,8 @@ impl DeadLetter {
 pub struct Outbox {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    /// The process that opened it: in the child of a fork its threads do not exist.
+    pid: u32,
 }
 
 impl fmt::Debug for Outbox {
@@ -283,6 +296,8 @@ struct Shared {
     pacer: Pacer,
     stop: AtomicBool,
     wake: (Mutex<u64>, Condvar),
+    /// The file opened, to notice it deleted or replaced while open.
+    file: FileId,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -336,12 +351,202 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The SQLite `application_id` of an outbox file: "CCOB" (connect-contact outbox). A file
+/// carrying another (or none, unless it is empty or an unstamped outbox of the previous
+/// release) is not opened.
+const APPLICATION_ID: i32 = 0x4343_4F42;
+/// The version of the tables below, kept in the file's `user_version`: a file of a newer
+/// version is refused (this code would misread it).
+const SCHEMA_VERSION: i32 = 1;
+
+/// The outbox's tables. Also the reference an unstamped file's tables are compared with.
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS outbox(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        contact TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        contact_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        enqueued_ms INTEGER NOT NULL,
+        dead INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_ms INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        solo INTEGER NOT NULL DEFAULT 0,
+        error_status INTEGER,
+        error_code TEXT,
+        error_message TEXT);
+     CREATE INDEX IF NOT EXISTS outbox_by_contact ON outbox(dead, contact, id);
+     CREATE TABLE IF NOT EXISTS outbox_counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+     CREATE TABLE IF NOT EXISTS outbox_pacer(
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        rate REAL NOT NULL,
+        start_rate REAL NOT NULL,
+        burst REAL NOT NULL,
+        tokens REAL NOT NULL,
+        refilled_us INTEGER NOT NULL,
+        grown_us INTEGER NOT NULL,
+        cut_us INTEGER NOT NULL,
+        ceiling REAL NOT NULL,
+        unavailable_us INTEGER NOT NULL DEFAULT 0);";
+
+/// What a file holds, judged before anything is written to it.
+#[derive(Debug, PartialEq)]
+enum Found {
+    /// Zero bytes, or an SQLite database with nothing in it: made into an outbox.
+    Empty,
+    /// Stamped as an outbox of this schema version.
+    Outbox,
+    /// An outbox made before files were stamped (application_id 0, the tables of
+    /// [`SCHEMA`]): stamped and used.
+    Unstamped,
+}
+
+/// Which file an open outbox uses: (device, inode), to notice it deleted or replaced.
+type FileId = (u64, u64);
+
+fn file_id(path: &Path) -> std::io::Result<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Makes `path` ready to open for writing, writing nothing to a file that is not an outbox:
+/// a missing file is created owner-only (0600, whatever the umask; SQLite gives `-wal` and
+/// `-shm` the main file's mode), an existing one is judged through a read-only connection
+/// and refused unless it is empty or an outbox this version reads.
+fn prepare_file(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > 0 => {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| storage(path, e))?;
+            conn.busy_timeout(Duration::from_secs(30))
+                .map_err(|e| storage(path, e))?;
+            judge(&conn)
+                .map_err(|e| storage(path, e))?
+                .map_err(|reason| storage_reason(path, &reason))?;
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // This process holds no SQLite lock on a file it has just made, so closing this
+            // descriptor cannot drop one (POSIX locks belong to the process and the inode).
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(file) => file
+                    .set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| storage_reason(path, &format!("cannot make it owner-only: {e}"))),
+                // Another process made it first: judged by the stamp step under its lock.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(storage_reason(path, &format!("cannot create it: {e}"))),
+            }
+        }
+        Err(e) => Err(storage_reason(path, &format!("cannot read it: {e}"))),
+    }
+}
+
+/// What the file behind `conn` is, or why it is not opened (the reason, naming no data).
+fn judge(conn: &Connection) -> rusqlite::Result<Result<Found, String>> {
+    let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i32>(0));
+    let (application_id, version) = (pragma("application_id")?, pragma("user_version")?);
+    if application_id == APPLICATION_ID {
+        return Ok(match version {
+            SCHEMA_VERSION => Ok(Found::Outbox),
+            v if v > SCHEMA_VERSION => Err(format!(
+                "made by a newer version of connect-contact (outbox schema version {v}; this \
+                 version reads version {SCHEMA_VERSION}); open it with that version or newer"
+            )),
+            v => Err(format!(
+                "an outbox file of an unknown schema version {v} (this version reads version \
+                 {SCHEMA_VERSION})"
+            )),
+        });
+    }
+    let refused = Err(format!(
+        "not an outbox file: an SQLite database of another application (application_id \
+         {application_id:#x}, user_version {version}); it was left unchanged"
+    ));
+    if application_id != 0 || version != 0 {
+        return Ok(refused);
+    }
+    let tables = columns_by_table(conn)?;
+    let objects: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if objects == 0 {
+        return Ok(Ok(Found::Empty));
+    }
+    // An outbox of the previous release: the `outbox` table and no table but ours, each with
+    // exactly the columns SCHEMA gives it.
+    let reference = Connection::open_in_memory()?;
+    reference.execute_batch(SCHEMA)?;
+    reference.execute_batch(HEADS_SCHEMA)?;
+    let ours = columns_by_table(&reference)?;
+    let unstamped = tables.contains_key("outbox")
+        && tables
+            .iter()
+            .all(|(name, columns)| ours.get(name) == Some(columns));
+    Ok(if unstamped { Ok(Found::Unstamped) } else { refused })
+}
+
+/// Each table (SQLite's own aside) with its column names in order.
+fn columns_by_table(
+    conn: &Connection,
+) -> rusqlite::Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut tables = std::collections::BTreeMap::new();
+    for name in names {
+        let columns = conn
+            .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?
+            .query_map([&name], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        tables.insert(name, columns);
+    }
+    Ok(tables)
+}
+
+/// Judges the file again under the write lock (another process may have made it meanwhile)
+/// and, when it is empty or unstamped, stamps it and makes the tables, in one transaction.
+fn stamp(conn: &mut Connection, path: &Path) -> Result<(), Error> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| storage(path, e))?;
+    let found = judge(&tx)
+        .map_err(|e| storage(path, e))?
+        .map_err(|reason| storage_reason(path, &reason))?;
+    if found != Found::Outbox {
+        tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; {SCHEMA}"
+        ))
+        .map_err(|e| storage(path, e))?;
+    }
+    tx.commit().map_err(|e| storage(path, e))
+}
+
+/// The first connection to an outbox file: judged (refused untouched unless it is empty or
+/// an outbox), created owner-only when missing, stamped, with its tables.
+fn open_file(path: &Path) -> Result<Connection, Error> {
+    prepare_file(path)?;
+    let mut conn = open_connection(path)?;
+    stamp(&mut conn, path)?;
+    ensure_heads(&mut conn).map_err(|e| storage(path, e))?;
+    Ok(conn)
+}
+
+/// A connection to an outbox file already made ready by [`open_file`].
 fn open_connection(path: &Path) -> Result<Connection, Error> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| storage(path, e))?;
     conn.busy_timeout(Duration::from_secs(30))
@@ -368,41 +573,20 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
         }
     }
     // FULL: the WAL is fsynced at each commit, so an acknowledged enqueue survives power loss.
-    conn.execute_batch(
-        "PRAGMA synchronous=FULL;
-         CREATE TABLE IF NOT EXISTS outbox(
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            contact TEXT NOT NULL,
-            instance_id TEXT NOT NULL,
-            contact_id TEXT NOT NULL,
-            body TEXT NOT NULL,
-            enqueued_ms INTEGER NOT NULL,
-            dead INTEGER NOT NULL DEFAULT 0,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_ms INTEGER NOT NULL DEFAULT 0,
-            lease_owner TEXT,
-            lease_until INTEGER NOT NULL DEFAULT 0,
-            solo INTEGER NOT NULL DEFAULT 0,
-            error_status INTEGER,
-            error_code TEXT,
-            error_message TEXT);
-         CREATE INDEX IF NOT EXISTS outbox_by_contact ON outbox(dead, contact, id);
-         CREATE TABLE IF NOT EXISTS outbox_counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-         CREATE TABLE IF NOT EXISTS outbox_pacer(
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            rate REAL NOT NULL,
-            start_rate REAL NOT NULL,
-            burst REAL NOT NULL,
-            tokens REAL NOT NULL,
-            refilled_us INTEGER NOT NULL,
-            grown_us INTEGER NOT NULL,
-            cut_us INTEGER NOT NULL,
-            ceiling REAL NOT NULL,
-            unavailable_us INTEGER NOT NULL DEFAULT 0);",
-    )
-    .map_err(|e| storage(path, e))?;
-    let mut conn = conn;
-    ensure_heads(&mut conn).map_err(|e| storage(path, e))?;
+    conn.execute_batch("PRAGMA synchronous=FULL;")
+        .map_err(|e| storage(path, e))?;
+    Ok(conn)
+}
+
+/// A delivery thread's connection. Leases and delivery records need not reach the disk at
+/// once: lost by a power cut, a lease is simply free again and a delivered row is sent again
+/// (at least once, see docs/outbox.md). A process crash loses neither (WAL).
+fn worker_connection(path: &Path) -> Result<Connection, Error> {
+    #[cfg(test)]
+    tests::fail_hook()?;
+    let conn = open_connection(path)?;
+    conn.execute_batch("PRAGMA synchronous=NORMAL;")
+        .map_err(|e| storage(path, e))?;
     Ok(conn)
 }
 
@@ -416,7 +600,8 @@ impl Outbox {
         options.check()?;
         options.lease_for(client.settings().timeout)?;
         let path = path.as_ref().to_path_buf();
-        let mut conn = open_connection(&path)?;
+        let mut conn = open_file(&path)?;
+        let file = file_id(&path).map_err(|e| storage_reason(&path, &format!("cannot read it: {e}")))?;
         release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
         let pacer = Pacer::open(&mut conn, &options).map_err(|e| storage(&path, e))?;
         let owner = format!(
@@ -435,28 +620,30 @@ impl Outbox {
             stop: AtomicBool::new(false),
             wake: (Mutex::new(0), Condvar::new()),
             path,
+            file,
         });
-        let mut threads = Vec::new();
-        for i in 0..shared.options.workers {
-            let conn = open_connection(&shared.path)?;
-            // Leases and delivery records need not reach the disk at once: lost by a power
-            // cut, a lease is simply free again and a delivered row is sent again (at least
-            // once, see docs/outbox.md). A process crash loses neither (WAL).
-            conn.execute_batch("PRAGMA synchronous=NORMAL;")
-                .map_err(|e| storage(&shared.path, e))?;
-            let worker = Arc::clone(&shared);
+        // Threads go into the outbox as they start: an open that fails part-way drops it,
+        // which stops and joins them (and closes their connections) before returning.
+        let mut outbox = Outbox {
+            shared,
+            threads: Vec::new(),
+            pid: std::process::id(),
+        };
+        for i in 0..outbox.shared.options.workers {
+            let conn = worker_connection(&outbox.shared.path)?;
+            let worker = Arc::clone(&outbox.shared);
             let handle = std::thread::Builder::new()
                 .name(format!("connect-outbox-{i}"))
-                .spawn(move || worker.deliver_loop(conn))
+                .spawn(move || worker.deliver(conn))
                 .map_err(|e| {
                     Error::InvalidConfig(format!(
                         "outbox file {}: cannot start a delivery thread: {e}",
-                        shared.path.display()
+                        outbox.shared.path.display()
                     ))
                 })?;
-            threads.push(handle);
+            outbox.threads.push(handle);
         }
-        Ok(Outbox { shared, threads })
+        Ok(outbox)
     }
 
     /// Validates the request exactly as [`Client::update_contact`] does (a failure stores
@@ -473,6 +660,15 @@ impl Outbox {
         .map_err(|e| storage(&self.shared.path, e))?;
         let id = conn.last_insert_rowid() as u64;
         drop(conn);
+        // Committed to the file this outbox opened; acknowledged only if that file is still
+        // the one at `path` (deleted or renamed over, the update would be lost at close).
+        if file_id(&self.shared.path).ok() != Some(self.shared.file) {
+            return Err(storage_reason(
+                &self.shared.path,
+                "the outbox file was deleted or replaced while open; the update was not \
+                 stored (close this outbox and open the file again)",
+            ));
+        }
         self.shared.notify();
         Ok(id)
     }
@@ -595,6 +791,14 @@ impl Outbox {
     }
 
     fn stop_threads(&mut self) {
+        if std::process::id() != self.pid {
+            // The child of a fork: the delivery threads do not exist here (joining them would
+            // fail), and the connections are copies of the parent's, which goes on using the
+            // file. Forget both; the parent's outbox is unaffected.
+            std::mem::forget(std::mem::take(&mut self.threads));
+            std::mem::forget(Arc::clone(&self.shared));
+            return;
+        }
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.notify();
         for t in self.threads.drain(..) {
@@ -705,6 +909,20 @@ const FLOOR: f64 = 0.02;
 /// should cost the account's quota a few probes, not every pending update at the full rate.
 const UNAVAILABLE_CUT: f64 = 0.5;
 
+/// The longest a send waits for its token. At the slowest rate the options allow
+/// ([`MIN_RATE`] at the pacer's floor) one wait is 1/(0.001 × 0.02) s, about 14 hours; a
+/// file's stored state could ask for more (or for a wait that does not fit a `Duration`).
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// `seconds` as a wait: none for zero, a negative or a NaN, at most [`LONGEST_WAIT`].
+fn wait_secs(seconds: f64) -> Duration {
+    if seconds > 0.0 {
+        Duration::try_from_secs_f64(seconds).map_or(LONGEST_WAIT, |d| d.min(LONGEST_WAIT))
+    } else {
+        Duration::ZERO
+    }
+}
+
 /// The pacer's state: a token bucket whose rate adapts (cut on throttle, probed upward while
 /// it is what limits the sends). One row in the outbox file, shared by every process and
 /// handle on it; the arithmetic is here, free of SQLite, so it can be tested on its own.
@@ -771,11 +989,7 @@ impl PacerState {
             self.rate += self.start_rate * speed * dt;
         }
         self.tokens -= 1.0;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
-        }
+        wait_secs(-self.tokens / self.rate)
     }
 
     /// A call sent at `sent_us` failed for a reason other than throttling that is retried (the
@@ -984,6 +1198,48 @@ impl Shared {
             .unwrap_or(Duration::from_secs(30))
     }
 
+    /// A delivery thread: [`Shared::deliver_loop`] until the outbox closes. A panic in it (a
+    /// bug, or an `on_event` callback that panicked) is logged and delivery goes on, on a
+    /// fresh connection; rows it had leased wait for their lease to run out.
+    fn deliver(self: Arc<Self>, conn: Connection) {
+        let mut conn = Some(conn);
+        while !self.stop.load(Ordering::SeqCst) {
+            let next = match conn.take() {
+                Some(c) => Ok(c),
+                None => worker_connection(&self.path),
+            };
+            let c = match next {
+                Ok(c) => c,
+                Err(e) => {
+                    emit(LogLevel::Error, format_args!("{e}; a delivery thread tries again in 1 s"));
+                    self.idle(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let worker = Arc::clone(&self);
+            if catch_unwind(AssertUnwindSafe(move || worker.deliver_loop(c))).is_ok() {
+                return;
+            }
+            emit(
+                LogLevel::Error,
+                format_args!(
+                    "outbox file {}: a delivery thread panicked (the message is on stderr); \
+                     delivery goes on",
+                    self.path.display()
+                ),
+            );
+        }
+    }
+
+    /// Waits up to `d`, less when woken (an enqueue, close).
+    fn idle(&self, d: Duration) {
+        let (m, c) = &self.wake;
+        let guard = lock(m);
+        if !self.stop.load(Ordering::SeqCst) {
+            let _ = c.wait_timeout(guard, d);
+        }
+    }
+
     fn deliver_loop(self: Arc<Self>, mut conn: Connection) {
         while !self.stop.load(Ordering::SeqCst) {
             let seen = *lock(&self.wake.0);
@@ -1104,7 +1360,7 @@ impl Shared {
         claim: &Claim,
         take: bool,
     ) -> rusqlite::Result<()> {
-        let until = now_ms() + (claim.wait + self.lease()).as_millis() as i64;
+        let until = now_ms() + claim.wait.saturating_add(self.lease()).as_millis() as i64;
         tx.prepare_cached(
             "UPDATE outbox_heads SET lease_owner = ?1, lease_until = ?2
              WHERE contact = ?3 AND (?4 OR lease_owner = ?1)",
@@ -1250,7 +1506,7 @@ impl Shared {
                     let delay = if throttled {
                         // Held back one to two sends' worth at the (cut) rate, so a throttle
                         // is not followed at once by the same call; it keeps its place.
-                        Duration::from_secs_f64((1.0 + random_unit()) / self.pacer.rate())
+                        wait_secs((1.0 + random_unit()) / self.pacer.rate())
                             .min(self.options.max_backoff)
                     } else {
                         let exp = Duration::from_millis(100)
@@ -1362,7 +1618,7 @@ pub(crate) fn retryable(error: &Error) -> bool {
 }
 
 mod heads;
-use heads::{ensure_heads, idle_wait, FIRST_DUE, PENDING_UP_TO, READY_HEAD, RELEASE, RUN_OF};
+use heads::{ensure_heads, idle_wait, HEADS_SCHEMA, FIRST_DUE, PENDING_UP_TO, READY_HEAD, RELEASE, RUN_OF};
 
 #[cfg(test)]
 mod claim_tests;
@@ -1370,6 +1626,129 @@ mod claim_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Worker connections the next opens on this thread make before one fails (None:
+        /// never): an open that fails part-way, on demand.
+        static WORKER_CONNECTIONS_BEFORE_FAILURE: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Called by [`worker_connection`]: fails when the count set on this thread runs out.
+    pub(super) fn fail_hook() -> Result<(), Error> {
+        WORKER_CONNECTIONS_BEFORE_FAILURE.with(|left| match left.get() {
+            Some(0) => {
+                left.set(None);
+                Err(Error::Storage("test hook: a worker connection fails".into()))
+            }
+            Some(n) => {
+                left.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        })
+    }
+
+    /// A client of the clean environment (none of this machine's settings) whose calls go to
+    /// a port nobody listens on: every attempt fails, fast, and counts in `attempts`.
+    fn unreachable_client() -> Arc<Client> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let config = crate::config::ClientConfig::from_json(&format!(
+            r#"{{"region": "us-east-1", "endpoint_url": "http://127.0.0.1:{port}",
+                "access_key_id": "AKIDUNIT", "secret_access_key": "unit-secret",
+                "max_attempts": 1, "timeout_ms": 2000}}"#
+        ))
+        .unwrap();
+        Arc::new(Client::with_settings(config.resolve_with(&|_| None).unwrap()))
+    }
+
+    fn scratch_file(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("connect-outbox-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        path
+    }
+
+    /// This process's open descriptors on `path` or its `-wal` and `-shm`.
+    fn descriptors_on(path: &Path) -> usize {
+        let prefix = path.to_str().unwrap();
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.to_str().is_some_and(|t| t.starts_with(prefix)))
+            .count()
+    }
+
+    fn attempts_in(path: &Path) -> i64 {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        conn.query_row(
+            "SELECT COALESCE((SELECT value FROM outbox_counters WHERE name = 'attempts'), 0)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_open_that_fails_part_way_leaves_no_thread_or_connection_behind() {
+        let client = unreachable_client();
+        let path = scratch_file("failed-open.db");
+        let mut options = OutboxOptions {
+            rate: 1000.0,
+            max_backoff: Duration::from_millis(10),
+            workers: 1,
+            ..OutboxOptions::default()
+        };
+        // One pending update, tried once (its first attempt fails: nobody listens).
+        let outbox = Outbox::open(Arc::clone(&client), &path, options.clone()).unwrap();
+        let mut request = UpdateContactRequest::new("i", "c");
+        request.name = Some("n".into());
+        outbox.enqueue(&request).unwrap();
+        for _ in 0..500 {
+            if attempts_in(&path) > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        outbox.close();
+        assert_eq!(descriptors_on(&path), 0, "a closed outbox keeps nothing open");
+        let tried = attempts_in(&path);
+        assert!(tried > 0, "the update was tried");
+
+        // Four delivery threads; the third one's connection fails.
+        options.workers = 4;
+        WORKER_CONNECTIONS_BEFORE_FAILURE.with(|left| left.set(Some(2)));
+        let e = Outbox::open(Arc::clone(&client), &path, options).unwrap_err();
+        assert_eq!(e.message(), "test hook: a worker connection fails", "{e:?}");
+        // The two threads that had started were stopped and joined, and every connection,
+        // theirs and the outbox's, closed.
+        assert_eq!(descriptors_on(&path), 0, "connections left open after a failed open");
+        // Nothing delivers afterwards: the update (due again within 10 ms) is not tried.
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(attempts_in(&path), tried, "a delivery thread outlived the failed open");
+    }
+
+    #[test]
+    fn waits_saturate_at_extreme_pacer_states() {
+        // A rate far below what the options accept (a file's stored state may hold anything).
+        let mut p = PacerState::new(1e-25, 1, 100 * S);
+        assert_eq!(p.reserve(100 * S), Duration::ZERO);
+        assert_eq!(p.reserve(100 * S), LONGEST_WAIT);
+        p.rate = 0.0;
+        assert_eq!(p.reserve(100 * S), LONGEST_WAIT);
+        p.rate = f64::NAN;
+        assert_eq!(p.reserve(100 * S), Duration::ZERO);
+        assert_eq!(wait_secs(f64::INFINITY), LONGEST_WAIT);
+        assert_eq!(wait_secs(-1.0), Duration::ZERO);
+        assert_eq!(wait_secs(1.5), Duration::from_millis(1500));
+        // The slowest accepted rate at the pacer's floor still fits under the cap.
+        assert!(wait_secs(1.0 / (MIN_RATE * FLOOR)) < LONGEST_WAIT);
+    }
 
     fn obj(text: &str) -> Map<String, Value> {
         match serde_json::from_str(text).unwrap() {
@@ -1512,6 +1891,16 @@ mod tests {
     fn options_are_checked_by_name() {
         let e = OutboxOptions::from_json(r#"{"rate": 0}"#).unwrap_err();
         assert!(e.message().contains("rate"), "{e:?}");
+        for tiny in ["1e-25", "0.0009"] {
+            let e = OutboxOptions::from_json(&format!(r#"{{"rate": {tiny}}}"#)).unwrap_err();
+            assert_eq!(e.status(), Status::InvalidConfig);
+            assert!(
+                e.message().contains("outbox option rate") && e.message().contains("from 0.001"),
+                "{e:?}"
+            );
+        }
+        let o = OutboxOptions::from_json(r#"{"rate": 0.001}"#).unwrap();
+        assert_eq!(o.rate, MIN_RATE);
         let e = OutboxOptions::from_json(r#"{"speed": 1}"#).unwrap_err();
         assert!(e.message().contains("speed"), "{e:?}");
         let o = OutboxOptions::from_json(r#"{"rate": 200, "burst": 50}"#).unwrap();

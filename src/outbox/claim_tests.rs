@@ -12,7 +12,7 @@ fn file(name: &str) -> (PathBuf, Connection) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    let conn = open_connection(&path).unwrap();
+    let conn = open_file(&path).unwrap();
     (path, conn)
 }
 
@@ -107,7 +107,7 @@ fn an_existing_file_gets_its_heads_from_the_rows_already_there() {
     )
     .unwrap();
     drop(conn);
-    let conn = open_connection(&path).unwrap();
+    let conn = open_file(&path).unwrap();
     assert_eq!(heads(&conn), want);
     assert_eq!(want.len(), 4);
 }

@@ -16,7 +16,7 @@ use rusqlite::{Connection, TransactionBehavior};
 /// threads write the lease. The rows' own `lease_owner` and `lease_until` columns (how files
 /// before this table leased) are read once, by the fill below, and no longer written.
 /// docs/outbox.md, "Several processes on one file".
-const HEADS_SCHEMA: &str = "
+pub(super) const HEADS_SCHEMA: &str = "
     CREATE TABLE outbox_heads(
         contact TEXT PRIMARY KEY,
         head INTEGER NOT NULL,

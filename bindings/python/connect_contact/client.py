@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import json
-import threading
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, cast
 
 from . import _lib
+from ._shared import SharedHandle
 from .exceptions import ClientClosedError, ClientExceptions, Status, error_for_status, status_name
 from .types import UpdateContactResponse
 
@@ -105,16 +105,10 @@ class Client:
         profile_name: Optional[str] = None,
         config: Optional[ClientConfig] = None,
     ) -> None:
-        # Set first, so close() and __del__ work whatever fails below.
-        self._handle: Optional[int] = None
-        self._cond = threading.Condition()
-        self._in_flight = 0
-        # Set by close(): no new calls. _closers counts close() calls still waiting.
-        self._closing = False
-        self._closers = 0
         lib = _lib.lib()
-        # Bound now: at interpreter shutdown __del__ may run after module globals are None.
-        self._free = lib.connect_client_free
+        # Set first, so close() and __del__ work whatever fails below. The free function is
+        # bound now: at interpreter shutdown __del__ may run after module globals are None.
+        self._handle = SharedHandle(lib.connect_client_free, closed_error)
         self._update = lib.connect_update_contact
         self._string_free = lib.connect_string_free
 
@@ -124,7 +118,7 @@ class Client:
         # Kept for repr only: never the secret key or the session token.
         self._region = settings.get("region")
         self._endpoint_url = settings.get("endpoint_url")
-        self._handle = new_handle(settings)
+        self._handle.set(new_handle(settings))
 
     def update_contact(self, **kwargs: Unpack[UpdateContactRequest]) -> UpdateContactResponse:
         """Adds or updates a contact's information: boto3's ``update_contact``.
@@ -135,43 +129,22 @@ class Client:
         :class:`~connect_contact.Error` subclasses for local failures.
         """
         request = to_json(kwargs, "request")
-        with self._cond:
-            handle = self._handle
-            if handle is None or self._closing:
-                raise closed_error()
-            self._in_flight += 1
-        document = _lib.OwnedString()
-        try:
-            # ctypes releases the GIL here; an error status raises from the errcheck.
-            self._update(handle, request, document)
-            return cast(UpdateContactResponse, _lib.read_document(document))
-        finally:
-            if document.value:
-                self._string_free(document)
-            orphan = None
-            with self._cond:
-                self._in_flight -= 1
-                if self._in_flight == 0:
-                    self._cond.notify_all()
-                    # A close() interrupted (Ctrl-C) while this call ran: free for it.
-                    if self._closing and not self._closers:
-                        orphan, self._handle = self._handle, None
-            if orphan is not None:
-                self._free(orphan)
+        with self._handle.use() as handle:
+            document = _lib.OwnedString()
+            try:
+                # ctypes releases the GIL here; an error status raises from the errcheck.
+                self._update(handle, request, document)
+                return cast(UpdateContactResponse, _lib.read_document(document))
+            finally:
+                if document.value:
+                    self._string_free(document)
 
     def config(self) -> Dict[str, Dict[str, Any]]:
         """The resolved configuration, like ``aws configure list``: for each setting (see
         docs/configuration.md) ``{"value": ..., "source": ...}``, the source being the config
         key, the environment variable, the profile key or ``default``. Secrets (the secret key,
         the session token, the proxy URL) show only their source."""
-        with self._cond:
-            handle = self._handle
-            if handle is None or self._closing:
-                raise ClientClosedError(
-                    "this Client is closed; create a new one",
-                    status=Status.NULL_ARGUMENT,
-                    status_name=status_name(Status.NULL_ARGUMENT),
-                )
+        with self._handle.use() as handle:
             document = _lib.OwnedString()
             try:
                 _lib.lib().connect_client_config_json(handle, document)
@@ -187,17 +160,7 @@ class Client:
         Waits in slices of 0.1 s, so KeyboardInterrupt (Ctrl-C) takes effect while calls
         are in flight; the client is then still closed to new calls, and the last call in
         flight frees it when it ends (each ends within its timeout_ms)."""
-        with self._cond:
-            self._closing = True
-            self._closers += 1
-            try:
-                while self._in_flight:
-                    self._cond.wait(0.1)
-            finally:
-                self._closers -= 1
-            handle, self._handle = self._handle, None
-        if handle is not None:
-            self._free(handle)
+        self._handle.close()
 
     def outbox(self, path: str, **options: Any) -> "Outbox":
         """Opens a durable outbox on this client (docs/outbox.md): ``Rate``, ``Burst``,
@@ -206,19 +169,12 @@ class Client:
         The outbox keeps its own reference to the client."""
         from .outbox import Outbox
 
-        with self._cond:
-            handle = self._handle
-            if handle is None or self._closing:
-                raise ClientClosedError(
-                    "this Client is closed; create a new one",
-                    status=Status.NULL_ARGUMENT,
-                    status_name=status_name(Status.NULL_ARGUMENT),
-                )
+        with self._handle.use() as handle:
             return Outbox(handle, path, **options)
 
     @property
     def closed(self) -> bool:
-        return self._closing or self._handle is None
+        return self._handle.closed
 
     def __enter__(self) -> Client:
         return self
@@ -227,12 +183,9 @@ class Client:
         self.close()
 
     def __del__(self) -> None:
-        # No call can be in flight (each holds a reference to self), so free without
-        # waiting; tolerate a half-built object and a dying interpreter.
+        # Tolerate a half-built object and a dying interpreter.
         try:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                self._free(handle)
+            self._handle.free_unused()
         except Exception:
             pass
 

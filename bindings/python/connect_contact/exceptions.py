@@ -238,7 +238,8 @@ class InternalLibraryError(Error):
 
 
 class ClientClosedError(Error, ValueError):
-    """The client was used after ``close()``. Its status is NULL_ARGUMENT: the handle is gone."""
+    """The client (or an outbox) was used after ``close()``. Its status is NULL_ARGUMENT: the
+    handle is gone."""
 
 
 # The one table: status number -> (C name without the prefix, exception class).

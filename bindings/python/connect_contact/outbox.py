@@ -7,6 +7,8 @@ import json
 from typing import Any, Callable, Dict, List, Optional
 
 from . import _lib
+from ._shared import SharedHandle
+from .exceptions import ClientClosedError, Status, status_name
 
 _EVENT = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
 
@@ -36,6 +38,14 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
 _LIB = _declare(_lib.lib())
 _TIMEOUT = 301
 
+def _closed_error() -> ClientClosedError:
+    return ClientClosedError(
+        "this Outbox is closed; open the file again with client.outbox(path)",
+        status=Status.NULL_ARGUMENT,
+        status_name=status_name(Status.NULL_ARGUMENT),
+    )
+
+
 _OPTIONS = {
     "Rate": ("rate", 1),
     "Burst": ("burst", 1),
@@ -50,7 +60,12 @@ _OPTIONS = {
 class Outbox:
     """Updates kept in a file until the service has them (see docs/outbox.md). Durations are
     in seconds. OnEvent, when given, is called with ``{"Id", "Event": "Delivered"|"Dead",
-    "Error"?}`` on a delivery thread."""
+    "Error"?}`` on a delivery thread.
+
+    Thread safety: any number of threads may call its methods at once. :meth:`close` refuses
+    new calls (they raise ClientClosedError), waits for the ones in flight (a ``flush`` for
+    up to its Timeout), then closes the outbox; it waits in slices of 0.1 s, so Ctrl-C
+    interrupts it, and the last call in flight then closes the outbox when it ends."""
 
     def __init__(
         self,
@@ -59,7 +74,8 @@ class Outbox:
         OnEvent: Optional[Callable[[Dict[str, Any]], None]] = None,
         **options: float,
     ) -> None:
-        self._handle: Optional[int] = None
+        # Set first, so close() and __del__ work whatever fails below.
+        self._handle = SharedHandle(_LIB.connect_outbox_close, _closed_error)
         settings: Dict[str, Any] = {}
         for key, value in options.items():
             if key not in _OPTIONS:
@@ -83,20 +99,22 @@ class Outbox:
             None,
             ctypes.byref(handle),
         )
-        self._handle = handle.value
+        self._handle.set(handle.value)
 
     def enqueue(self, **request: Any) -> int:
         """Validates as ``update_contact`` does (same exceptions), stores durably, returns the id."""
         out = ctypes.c_uint64()
-        _LIB.connect_outbox_enqueue(self._live(), json.dumps(request).encode("utf-8"), ctypes.byref(out))
+        with self._handle.use() as handle:
+            _LIB.connect_outbox_enqueue(handle, json.dumps(request).encode("utf-8"), ctypes.byref(out))
         return out.value
 
     def flush(self, Timeout: float = 60.0) -> bool:
         """True when everything enqueued before the call is delivered or dead."""
-        status = _LIB.connect_outbox_flush(self._live(), int(Timeout * 1000))
-        if status in (0, _TIMEOUT):
-            return status == 0
-        return bool(_lib._check_status(status, None, ()))
+        with self._handle.use() as handle:
+            status = _LIB.connect_outbox_flush(handle, int(Timeout * 1000))
+            if status in (0, _TIMEOUT):
+                return status == 0
+            return bool(_lib._check_status(status, None, ()))
 
     def get_stats(self) -> Dict[str, Any]:
         return self._document(_LIB.connect_outbox_stats)
@@ -105,16 +123,21 @@ class Outbox:
         return self._document(_LIB.connect_outbox_dead_letters)
 
     def retry_dead_letter(self, Id: int) -> None:
-        _LIB.connect_outbox_retry(self._live(), Id)
+        with self._handle.use() as handle:
+            _LIB.connect_outbox_retry(handle, Id)
 
     def discard_dead_letter(self, Id: int) -> None:
-        _LIB.connect_outbox_discard(self._live(), Id)
+        with self._handle.use() as handle:
+            _LIB.connect_outbox_discard(handle, Id)
 
     def close(self) -> None:
-        """Stops delivering; pending updates stay in the file. Closing twice is fine."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            _LIB.connect_outbox_close(handle)
+        """Stops delivering once the calls in flight have returned; pending updates stay in
+        the file; later calls raise ClientClosedError. Closing twice is fine."""
+        self._handle.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
 
     def __enter__(self) -> Outbox:
         return self
@@ -123,19 +146,16 @@ class Outbox:
         self.close()
 
     def __del__(self) -> None:
+        # Tolerate a half-built object and a dying interpreter.
         try:
-            self.close()
+            self._handle.free_unused()
         except Exception:
             pass
 
-    def _live(self) -> int:
-        if self._handle is None:
-            raise ValueError("this Outbox is closed")
-        return self._handle
-
     def _document(self, function: Any) -> Any:
         out = ctypes.c_void_p()
-        function(self._live(), ctypes.byref(out))
+        with self._handle.use() as handle:
+            function(handle, ctypes.byref(out))
         try:
             return json.loads(ctypes.string_at(out.value).decode("utf-8"))
         finally:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 import unittest
+import warnings
 from typing import Any, Dict, List
 
 import connect_contact
@@ -75,6 +77,77 @@ class OutboxTest(unittest.TestCase):
         self.assertEqual(raised.exception.status_name, "CONNECT_STATUS_STORAGE")
         self.assertIn(self.path, str(raised.exception))
         self.assertIn("SQLITE_NOTADB", str(raised.exception))
+
+    def test_close_while_flush_runs_waits_for_it_and_later_calls_raise(self) -> None:
+        # Every call answers 503: flush cannot finish before its Timeout, and runs in C all
+        # that time. close() must wait for it rather than free the outbox under it.
+        self.server.responder = service_error("ServiceUnavailableException", 503, "down")
+        outbox = self.client.outbox(self.path, Rate=100, Burst=10, MaxBackoff=0.05)
+        outbox.enqueue(InstanceId="i", ContactId="c", Name="pending")
+        for _ in range(200):  # delivery is under way (at most 10 s)
+            if self.server.received():
+                break
+            time.sleep(0.05)
+        self.assertTrue(self.server.received(), "delivery started")
+        outcome: Dict[str, Any] = {}
+
+        def flush() -> None:
+            try:
+                outcome["flushed"] = outbox.flush(Timeout=2)
+            except BaseException as e:  # reported by the assertion below
+                outcome["error"] = e
+
+        flusher = threading.Thread(target=flush)
+        flusher.start()
+        time.sleep(0.3)  # let flush enter the library (it stays there for 2 s)
+        outbox.close()
+        flusher.join(10)
+        self.assertFalse(flusher.is_alive())
+        self.assertEqual(outcome, {"flushed": False})
+        self.assertTrue(outbox.closed)
+        with self.assertRaises(connect_contact.ClientClosedError) as raised:
+            outbox.enqueue(InstanceId="i", ContactId="c", Name="late")
+        self.assertIn("this Outbox is closed", str(raised.exception))
+        with self.assertRaises(connect_contact.ClientClosedError):
+            outbox.get_stats()
+        outbox.close()  # twice is fine
+
+    def test_files_are_owner_only_whatever_the_umask(self) -> None:
+        old = os.umask(0)
+        try:
+            with self.client.outbox(self.path, Rate=100, Burst=10) as outbox:
+                outbox.enqueue(InstanceId="i", ContactId="c", Name="private")
+                modes = {s: os.stat(self.path + s).st_mode & 0o777 for s in ("", "-wal", "-shm")}
+        finally:
+            os.umask(old)
+        self.assertEqual(modes, {"": 0o600, "-wal": 0o600, "-shm": 0o600})
+
+    @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork (POSIX)")
+    def test_close_in_a_forked_child_is_quiet_and_leaves_the_parents_outbox_working(self) -> None:
+        outbox = self.client.outbox(self.path, Rate=100, Burst=10)
+        self.addCleanup(outbox.close)
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+            pid = os.fork()
+        if pid == 0:  # the child: its stderr goes to the pipe; close, then leave at once
+            code = 1
+            try:
+                os.dup2(write_end, 2)
+                outbox.close()
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as child_stderr:
+            printed = child_stderr.read()
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(printed.decode("utf-8", "replace"), "")
+        self.assertTrue(os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status)
+        # The parent's outbox is untouched and still delivers.
+        outbox.enqueue(InstanceId="i", ContactId="c", Name="after fork")
+        self.assertTrue(outbox.flush(Timeout=20))
+        self.assertEqual(outbox.get_stats()["delivered"], 1)
 
 
 if __name__ == "__main__":
