@@ -492,7 +492,11 @@ fn judge(conn: &Connection) -> rusqlite::Result<Result<Found, String>> {
         && tables
             .iter()
             .all(|(name, columns)| ours.get(name) == Some(columns));
-    Ok(if unstamped { Ok(Found::Unstamped) } else { refused })
+    Ok(if unstamped {
+        Ok(Found::Unstamped)
+    } else {
+        refused
+    })
 }
 
 /// Each table (SQLite's own aside) with its column names in order.
@@ -601,7 +605,8 @@ impl Outbox {
         options.lease_for(client.settings().timeout)?;
         let path = path.as_ref().to_path_buf();
         let mut conn = open_file(&path)?;
-        let file = file_id(&path).map_err(|e| storage_reason(&path, &format!("cannot read it: {e}")))?;
+        let file =
+            file_id(&path).map_err(|e| storage_reason(&path, &format!("cannot read it: {e}")))?;
         release_leases_of_dead_processes(&conn).map_err(|e| storage(&path, e))?;
         let pacer = Pacer::open(&mut conn, &options).map_err(|e| storage(&path, e))?;
         let owner = format!(
@@ -1211,7 +1216,10 @@ impl Shared {
             let c = match next {
                 Ok(c) => c,
                 Err(e) => {
-                    emit(LogLevel::Error, format_args!("{e}; a delivery thread tries again in 1 s"));
+                    emit(
+                        LogLevel::Error,
+                        format_args!("{e}; a delivery thread tries again in 1 s"),
+                    );
                     self.idle(Duration::from_secs(1));
                     continue;
                 }
@@ -1618,7 +1626,9 @@ pub(crate) fn retryable(error: &Error) -> bool {
 }
 
 mod heads;
-use heads::{ensure_heads, idle_wait, HEADS_SCHEMA, FIRST_DUE, PENDING_UP_TO, READY_HEAD, RELEASE, RUN_OF};
+use heads::{
+    ensure_heads, idle_wait, FIRST_DUE, HEADS_SCHEMA, PENDING_UP_TO, READY_HEAD, RELEASE, RUN_OF,
+};
 
 #[cfg(test)]
 mod claim_tests;
@@ -1639,7 +1649,9 @@ mod tests {
         WORKER_CONNECTIONS_BEFORE_FAILURE.with(|left| match left.get() {
             Some(0) => {
                 left.set(None);
-                Err(Error::Storage("test hook: a worker connection fails".into()))
+                Err(Error::Storage(
+                    "test hook: a worker connection fails".into(),
+                ))
             }
             Some(n) => {
                 left.set(Some(n - 1));
@@ -1661,7 +1673,9 @@ mod tests {
                 "max_attempts": 1, "timeout_ms": 2000}}"#
         ))
         .unwrap();
-        Arc::new(Client::with_settings(config.resolve_with(&|_| None).unwrap()))
+        Arc::new(Client::with_settings(
+            config.resolve_with(&|_| None).unwrap(),
+        ))
     }
 
     fn scratch_file(name: &str) -> PathBuf {
@@ -1716,7 +1730,11 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         outbox.close();
-        assert_eq!(descriptors_on(&path), 0, "a closed outbox keeps nothing open");
+        assert_eq!(
+            descriptors_on(&path),
+            0,
+            "a closed outbox keeps nothing open"
+        );
         let tried = attempts_in(&path);
         assert!(tried > 0, "the update was tried");
 
@@ -1727,10 +1745,18 @@ mod tests {
         assert_eq!(e.message(), "test hook: a worker connection fails", "{e:?}");
         // The two threads that had started were stopped and joined, and every connection,
         // theirs and the outbox's, closed.
-        assert_eq!(descriptors_on(&path), 0, "connections left open after a failed open");
+        assert_eq!(
+            descriptors_on(&path),
+            0,
+            "connections left open after a failed open"
+        );
         // Nothing delivers afterwards: the update (due again within 10 ms) is not tried.
         std::thread::sleep(Duration::from_millis(300));
-        assert_eq!(attempts_in(&path), tried, "a delivery thread outlived the failed open");
+        assert_eq!(
+            attempts_in(&path),
+            tried,
+            "a delivery thread outlived the failed open"
+        );
     }
 
     #[test]

@@ -102,9 +102,16 @@ fn another_applications_database_is_refused_naming_the_file_and_left_unchanged()
         assert_eq!(e.status(), Status::Storage, "{name}: {e:?}");
         assert!(e.message().contains(path.to_str().unwrap()), "{name}: {e}");
         assert!(e.message().contains(reason), "{name}: {e}");
-        assert_eq!(std::fs::read(&path).unwrap(), before, "{name}: the file was written");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "{name}: the file was written"
+        );
         for suffix in ["-wal", "-shm", "-journal"] {
-            assert!(!sibling(&path, suffix).exists(), "{name}: {suffix} was made");
+            assert!(
+                !sibling(&path, suffix).exists(),
+                "{name}: {suffix} was made"
+            );
         }
     }
 }
