@@ -5,6 +5,8 @@
 //! documented difference: the exit codes (ours are version 2's; the installed awscli 1.x
 //! exits 2 or 255, which each comparison checks).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
@@ -501,21 +503,6 @@ fn put(endpoint: &str, path: &str, body: &str) {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
-fn get(endpoint: &str, path: &str) -> Value {
-    let address = endpoint.trim_start_matches("http://");
-    let mut s = TcpStream::connect(address).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-    serde_json::from_str(body).unwrap()
-}
-
 #[test]
 fn each_service_error_exits_254_with_the_aws_clis_sentence() {
     let emulator = Emulator::start(EmulatorConfig {
@@ -576,7 +563,7 @@ fn each_service_error_exits_254_with_the_aws_clis_sentence() {
     );
     assert!(mine.status.success(), "{}", stderr(&mine));
     assert!(mine.stdout.is_empty() && mine.stderr.is_empty());
-    let store = get(&url, "/_emulator/contacts").to_string();
+    let store = common::admin_get(&url, "/_emulator/contacts").to_string();
     assert!(store.contains("Stored"), "{store}");
     emulator.shutdown().unwrap();
 }
@@ -677,6 +664,15 @@ fn other_failures_exit_253_or_255_with_the_aws_clis_sentence() {
     assert_eq!(theirs.status.code(), Some(aws_v1_code(&stderr(&mine))));
 }
 
+/// The words of the `config` table's row for `name`.
+fn config_row<'t>(text: &'t str, name: &str) -> Vec<&'t str> {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} row in\n{text}"))
+        .split_whitespace()
+        .collect()
+}
+
 #[test]
 fn config_shows_each_value_and_its_source_and_never_a_secret() {
     let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY";
@@ -689,13 +685,7 @@ fn config_shows_each_value_and_its_source_and_never_a_secret() {
     let out = run(c);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    let row = |name: &str| {
-        text.lines()
-            .find(|l| l.split_whitespace().next() == Some(name))
-            .unwrap_or_else(|| panic!("no {name} row in\n{text}"))
-            .split_whitespace()
-            .collect::<Vec<_>>()
-    };
+    let row = |name: &str| config_row(&text, name);
     assert_eq!(
         row("access_key"),
         ["access_key", "****************0001", "env"]
@@ -745,14 +735,7 @@ fn config_prints_the_sources_the_library_resolved() {
     let out = run(c);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
-    let row = |name: &str| {
-        text.lines()
-            .find(|l| l.split_whitespace().next() == Some(name))
-            .unwrap_or_else(|| panic!("no {name} row in\n{text}"))
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let row = |name: &str| config_row(&text, name).join(" ");
     assert_eq!(
         row("endpoint"),
         "endpoint https://connect.ap-southeast-2.amazonaws.com resolved default (endpoint rules)"
@@ -802,7 +785,7 @@ fn the_emulator_subcommand_serves_and_update_contact_reaches_it() {
             "via the CLI's emulator",
         ],
     );
-    let store = get(&url, "/_emulator/contacts").to_string();
+    let store = common::admin_get(&url, "/_emulator/contacts").to_string();
     let _ = child.kill();
     let _ = child.wait();
     assert!(mine.status.success(), "{}", stderr(&mine));

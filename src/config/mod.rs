@@ -293,16 +293,21 @@ impl ClientConfig {
             profile_source.as_deref().unwrap_or("default"),
         );
         // The ordinary settings: one lookup each (explicit, environment, profile, default),
-        // recorded with their source.
-        macro_rules! ordinary {
+        // recorded with their source; `with_source` also gives the source back.
+        macro_rules! with_source {
             ($field:ident, $name:literal) => {{
                 let s = setting($name);
                 let (value, source) = lookup
                     .get(s, self.$field.as_ref())?
                     .unwrap_or_else(|| unreachable!("setting {} has a default", $name));
-                sources.record(s.name, table::SettingValue::shown(&value), source);
-                value
+                sources.record(s.name, table::SettingValue::shown(&value), source.clone());
+                (value, source)
             }};
+        }
+        macro_rules! ordinary {
+            ($field:ident, $name:literal) => {
+                with_source!($field, $name).0
+            };
         }
 
         let region = {
@@ -323,19 +328,13 @@ impl ClientConfig {
         };
 
         let allow_http: bool = ordinary!(allow_http, "allow_http");
-        let on = |name: &str, field: Option<&bool>| -> Result<Option<String>, Error> {
-            Ok(lookup
-                .get(setting(name), field)?
-                .filter(|(v, _)| *v)
-                .map(|(_, source)| source))
-        };
-        let fips_on = on("use_fips_endpoint", self.use_fips_endpoint.as_ref())?;
-        let dual_on = on(
-            "use_dualstack_endpoint",
-            self.use_dualstack_endpoint.as_ref(),
-        )?;
-        let _: bool = ordinary!(use_fips_endpoint, "use_fips_endpoint");
-        let _: bool = ordinary!(use_dualstack_endpoint, "use_dualstack_endpoint");
+        // Each flag's source when it is on (the endpoint rules name it in their messages).
+        let (fips, fips_source): (bool, String) =
+            with_source!(use_fips_endpoint, "use_fips_endpoint");
+        let fips_on = fips.then_some(fips_source);
+        let (dual, dual_source): (bool, String) =
+            with_source!(use_dualstack_endpoint, "use_dualstack_endpoint");
+        let dual_on = dual.then_some(dual_source);
         // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (else the profile's key) set aside the
         // endpoints of the environment and the profile files; the config key still counts.
         let ignore_configured: bool = ordinary!(

@@ -290,7 +290,7 @@ impl SettingValue for RetryMode {
     }
     fn from_default(default: DefaultValue) -> Option<Self> {
         match default {
-            DefaultValue::Word(w) => RetryMode::from_text(w, &PLACEHOLDER, "default").ok(),
+            DefaultValue::Word(w) => RetryMode::from_text(w, setting("retry_mode"), "default").ok(),
             _ => None,
         }
     }
@@ -301,18 +301,6 @@ impl SettingValue for RetryMode {
         })
     }
 }
-
-/// Only for reading a default word, where no setting is at hand (the word is ours).
-const PLACEHOLDER: Setting = Setting {
-    key: None,
-    name: "",
-    env: &[],
-    profile: None,
-    kind: ValueKind::Text,
-    default: DefaultValue::Unset(""),
-    secret: false,
-    doc: "",
-};
 
 /// A config JSON member: `None` when absent or null.
 pub(crate) fn from_json_member<T: SettingValue>(

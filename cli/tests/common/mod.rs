@@ -1,4 +1,4 @@
-//! Helpers shared by the `bulk` tests: scratch folders, input files, the emulator, the
+//! Helpers shared by the CLI's tests (`bulk`'s mostly): scratch folders, input files, the emulator, the
 //! command with nothing from the real environment, bounded waits, a seeded generator.
 #![allow(dead_code)]
 
@@ -110,19 +110,24 @@ pub fn wait(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
-pub fn contacts(endpoint: &str) -> Value {
+/// A raw admin GET of the emulator at `endpoint` (`/_emulator/...`), its body as JSON.
+pub fn admin_get(endpoint: &str, path: &str) -> Value {
     let address = endpoint.trim_start_matches("http://");
     let mut s = TcpStream::connect(address).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
-        "GET /_emulator/contacts HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
     let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-    let mut store: Value = serde_json::from_str(body).unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
+pub fn contacts(endpoint: &str) -> Value {
+    let mut store = admin_get(endpoint, "/_emulator/contacts");
     strip_timestamps(&mut store);
     store
 }
