@@ -39,6 +39,14 @@ const TRANSIENT_CODES: &[&str] = &[
     "PriorRequestNotComplete",
 ];
 const TRANSIENT_STATUSES: &[u16] = &[500, 502, 503, 504];
+/// Codes that mean the credentials need refreshing: not retried within a call (the same
+/// credentials would be signed again), but a later call, with refreshed ones, may succeed.
+const EXPIRED_CREDENTIAL_CODES: &[&str] = &[
+    "ExpiredTokenException",
+    "ExpiredToken",
+    "RequestExpired",
+    "TokenRefreshRequired",
+];
 
 /// `retry_mode`: how failures are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +85,25 @@ impl FailureKind {
             }
             _ => FailureKind::Final,
         }
+    }
+}
+
+/// Whether a later call, minutes on, may succeed where this one failed (the outbox's rule
+/// for trying an update again until its max_age): whatever a call retries ([`FailureKind`]
+/// other than `Final`), and what a call does not retry but time may mend — missing or
+/// expired credentials, and any 5xx. Validation, not found, access denied, conflict and the
+/// rest are final.
+pub fn retry_later(error: &Error) -> bool {
+    if FailureKind::of(error) != FailureKind::Final {
+        return true;
+    }
+    match error {
+        Error::NoCredentials(_) | Error::CredentialsProvider(_) => true,
+        Error::Service(e) => {
+            EXPIRED_CREDENTIAL_CODES.contains(&e.code.as_str())
+                || e.metadata.http_status.is_some_and(|s| s >= 500)
+        }
+        _ => false,
     }
 }
 
