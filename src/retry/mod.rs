@@ -355,6 +355,31 @@ mod tests {
     }
 
     #[test]
+    fn a_later_call_is_tried_for_what_time_may_mend() {
+        // What a call retries, a later call tries too.
+        assert!(retry_later(&service("ThrottlingException", 400)));
+        assert!(retry_later(&service("InternalServiceException", 500)));
+        // Not retried within a call, tried again later.
+        for code in EXPIRED_CREDENTIAL_CODES {
+            assert!(!is_retryable(&service(code, 400)), "{code}");
+            assert!(retry_later(&service(code, 400)), "{code}");
+        }
+        assert!(retry_later(&service("NotImplemented", 501)));
+        assert!(retry_later(&Error::NoCredentials(String::new())));
+        assert!(retry_later(&Error::CredentialsProvider(String::new())));
+        // Final for good.
+        for (code, status) in [
+            ("InvalidRequestException", 400),
+            ("AccessDeniedException", 403),
+            ("ResourceNotFoundException", 404),
+            ("ConflictException", 409),
+        ] {
+            assert!(!retry_later(&service(code, status)), "{code}");
+        }
+        assert!(!retry_later(&Error::Validation(String::new())));
+    }
+
+    #[test]
     fn standard_backoff_follows_the_formula() {
         let t = FailureKind::Transient;
         assert_eq!(STANDARD.delay(t, 1, 1.0, None), Duration::from_secs(1));
