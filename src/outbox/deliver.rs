@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use super::options::OutboxOptions;
-use super::pacer::{now_us, wait_secs, Pacer, PacerState};
+use super::pacer::{wait_secs, PacerState};
 use super::store::{Counter, Store, Tx, Worker};
 use super::{lock, OutboxEvent, MERGED_MEMBERS};
 use crate::client::Client;
@@ -18,6 +18,13 @@ use crate::error::Error;
 use crate::log::{emit, LogLevel};
 use crate::model::UpdateContactRequest;
 use crate::retry::{random_unit, retry_later, FailureKind};
+
+pub(super) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
 
 pub(super) fn now_ms() -> i64 {
     SystemTime::now()
@@ -90,6 +97,58 @@ pub(super) struct Delivery {
     pub(super) pacer: Pacer,
     pub(super) stop: AtomicBool,
     pub(super) wake: (Mutex<u64>, Condvar),
+}
+
+/// The shared pacer: [`PacerState`] in the store, read and written inside the delivery
+/// threads' short transactions (a token is booked in the one that leases the work, a
+/// throttle recorded in the one that records the call). Those transactions need not reach
+/// the disk at once: a power cut may lose the pacer's last changes, which only means pacing
+/// from slightly older state.
+pub(super) struct Pacer {
+    start_rate: f64,
+    burst: u32,
+    /// Set when this process cut the rate for an outage: its next delivery tells the store's
+    /// pacer the service is back (other deliveries touch no pacer state).
+    pub(super) unavailable: AtomicBool,
+    /// The rate last seen, for the throttled update's hold-back.
+    rate: Mutex<f64>,
+}
+
+impl Pacer {
+    /// Makes the store's pacer state with this rate and burst, or resets it to them when it
+    /// holds another configuration; a state of the same configuration is kept as it is.
+    pub(super) fn open(tx: &mut dyn Tx, rate: f64, burst: u32) -> Result<Pacer, Error> {
+        let fresh = PacerState::new(rate, burst, now_us());
+        let (state, write) = PacerState::adopt(tx.load_pacer()?, fresh);
+        if write {
+            tx.store_pacer(&state)?;
+        }
+        Ok(Pacer {
+            start_rate: rate,
+            burst,
+            unavailable: AtomicBool::new(false),
+            rate: Mutex::new(state.rate),
+        })
+    }
+
+    /// Applies `f` to the stored state inside `tx` and writes it back.
+    pub(super) fn update<T>(
+        &self,
+        tx: &mut dyn Tx,
+        f: impl FnOnce(&mut PacerState) -> T,
+    ) -> Result<T, Error> {
+        let mut state = tx
+            .load_pacer()?
+            .unwrap_or_else(|| PacerState::new(self.start_rate, self.burst, now_us()));
+        let out = f(&mut state);
+        tx.store_pacer(&state)?;
+        *lock(&self.rate) = state.rate;
+        Ok(out)
+    }
+
+    pub(super) fn rate(&self) -> f64 {
+        *lock(&self.rate)
+    }
 }
 
 /// One leased run of a contact's pending updates.

@@ -28,9 +28,8 @@ mod pacer;
 mod sqlite;
 mod store;
 
-use deliver::{contact_key, now_ms, request_json, Delivery};
+use deliver::{contact_key, now_ms, request_json, Delivery, Pacer};
 pub use options::OutboxOptions;
-use pacer::Pacer;
 use store::Store;
 
 /// Members the service merges by key on update (the others replace the stored value). The

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::OutboxCallback;
 use crate::error::Error;
 
-/// How an [`Outbox`] paces, retries and leases. Start from `OutboxOptions::default()`.
+/// How an [`Outbox`](super::Outbox) paces, retries and leases. Start from `OutboxOptions::default()`.
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct OutboxOptions {

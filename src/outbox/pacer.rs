@@ -1,14 +1,9 @@
-//! The pacer: one token bucket per outbox store, shared by every process and handle on it,
-//! whose rate adapts to throttling and outages. [`PacerState`] is the rule, free of storage;
-//! [`Pacer`] reads and writes it through the store's transactions.
+//! The pacer's rule: one token bucket per outbox store, shared by every process and handle
+//! on it, whose rate adapts to throttling and outages. [`PacerState`] is free of storage (a
+//! store keeps it, delivery's `Pacer` reads and writes it in the store's steps), so it is
+//! tested on its own.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use super::lock;
-use super::store::Tx;
-use crate::error::Error;
+use std::time::Duration;
 
 /// Cut factor on a throttle (multiplicative decrease).
 const CUT: f64 = 0.7;
@@ -155,11 +150,6 @@ impl PacerState {
     }
 }
 
-/// The shared pacer: [`PacerState`] in the file's `outbox_pacer` row, read and written
-/// inside the delivery threads' short `IMMEDIATE` transactions (a token is booked in the one
-/// that leases the work, a throttle recorded in the one that records the call). Those
-/// connections use `synchronous=NORMAL`: a power cut may lose the pacer's last changes, which
-
 impl PacerState {
     /// The state to pace from when a store is opened with `fresh`'s configuration: the stored
     /// state when its configured rate and burst are the same (it goes on from there), else
@@ -170,65 +160,6 @@ impl PacerState {
             Some(s) if s.start_rate == fresh.start_rate && s.burst == fresh.burst => (s, false),
             _ => (fresh, true),
         }
-    }
-}
-
-/// The shared pacer: [`PacerState`] in the store, read and written inside the delivery
-/// threads' short transactions (a token is booked in the one that leases the work, a
-/// throttle recorded in the one that records the call). Those transactions need not reach
-/// the disk at once: a power cut may lose the pacer's last changes, which only means pacing
-/// from slightly older state.
-pub(super) struct Pacer {
-    start_rate: f64,
-    burst: u32,
-    /// Set when this process cut the rate for an outage: its next delivery tells the store's
-    /// pacer the service is back (other deliveries touch no pacer state).
-    pub(super) unavailable: AtomicBool,
-    /// The rate last seen, for the throttled update's hold-back.
-    rate: Mutex<f64>,
-}
-
-pub(super) fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
-impl Pacer {
-    /// Makes the store's pacer state with this rate and burst, or resets it to them when it
-    /// holds another configuration; a state of the same configuration is kept as it is.
-    pub(super) fn open(tx: &mut dyn Tx, rate: f64, burst: u32) -> Result<Pacer, Error> {
-        let fresh = PacerState::new(rate, burst, now_us());
-        let (state, write) = PacerState::adopt(tx.load_pacer()?, fresh);
-        if write {
-            tx.store_pacer(&state)?;
-        }
-        Ok(Pacer {
-            start_rate: rate,
-            burst,
-            unavailable: AtomicBool::new(false),
-            rate: Mutex::new(state.rate),
-        })
-    }
-
-    /// Applies `f` to the stored state inside `tx` and writes it back.
-    pub(super) fn update<T>(
-        &self,
-        tx: &mut dyn Tx,
-        f: impl FnOnce(&mut PacerState) -> T,
-    ) -> Result<T, Error> {
-        let mut state = tx
-            .load_pacer()?
-            .unwrap_or_else(|| PacerState::new(self.start_rate, self.burst, now_us()));
-        let out = f(&mut state);
-        tx.store_pacer(&state)?;
-        *lock(&self.rate) = state.rate;
-        Ok(out)
-    }
-
-    pub(super) fn rate(&self) -> f64 {
-        *lock(&self.rate)
     }
 }
 
