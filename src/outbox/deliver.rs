@@ -73,14 +73,10 @@ pub(crate) fn coalesce(into: &mut Map<String, Value>, next: &Map<String, Value>)
 /// enqueue does not wake it (this process's does, at once).
 pub(super) const IDLE_MAX: Duration = Duration::from_secs(1);
 
-/// How long an idle thread sleeps: until the first due time, at most [`IDLE_MAX`].
-pub(super) fn idle_wait(due_ms: Option<i64>, now_ms: i64) -> Duration {
-    match due_ms {
-        Some(due) => {
-            Duration::from_millis((due - now_ms).clamp(1, IDLE_MAX.as_millis() as i64) as u64)
-        }
-        None => IDLE_MAX,
-    }
+/// How long an idle thread sleeps: until the first due time (`due` from now), at least a
+/// millisecond, at most [`IDLE_MAX`].
+pub(super) fn idle_wait(due: Option<Duration>) -> Duration {
+    due.map_or(IDLE_MAX, |d| d.clamp(Duration::from_millis(1), IDLE_MAX))
 }
 
 /// What an outbox's handle and its delivery threads share.
@@ -170,8 +166,9 @@ struct Claim {
 /// What a delivery thread found to do.
 enum Next {
     Claimed(Claim),
-    /// Nothing ready; the first due time in the store (a retry or a lease running out), if any.
-    Idle(Option<i64>),
+    /// Nothing ready; how long until the first due time in the store (a retry or a lease
+    /// running out), if any.
+    Idle(Option<Duration>),
 }
 
 enum Outcome {
@@ -249,14 +246,14 @@ impl Delivery {
             // A claim that cannot be made now (the store busy or failing) is tried again soon.
             let next = self
                 .claim(conn.as_mut())
-                .unwrap_or_else(|_| Next::Idle(Some(now_ms() + 50)));
+                .unwrap_or_else(|_| Next::Idle(Some(Duration::from_millis(50))));
             let mut claim = match next {
                 Next::Claimed(claim) => claim,
                 Next::Idle(due) => {
                     let (m, c) = &self.wake;
                     let guard = lock(m);
                     if *guard == seen && !self.stop.load(Ordering::SeqCst) {
-                        let _ = c.wait_timeout(guard, idle_wait(due, now_ms()));
+                        let _ = c.wait_timeout(guard, idle_wait(due));
                     }
                     continue;
                 }
@@ -266,7 +263,8 @@ impl Delivery {
                 let _ = conn.release(&claim.contact, &claim.token);
                 return;
             }
-            let sent_us = now_us();
+            // When the booking said to send, by the store's clock (the pacer's).
+            let sent_us = claim.booked_us + claim.wait.as_micros() as i64;
             let outcome = self.send(&claim);
             // A failure to record is retried by the lease running out: at-least-once.
             let _ = self.record(conn.as_mut(), &claim, sent_us, outcome);
@@ -277,9 +275,8 @@ impl Delivery {
     /// (a contact's lease covers all its rows, so a row in flight is never claimed again,
     /// and nothing of a contact is sent while an earlier call for it may still land).
     fn claim(&self, conn: &mut dyn Worker) -> Result<Next, Error> {
-        let now = now_ms();
         let mut tx = conn.begin()?;
-        let Some(contact) = tx.ready_head(now)? else {
+        let Some(contact) = tx.ready_head()? else {
             return Ok(Next::Idle(tx.first_due()?));
         };
         let rows = tx.run_of(&contact, self.options.max_coalesce)?;
@@ -288,7 +285,7 @@ impl Delivery {
             // dropped, so it is not picked again.
             tx.drop_head(&contact)?;
             tx.commit()?;
-            return Ok(Next::Idle(Some(now)));
+            return Ok(Next::Idle(Some(Duration::ZERO)));
         };
         let mut claim = Claim {
             contact,
@@ -327,7 +324,7 @@ impl Delivery {
         }
         // The pacer's token is booked in the same step, and the lease covers the wait for
         // it, so the lease cannot run out before the call is made.
-        let booked_us = now_us();
+        let booked_us = tx.now_us()?;
         claim.wait = self.pacer.update(tx.as_mut(), |p| p.reserve(booked_us))?;
         claim.booked_us = booked_us;
         self.lease_claim(tx.as_mut(), &claim, true)?;
@@ -338,8 +335,8 @@ impl Delivery {
     /// Leases the claim's contact (`take`: it is free, the claim is new) or extends the
     /// claim's lease (only while the claim still holds it).
     fn lease_claim(&self, tx: &mut dyn Tx, claim: &Claim, take: bool) -> Result<(), Error> {
-        let until = now_ms() + claim.wait.saturating_add(self.lease()).as_millis() as i64;
-        tx.lease(&claim.contact, &claim.token, until, take)
+        let hold = claim.wait.saturating_add(self.lease());
+        tx.lease(&claim.contact, &claim.token, hold, take)
     }
 
     fn valid(&self, instance_id: &str, contact_id: &str, body: &Map<String, Value>) -> bool {
@@ -385,7 +382,10 @@ impl Delivery {
 
     fn rebook(&self, conn: &mut dyn Worker, claim: &mut Claim) -> Result<(), Error> {
         let mut tx = conn.begin()?;
-        let booked_us = now_us();
+        // The contact's lease first, then the pacer: the order a claim takes them in, so a
+        // store with row locks never has two steps waiting on each other.
+        self.lease_claim(tx.as_mut(), claim, false)?;
+        let booked_us = tx.now_us()?;
         claim.wait = self.pacer.update(tx.as_mut(), |p| p.reserve(booked_us))?;
         claim.booked_us = booked_us;
         self.lease_claim(tx.as_mut(), claim, false)?;
@@ -425,12 +425,15 @@ impl Delivery {
         sent_us: i64,
         outcome: Outcome,
     ) -> Result<(), Error> {
-        let now = now_ms();
         let mut events = Vec::new();
         let mut tx = conn.begin()?;
+        // Ours when the lease is still this claim's; freed in the same step. Taken first, as a
+        // claim takes the contact before the pacer (see `rebook`).
+        let held = tx.release(&claim.contact, &claim.token)?;
+        let at = tx.now_us()?;
+        let now = at / 1000;
         tx.bump(Counter::Attempts, 1)?;
         if let Outcome::Retry { throttled, .. } = &outcome {
-            let at = now_us();
             if *throttled {
                 tx.bump(Counter::Throttled, 1)?;
                 self.pacer
@@ -446,8 +449,6 @@ impl Delivery {
         {
             self.pacer.update(tx.as_mut(), PacerState::on_delivered)?;
         }
-        // Ours when the lease is still this claim's; freed in the same step.
-        let held = tx.release(&claim.contact, &claim.token)?;
         match outcome {
             _ if !held => {}
             Outcome::Delivered => {
@@ -477,7 +478,7 @@ impl Delivery {
                         exp.mul_f64(0.5 + 0.5 * random_unit())
                     };
                     for id in &claim.ids {
-                        tx.reschedule(*id, now + delay.as_millis() as i64, &error)?;
+                        tx.reschedule(*id, delay, &error)?;
                     }
                 }
             }
@@ -548,10 +549,11 @@ mod tests {
 
     #[test]
     fn an_idle_thread_sleeps_until_the_first_due_time_and_at_most_a_second() {
-        assert_eq!(idle_wait(None, 1_000), IDLE_MAX);
-        assert_eq!(idle_wait(Some(1_250), 1_000), Duration::from_millis(250));
-        assert_eq!(idle_wait(Some(900_000), 1_000), IDLE_MAX);
+        assert_eq!(idle_wait(None), IDLE_MAX);
+        let ms = Duration::from_millis;
+        assert_eq!(idle_wait(Some(ms(250))), ms(250));
+        assert_eq!(idle_wait(Some(ms(899_000))), IDLE_MAX);
         // Due already (a lease that ran out, a clock step): look again at once, not spin.
-        assert_eq!(idle_wait(Some(500), 1_000), Duration::from_millis(1));
+        assert_eq!(idle_wait(Some(Duration::ZERO)), ms(1));
     }
 }

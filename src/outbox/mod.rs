@@ -253,9 +253,7 @@ impl Outbox {
         let s = self.delivery.store.stats();
         OutboxStats {
             pending: s.pending,
-            oldest_pending_age: s
-                .oldest_enqueued_ms
-                .map(|t| Duration::from_millis((now_ms() - t).max(0) as u64)),
+            oldest_pending_age: s.oldest_pending_age,
             delivered: s.delivered,
             dead: s.dead,
             attempts: s.attempts,
@@ -289,7 +287,7 @@ impl Outbox {
     /// letter. It keeps its place: it goes before any later update of the same contact that
     /// is still pending.
     pub fn retry_dead(&self, id: u64) -> Result<bool, Error> {
-        let revived = self.delivery.store.retry_dead(id, now_ms())?;
+        let revived = self.delivery.store.retry_dead(id)?;
         self.delivery.notify();
         Ok(revived)
     }

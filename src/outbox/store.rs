@@ -5,6 +5,8 @@
 //! all. What a store must promise is written on each method; docs/outbox.md says what users
 //! are promised.
 
+use std::time::Duration;
+
 use super::pacer::PacerState;
 use crate::error::Error;
 
@@ -39,7 +41,8 @@ pub(crate) struct DeadRow {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct StoredStats {
     pub(crate) pending: u64,
-    pub(crate) oldest_enqueued_ms: Option<i64>,
+    /// How long ago the oldest pending update was enqueued, by the store's clock.
+    pub(crate) oldest_pending_age: Option<Duration>,
     pub(crate) dead: u64,
     pub(crate) delivered: u64,
     pub(crate) attempts: u64,
@@ -103,8 +106,8 @@ pub(crate) trait Store: Send + Sync {
     fn dead_letters(&self) -> Result<Vec<DeadRow>, Error>;
 
     /// Makes dead letter `id` pending again, due now, its attempts reset and its age counted
-    /// from `now_ms`; false when `id` is not a dead letter.
-    fn retry_dead(&self, id: u64, now_ms: i64) -> Result<bool, Error>;
+    /// from now; false when `id` is not a dead letter.
+    fn retry_dead(&self, id: u64) -> Result<bool, Error>;
 
     /// Deletes dead letter `id`; false when it is not one.
     fn discard_dead(&self, id: u64) -> Result<bool, Error>;
@@ -137,13 +140,21 @@ pub(crate) trait Worker: Send {
 
 /// One atomic step: nothing of it is seen by others until [`Tx::commit`], and all of it is
 /// dropped when the step is dropped without one.
+///
+/// Times are the store's: a store shared by several hosts keeps one clock for all of them
+/// (the database server's), so due times, leases and the pacer's bucket do not depend on
+/// which host's clock is ahead.
 pub(crate) trait Tx {
-    /// The contact whose head is due first at `now_ms` and whose lease (if any) has run out;
-    /// ties go to the oldest head. A store finds it without reading the backlog.
-    fn ready_head(&mut self, now_ms: i64) -> Result<Option<String>, Error>;
+    /// Now, by the store's clock, in microseconds since the Unix epoch.
+    fn now_us(&mut self) -> Result<i64, Error>;
 
-    /// The first time anything becomes due (a retry time, an enqueue, a lease running out).
-    fn first_due(&mut self) -> Result<Option<i64>, Error>;
+    /// The contact whose head is due first now and whose lease (if any) has run out; ties go
+    /// to the oldest head. A store finds it without reading the backlog.
+    fn ready_head(&mut self) -> Result<Option<String>, Error>;
+
+    /// How long until anything becomes due (a retry time, an enqueue, a lease running out);
+    /// zero when something is due already.
+    fn first_due(&mut self) -> Result<Option<Duration>, Error>;
 
     /// Up to `limit` of `contact`'s pending updates, in id order.
     fn run_of(&mut self, contact: &str, limit: usize) -> Result<Vec<PendingRow>, Error>;
@@ -154,10 +165,15 @@ pub(crate) trait Tx {
     fn load_pacer(&mut self) -> Result<Option<PacerState>, Error>;
     fn store_pacer(&mut self, state: &PacerState) -> Result<(), Error>;
 
-    /// Leases `contact` to claim `token` until `until_ms`: taking it (`take`, the claim is
+    /// Leases `contact` to claim `token` for `hold` from now: taking it (`take`, the claim is
     /// new) or extending it (only while `token` still holds it).
-    fn lease(&mut self, contact: &str, token: &str, until_ms: i64, take: bool)
-        -> Result<(), Error>;
+    fn lease(
+        &mut self,
+        contact: &str,
+        token: &str,
+        hold: Duration,
+        take: bool,
+    ) -> Result<(), Error>;
 
     /// Frees `contact`'s lease when `token` holds it; true when it did.
     fn release(&mut self, contact: &str, token: &str) -> Result<bool, Error>;
@@ -165,9 +181,9 @@ pub(crate) trait Tx {
     /// Deletes pending update `id` (delivered); true when it was pending.
     fn delete_pending(&mut self, id: i64) -> Result<bool, Error>;
 
-    /// Pending update `id` failed and is tried again at `next_ms`: one more attempt, and
+    /// Pending update `id` failed and is tried again `delay` from now: one more attempt, and
     /// `error` kept as its last.
-    fn reschedule(&mut self, id: i64, next_ms: i64, error: &Error) -> Result<(), Error>;
+    fn reschedule(&mut self, id: i64, delay: Duration, error: &Error) -> Result<(), Error>;
 
     /// Pending update `id` is sent alone from now on.
     fn set_solo(&mut self, id: i64) -> Result<(), Error>;

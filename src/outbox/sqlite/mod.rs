@@ -4,12 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::deliver::now_ms;
 #[cfg(test)]
 use super::deliver::now_ms as deliver_now_ms;
+use super::deliver::{now_ms, now_us};
 use super::lock;
 use super::pacer::PacerState;
 use super::store::{Counter, DeadRow, PendingRow, Store, StoredStats, Tx, Worker};
@@ -189,7 +190,7 @@ impl Store for SqliteStore {
         };
         StoredStats {
             pending: pending as u64,
-            oldest_enqueued_ms: oldest,
+            oldest_pending_age: oldest.map(|t| Duration::from_millis((now_ms() - t).max(0) as u64)),
             dead: dead as u64,
             delivered: counter(Counter::Delivered),
             attempts: counter(Counter::Attempts),
@@ -227,12 +228,12 @@ impl Store for SqliteStore {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.fail())
     }
 
-    fn retry_dead(&self, id: u64, now_ms: i64) -> Result<bool, Error> {
+    fn retry_dead(&self, id: u64) -> Result<bool, Error> {
         let n = lock(&self.conn)
             .execute(
                 "UPDATE outbox SET dead = 0, next_ms = 0, attempts = 0, solo = 0, lease_until = 0,
                  enqueued_ms = ?2 WHERE id = ?1 AND dead = 1",
-                params![id as i64, now_ms],
+                params![id as i64, now_ms()],
             )
             .map_err(self.fail())?;
         Ok(n == 1)
@@ -342,19 +343,31 @@ impl SqliteTx<'_> {
     }
 }
 
+/// `d` from now, in milliseconds since the epoch.
+fn from_now(d: Duration) -> i64 {
+    now_ms().saturating_add(d.as_millis().min(i64::MAX as u128) as i64)
+}
+
 impl Tx for SqliteTx<'_> {
-    fn ready_head(&mut self, now_ms: i64) -> Result<Option<String>, Error> {
+    /// The machine's clock: every process on a file is on this machine.
+    fn now_us(&mut self) -> Result<i64, Error> {
+        Ok(now_us())
+    }
+
+    fn ready_head(&mut self) -> Result<Option<String>, Error> {
         self.tx
-            .query_row(READY_HEAD, [now_ms], |r| r.get(0))
+            .query_row(READY_HEAD, [now_ms()], |r| r.get(0))
             .optional()
             .map_err(self.fail())
     }
 
-    fn first_due(&mut self) -> Result<Option<i64>, Error> {
-        self.tx
+    fn first_due(&mut self) -> Result<Option<Duration>, Error> {
+        let due: Option<i64> = self
+            .tx
             .query_row(FIRST_DUE, [], |r| r.get(0))
             .optional()
-            .map_err(self.fail())
+            .map_err(self.fail())?;
+        Ok(due.map(|due| Duration::from_millis((due - now_ms()).max(0) as u64)))
     }
 
     fn run_of(&mut self, contact: &str, limit: usize) -> Result<Vec<PendingRow>, Error> {
@@ -427,13 +440,13 @@ impl Tx for SqliteTx<'_> {
         &mut self,
         contact: &str,
         token: &str,
-        until_ms: i64,
+        hold: Duration,
         take: bool,
     ) -> Result<(), Error> {
         self.run(
             "UPDATE outbox_heads SET lease_owner = ?1, lease_until = ?2
              WHERE contact = ?3 AND (?4 OR lease_owner = ?1)",
-            params![token, until_ms, contact, take],
+            params![token, from_now(hold), contact, take],
         )
         .map(drop)
     }
@@ -446,14 +459,14 @@ impl Tx for SqliteTx<'_> {
         Ok(self.run("DELETE FROM outbox WHERE id = ?1 AND dead = 0", [id])? == 1)
     }
 
-    fn reschedule(&mut self, id: i64, next_ms: i64, error: &Error) -> Result<(), Error> {
+    fn reschedule(&mut self, id: i64, delay: Duration, error: &Error) -> Result<(), Error> {
         self.run(
             "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2,
              error_status = ?3, error_code = ?4, error_message = ?5
              WHERE id = ?1 AND dead = 0",
             params![
                 id,
-                next_ms,
+                from_now(delay),
                 error.status().code(),
                 error.code(),
                 error.message()
