@@ -25,6 +25,8 @@ use crate::retry::random_unit;
 mod deliver;
 mod options;
 mod pacer;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 mod store;
 
@@ -155,9 +157,62 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The store at `path`: the one choice point between stores.
-fn open_store(path: &Path) -> Result<Box<dyn Store>, Error> {
-    Ok(Box::new(sqlite::SqliteStore::open(path)?))
+/// The store `target` names — a PostgreSQL URL (`postgres://` or `postgresql://`), else an
+/// outbox file's path: the one choice point between stores.
+fn open_store(
+    target: &Path,
+    options: &OutboxOptions,
+    timeout: Duration,
+) -> Result<Box<dyn Store>, Error> {
+    let url = target
+        .to_str()
+        .filter(|t| t.starts_with("postgres://") || t.starts_with("postgresql://"));
+    match url {
+        #[cfg(feature = "postgres")]
+        Some(url) => Ok(Box::new(postgres::PgStore::open(
+            url,
+            &options.queue,
+            timeout,
+            &machine(),
+        )?)),
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => Err(Error::InvalidConfig(
+            "outbox: a PostgreSQL URL, but this build of connect-contact has no PostgreSQL \
+             store (build it with the cargo feature `postgres`)"
+                .into(),
+        )),
+        None if options.queue != options::DEFAULT_QUEUE => Err(Error::InvalidConfig(format!(
+            "outbox option queue: {:?} needs a PostgreSQL store; an outbox file is one queue \
+             (leave queue unset, or give a postgresql:// URL)",
+            options.queue
+        ))),
+        None => Ok(Box::new(sqlite::SqliteStore::open(target)?)),
+    }
+}
+
+/// This machine, as lease owners name it: the host name, the kernel's boot and the process
+/// namespace (containers of one host share a host name, not a namespace). A lease whose
+/// owner names this machine and a process that is gone is freed at open.
+fn machine() -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let host = read("/proc/sys/kernel/hostname");
+    let boot: String = read("/proc/sys/kernel/random/boot_id")
+        .chars()
+        .take(8)
+        .collect();
+    let namespace = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| {
+            p.to_string_lossy()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    format!("{host}/{boot}/{namespace}").replace(['-', '@'], ".")
 }
 
 impl Outbox {
@@ -169,7 +224,7 @@ impl Outbox {
     ) -> Result<Outbox, Error> {
         options.check()?;
         options.lease_for(client.settings().timeout)?;
-        let store = open_store(path.as_ref())?;
+        let store = open_store(path.as_ref(), &options, client.settings().timeout)?;
         let mut pacer = None;
         store.transact(&mut |tx| {
             pacer = Some(Pacer::open(tx, options.rate, options.burst)?);
@@ -177,10 +232,11 @@ impl Outbox {
         })?;
         let pacer = pacer.expect("set by the step that committed");
         let owner = format!(
-            "{}-{}-{}",
+            "{}-{}-{}@{}",
             std::process::id(),
             now_ms(),
-            (random_unit() * 1e9) as u64
+            (random_unit() * 1e9) as u64,
+            machine()
         );
         let delivery = Arc::new(Delivery {
             client: client.single_attempt(),

@@ -32,6 +32,11 @@ pub struct OutboxOptions {
     /// at least the client's timeout + 1 s, so a call ends (and is recorded) inside its lease.
     /// A process that dies holding a lease is recovered sooner, by the next open.
     pub lease: Option<Duration>,
+    /// The queue in a PostgreSQL store (default `default`): its updates, its pacer and its
+    /// counters. One queue per account and Region — every host and every instance of one
+    /// account that share the quota use the same queue. 1 to 64 letters, digits, `.`, `_` or
+    /// `-`. An outbox file is one queue: only `default` is accepted there.
+    pub queue: String,
     /// Told of each delivery and dead letter.
     pub on_event: Option<OutboxCallback>,
 }
@@ -46,6 +51,7 @@ impl Default for OutboxOptions {
             max_coalesce: 50,
             max_backoff: Duration::from_secs(30),
             lease: None,
+            queue: DEFAULT_QUEUE.to_string(),
             on_event: None,
         }
     }
@@ -61,10 +67,14 @@ impl fmt::Debug for OutboxOptions {
             .field("max_coalesce", &self.max_coalesce)
             .field("max_backoff", &self.max_backoff)
             .field("lease", &self.lease)
+            .field("queue", &self.queue)
             .field("on_event", &self.on_event.is_some())
             .finish()
     }
 }
+
+/// The queue an outbox uses unless told otherwise.
+pub(super) const DEFAULT_QUEUE: &str = "default";
 
 /// The slowest `rate` accepted, calls per second: one call in about 17 minutes. Below it a
 /// send's wait (1/rate, and 50 times that at the pacer's floor) stops meaning anything.
@@ -101,9 +111,17 @@ impl OutboxOptions {
                 "max_coalesce" => o.max_coalesce = number(key, v)? as usize,
                 "max_backoff_ms" => o.max_backoff = Duration::from_millis(number(key, v)? as u64),
                 "lease_ms" => o.lease = Some(Duration::from_millis(number(key, v)? as u64)),
+                "queue" => {
+                    o.queue = v
+                        .as_str()
+                        .ok_or_else(|| {
+                            Error::InvalidConfig("outbox option queue: must be a string".into())
+                        })?
+                        .to_string()
+                }
                 other => {
                     return Err(Error::InvalidConfig(format!(
-                        "outbox option {other}: unknown (known: rate, burst, max_age_ms, workers, max_coalesce, max_backoff_ms, lease_ms)"
+                        "outbox option {other}: unknown (known: rate, burst, max_age_ms, workers, max_coalesce, max_backoff_ms, lease_ms, queue)"
                     )))
                 }
             }
@@ -134,6 +152,10 @@ impl OutboxOptions {
         }
         if self.max_backoff < Duration::from_millis(10) {
             return bad("max_backoff: must be at least 10 ms");
+        }
+        let queue_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if !(1..=64).contains(&self.queue.len()) || !self.queue.chars().all(queue_char) {
+            return bad("queue: must be 1 to 64 letters, digits, '.', '_' or '-'");
         }
         Ok(())
     }

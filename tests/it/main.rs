@@ -31,6 +31,7 @@ mod outbox_coalesce;
 mod outbox_durability;
 mod outbox_leases;
 mod outbox_pacing;
+mod outbox_postgres;
 mod outbox_safety;
 mod public_api;
 mod python_binding;

@@ -46,6 +46,50 @@ pub(crate) fn fresh_file(name: &str) -> PathBuf {
     path
 }
 
+/// Which store a test of both runs on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A new, empty store: a file that does not exist yet, or a database of its own on the
+/// tests' PostgreSQL server (tests/support/postgres.rs). Either is what `Outbox::open` takes.
+pub(crate) fn fresh_store(kind: Kind, name: &str) -> PathBuf {
+    match kind {
+        Kind::Sqlite => fresh_file(name),
+        Kind::Postgres => {
+            PathBuf::from(crate::support::postgres::Postgres::shared().database(name))
+        }
+    }
+}
+
+/// One body, two stores: `name::sqlite` and `name::postgres` run `name(Kind::…)`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Kind::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Kind::Postgres)
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    two_handles_on_one_file_share_one_pacer_and_stay_under_the_quota,
+    delivers_every_update_in_order_per_contact_coalescing_by_the_map_rule,
+    a_final_service_error_is_a_dead_letter_with_the_services_error,
+    an_outage_in_the_middle_delays_but_loses_nothing,
+    retryable_failures_past_max_age_become_dead_letters,
+    two_processes_on_one_file_deliver_each_update_once_in_order,
+    sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update,
+);
+
 pub(crate) fn update(seq: u64, contacts: u64) -> UpdateContactRequest {
     crate::support::outbox::update(INSTANCE, seq, contacts)
 }
@@ -110,13 +154,12 @@ fn a_file_that_cannot_be_opened_or_is_not_an_outbox_is_a_storage_error_naming_it
         .starts_with("these are not"));
 }
 
-#[test]
-fn two_handles_on_one_file_share_one_pacer_and_stay_under_the_quota() {
+fn two_handles_on_one_file_share_one_pacer_and_stay_under_the_quota(kind: Kind) {
     // The emulator allows 20 calls/s (burst 5); each handle is configured at 18/s. Paced
     // apart, the two would send 36/s and about half their calls would be throttled; sharing
     // the file's pacer they send 18/s together.
     let emulator = crate::support::outbox::quota_emulator(20.0, 5.0);
-    let path = fresh_file("shared-pacer");
+    let path = fresh_store(kind, "shared-pacer");
     let mut options = OutboxOptions::default();
     options.rate = 18.0;
     options.burst = 5;
@@ -153,10 +196,9 @@ fn two_handles_on_one_file_share_one_pacer_and_stay_under_the_quota() {
     b.close();
 }
 
-#[test]
-fn delivers_every_update_in_order_per_contact_coalescing_by_the_map_rule() {
+fn delivers_every_update_in_order_per_contact_coalescing_by_the_map_rule(kind: Kind) {
     let emulator = emulator(true, Faults::default());
-    let path = fresh_file("order");
+    let path = fresh_store(kind, "order");
     let events = Arc::new(Mutex::new(Vec::new()));
     let mut options = fast();
     let seen = Arc::clone(&events);
@@ -202,12 +244,11 @@ fn delivers_every_update_in_order_per_contact_coalescing_by_the_map_rule() {
     assert_eq!(delivered.len() as u64, total);
 }
 
-#[test]
-fn a_final_service_error_is_a_dead_letter_with_the_services_error() {
+fn a_final_service_error_is_a_dead_letter_with_the_services_error(kind: Kind) {
     // No auto-create: an unknown contact is ResourceNotFoundException.
     let emulator = emulator(false, Faults::default());
     emulator.create_contact(INSTANCE, Some("c0"));
-    let path = fresh_file("dead");
+    let path = fresh_store(kind, "dead");
     let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, fast()).unwrap();
     let good = outbox.enqueue(&update(0, 2)).unwrap();
     let bad = outbox.enqueue(&update(1, 2)).unwrap();
@@ -236,10 +277,9 @@ fn a_final_service_error_is_a_dead_letter_with_the_services_error() {
     assert!(!outbox.discard_dead(bad).unwrap());
 }
 
-#[test]
-fn an_outage_in_the_middle_delays_but_loses_nothing() {
+fn an_outage_in_the_middle_delays_but_loses_nothing(kind: Kind) {
     let emulator = emulator(true, Faults::default());
-    let path = fresh_file("outage");
+    let path = fresh_store(kind, "outage");
     let outbox = Outbox::open(client(&emulator.endpoint_url()), &path, fast()).unwrap();
     for seq in 0..10 {
         outbox.enqueue(&update(seq, 3)).unwrap();
@@ -265,9 +305,8 @@ fn an_outage_in_the_middle_delays_but_loses_nothing() {
     check_log_once_and_in_order(&emulator.updates(), &(0..30).collect());
 }
 
-#[test]
-fn retryable_failures_past_max_age_become_dead_letters() {
-    let path = fresh_file("max-age");
+fn retryable_failures_past_max_age_become_dead_letters(kind: Kind) {
+    let path = fresh_store(kind, "max-age");
     let mut o = fast();
     o.max_age = Duration::from_millis(300);
     let outbox = Outbox::open(client(&crate::support::dead_url()), &path, o).unwrap();
@@ -426,10 +465,9 @@ fn read_lines_killing(
     })
 }
 
-#[test]
-fn two_processes_on_one_file_deliver_each_update_once_in_order() {
+fn two_processes_on_one_file_deliver_each_update_once_in_order(kind: Kind) {
     let emulator = emulator(true, Faults::default());
-    let path = fresh_file("two-processes");
+    let path = fresh_store(kind, "two-processes");
     let contacts = 5;
     let mut children: Vec<Child> = (0..2)
         .map(|p| {
@@ -467,11 +505,10 @@ fn two_processes_on_one_file_deliver_each_update_once_in_order() {
     }
 }
 
-#[test]
-fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update() {
+fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update(kind: Kind) {
     // A quota makes delivery slow enough that kills land while updates are in flight.
     let emulator = crate::support::outbox::quota_emulator(100.0, 20.0);
-    let path = fresh_file("sigkill");
+    let path = fresh_store(kind, "sigkill");
     let contacts = 20;
     let (mut tried, mut acked) = (BTreeSet::new(), BTreeSet::new());
     let mut next = 0u64;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 mod env;
 #[path = "outbox.rs"]
 pub mod outbox;
+pub mod postgres;
 #[allow(unused_imports)]
 pub use env::{cargo_command, clean_env, clean_home, command, toolchain_command, CLEAN_MARK};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

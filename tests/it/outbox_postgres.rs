@@ -1,0 +1,192 @@
+//! What only the PostgreSQL store has (issue 29): the database going away and coming back,
+//! its schema version, queues side by side in one database, hosts opening at once, and the
+//! password kept out of everything. The behaviour both stores share is tested on both, from
+//! one body, in tests/it/outbox.rs (`on_both_stores!`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connect_contact::{Outbox, OutboxOptions, Status};
+use connect_emulator::Faults;
+
+use crate::outbox::{check_log_once_and_in_order, check_state, client, emulator, fast, update};
+use crate::support::postgres::{Postgres, PASSWORD};
+
+fn queue(name: &str) -> OutboxOptions {
+    let mut o = fast();
+    o.queue = name.into();
+    o
+}
+
+#[test]
+fn the_database_going_away_fails_enqueues_promptly_and_delivery_resumes_when_it_returns() {
+    let emulator = emulator(true, Faults::default());
+    // A server of its own: this test crashes it.
+    let pg = Postgres::start();
+    let url = pg.database("restart");
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &url, fast()).unwrap();
+    for seq in 0..20 {
+        outbox.enqueue(&update(seq, 4)).unwrap();
+    }
+    assert!(outbox.flush(Duration::from_secs(30)).unwrap());
+
+    pg.crash();
+    let started = Instant::now();
+    let e = outbox.enqueue(&update(20, 4)).unwrap_err();
+    // Refused at once (the server is down, the connection is refused), and never later than
+    // the client's deadline (5 s): nothing hangs.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.status(), Status::Storage, "{e:?}");
+    let named = format!(
+        "outbox database postgresql://connect@127.0.0.1:{}/t_restart_{} (queue default): ",
+        pg.port(),
+        std::process::id()
+    );
+    assert!(e.message().starts_with(&named), "{}", e.message());
+    for shown in [
+        e.message().to_string(),
+        format!("{e:?}"),
+        format!("{outbox:?}"),
+    ] {
+        assert!(!shown.contains(PASSWORD), "the password in {shown}");
+    }
+    // What failed was not stored: the update goes again below, under the same number.
+
+    pg.resume();
+    // The handle's session reconnects by itself: the first enqueue after the restart works.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match outbox.enqueue(&update(20, 4)) {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline => {
+                assert_eq!(e.status(), Status::Storage, "{e:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("no enqueue within 30 s of the restart: {e:?}"),
+        }
+    }
+    for seq in 21..40 {
+        outbox.enqueue(&update(seq, 4)).unwrap();
+    }
+    // The delivery threads reconnect too.
+    assert!(outbox.flush(Duration::from_secs(60)).unwrap());
+    let stats = outbox.stats();
+    assert_eq!((stats.pending, stats.dead, stats.delivered), (0, 0, 40));
+    check_state(&emulator, 4, &(0..40).collect());
+    check_log_once_and_in_order(&emulator.updates(), &(0..40).collect());
+    outbox.close();
+}
+
+#[test]
+fn tables_of_a_newer_schema_are_refused_naming_the_database() {
+    let pg = Postgres::shared();
+    let url = pg.database("newer-schema");
+    let client = client(&crate::support::dead_url());
+    Outbox::open(Arc::clone(&client), &url, fast())
+        .unwrap()
+        .close();
+    let db = format!("t_newer_schema_{}", std::process::id());
+    pg.psql(&db, "INSERT INTO connect_outbox_schema(version) VALUES (2)");
+    let e = Outbox::open(client, &url, fast()).unwrap_err();
+    assert_eq!(e.status(), Status::Storage);
+    assert!(
+        e.message().contains(&format!("/{db} (queue default): "))
+            && e.message()
+                .contains("outbox schema version 2; this version reads version 1"),
+        "{}",
+        e.message()
+    );
+    assert!(!e.message().contains(PASSWORD));
+}
+
+#[test]
+fn queues_in_one_database_keep_apart() {
+    let emulator = emulator(true, Faults::default());
+    let url = Postgres::shared().database("queues");
+    // Queue a cannot deliver (nobody listens there); queue b can.
+    let a = Outbox::open(client(&crate::support::dead_url()), &url, queue("a")).unwrap();
+    let b = Outbox::open(client(&emulator.endpoint_url()), &url, queue("b")).unwrap();
+    for seq in 0..5 {
+        a.enqueue(&update(seq, 2)).unwrap();
+    }
+    b.enqueue(&update(100, 2)).unwrap();
+    assert!(b.flush(Duration::from_secs(20)).unwrap());
+    assert_eq!(b.stats().pending, 0);
+    assert_eq!(b.stats().delivered, 1);
+    assert_eq!(a.stats().pending, 5, "queue b delivered queue a's updates");
+    assert!(!a.flush(Duration::from_millis(200)).unwrap());
+    let log = emulator.updates();
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    a.close();
+    b.close();
+}
+
+#[test]
+fn a_queue_is_a_postgresql_option_and_is_checked_by_name() {
+    let client = client(&crate::support::dead_url());
+    let file = crate::outbox::fresh_file("queue-option");
+    let e = Outbox::open(Arc::clone(&client), &file, queue("a")).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidConfig);
+    assert!(e.message().contains("outbox option queue"), "{e:?}");
+    assert!(!file.exists(), "a refused open made the file");
+    let e = OutboxOptions::from_json(r#"{"queue": "no spaces"}"#).unwrap_err();
+    assert!(
+        e.message().contains("outbox option queue: must be 1 to 64"),
+        "{e:?}"
+    );
+    let o = OutboxOptions::from_json(r#"{"queue": "eu-west-2.acct-1"}"#).unwrap();
+    assert_eq!(o.queue, "eu-west-2.acct-1");
+}
+
+#[test]
+fn hosts_opening_a_new_database_at_once_do_not_race_the_migration() {
+    let url = Postgres::shared().database("migration-race");
+    let client = client(&crate::support::dead_url());
+    let opened: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url) = (Arc::clone(&client), url.clone());
+            std::thread::spawn(move || {
+                let mut o = fast();
+                o.workers = 1;
+                Outbox::open(client, &url, o).map(Outbox::close)
+            })
+        })
+        .collect();
+    for handle in opened {
+        handle.join().unwrap().unwrap();
+    }
+}
+
+#[test]
+fn a_bad_url_is_refused_without_showing_it() {
+    let client = client(&crate::support::dead_url());
+    for url in [
+        format!("postgresql://connect:{PASSWORD}@127.0.0.1:5/db?sslmode=sometimes"),
+        format!("postgres://connect:{PASSWORD}@127.0.0.1:99999/db"),
+    ] {
+        let e = Outbox::open(Arc::clone(&client), &url, fast()).unwrap_err();
+        assert_eq!(e.status(), Status::InvalidConfig, "{e:?}");
+        assert!(e.message().starts_with("outbox database URL: "), "{e:?}");
+        assert!(!e.message().contains(PASSWORD), "{e:?}");
+    }
+    // Nobody listens: a storage error naming the database, promptly.
+    let started = Instant::now();
+    let e = Outbox::open(
+        client,
+        format!("postgresql://connect:{PASSWORD}@127.0.0.1:9/db?sslmode=disable"),
+        fast(),
+    )
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert_eq!(e.status(), Status::Storage, "{e:?}");
+    assert!(
+        e.message()
+            .starts_with("outbox database postgresql://connect@127.0.0.1:9/db (queue default): "),
+        "{e:?}"
+    );
+    assert!(!e.message().contains(PASSWORD), "{e:?}");
+}
