@@ -19,13 +19,14 @@ use std::time::{Duration, Instant};
 pub const PASSWORD: &str = "pg-secret-4b1d9e";
 pub const USER: &str = "connect";
 
-/// The guard: `$1` the bin folder, `$2` the data folder, `$3` the port.
+/// The guard: `$1` the bin folder, `$2` the data folder, `$3` the port, `$4` the folder to
+/// remove at the end.
 const GUARD: &str = r#"
-bin="$1"; data="$2"; port="$3"
+bin="$1"; data="$2"; port="$3"; root="$4"
 start() {
   "$bin/postgres" -D "$data" -p "$port" -c listen_addresses=127.0.0.1 \
     -c unix_socket_directories="$data" -c fsync=off -c max_connections=300 \
-    -c shared_buffers=32MB -c log_min_messages=fatal >"$data/../server.log" 2>&1 &
+    -c shared_buffers=32MB -c log_min_messages=fatal >"$root/server.log" 2>&1 &
   pid=$!
 }
 start
@@ -38,7 +39,7 @@ while read -r cmd; do
   echo "$cmd"
 done
 kill -QUIT "$pid" 2>/dev/null; wait "$pid"
-rm -rf "$data/.."
+rm -rf "$root"
 "#;
 
 pub struct Postgres {
@@ -156,6 +157,7 @@ impl Postgres {
             .arg(&bin)
             .arg(&data)
             .arg(port.to_string())
+            .arg(&root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -310,12 +310,13 @@ impl Store for PgStore {
     }
 
     fn worker(&self) -> Result<Box<dyn Worker>, Error> {
-        // A worker connects when it first begins a step (and again after the server went
-        // away): one that cannot connect now keeps trying, as its thread does.
+        // Connected now, so an open fails at once when a worker cannot connect and the first
+        // update is not kept waiting for the authentication; reconnected by the worker itself
+        // when the server goes away later.
         Ok(Box::new(PgWorker {
             target: self.target.clone(),
             queue: self.queue.clone(),
-            session: Session::new(None),
+            session: Session::new(Some(self.target.connect()?)),
         }))
     }
 }
