@@ -950,7 +950,7 @@ mod tests {
 
     #[test]
     fn null_arguments_leave_outputs_untouched() {
-        let sentinel = 0x1 as *mut c_char;
+        let sentinel = std::ptr::dangling_mut::<c_char>();
         let mut doc = sentinel;
         let status = unsafe { connect_update_contact(ptr::null(), c"{}".as_ptr(), &mut doc) };
         assert_eq!(status, Status::NullArgument);
@@ -989,7 +989,7 @@ mod tests {
             Status::NullArgument
         );
         assert_eq!(last_error(), "json_out is NULL");
-        let sentinel = 0x1 as *mut c_char;
+        let sentinel = std::ptr::dangling_mut::<c_char>();
         let mut doc_out = sentinel;
         assert_eq!(
             unsafe { connect_client_config_json(ptr::null(), &mut doc_out) },

@@ -168,10 +168,10 @@ fn matches(pattern: &'static str, value: &str) -> bool {
         .unwrap_or_else(|p| p.into_inner())
         .get(pattern)
     {
-        return re.as_ref().map_or(true, |re| re.is_match(value));
+        return re.as_ref().is_none_or(|re| re.is_match(value));
     }
     let re = regex_lite::Regex::new(pattern).ok();
-    let result = re.as_ref().map_or(true, |re| re.is_match(value));
+    let result = re.as_ref().is_none_or(|re| re.is_match(value));
     COMPILED
         .write()
         .unwrap_or_else(|p| p.into_inner())

@@ -142,7 +142,7 @@ impl Signer {
         let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic());
         let token = credentials.session_token();
         if headers.len() > 4
-            || !token.map_or(true, plain)
+            || !token.is_none_or(plain)
             || !headers.iter().all(|(n, v)| {
                 plain(v)
                     && !n.is_empty()

@@ -136,7 +136,7 @@ fn without_tests(code: &str) -> String {
         let brace = code[after..].find('{').map(|n| after + n);
         let semi = code[after..].find(';').map(|n| after + n);
         let end = match (brace, semi) {
-            (_, Some(s)) if brace.map_or(true, |b| s < b) => s + 1,
+            (_, Some(s)) if brace.is_none_or(|b| s < b) => s + 1,
             (Some(b), _) => {
                 let mut depth = 0;
                 let mut end = code.len();
