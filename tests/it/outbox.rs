@@ -87,6 +87,7 @@ on_both_stores!(
     an_outage_in_the_middle_delays_but_loses_nothing,
     retryable_failures_past_max_age_become_dead_letters,
     two_processes_on_one_file_deliver_each_update_once_in_order,
+    a_stopped_process_holds_its_contacts_only_until_its_leases_run_out,
     sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update,
 );
 
@@ -425,10 +426,14 @@ fn child_process() {
     // The harness has printed "test ... " without a newline: start our lines on a fresh one.
     println!();
     let spec: Value = serde_json::from_str(&spec).unwrap();
+    let mut options = fast();
+    if let Some(ms) = spec["lease_ms"].as_u64() {
+        options.lease = Some(Duration::from_millis(ms));
+    }
     let outbox = Outbox::open(
         client(spec["endpoint"].as_str().unwrap()),
         spec["file"].as_str().unwrap(),
-        fast(),
+        options,
     )
     .unwrap();
     let start = spec["start"].as_u64().unwrap();
@@ -576,6 +581,59 @@ fn sigkill_during_enqueue_and_delivery_loses_no_acknowledged_update(kind: Kind) 
     let calls = crate::support::outbox::calls_carried(&emulator.updates());
     let violations = crate::support::outbox::order_violations(&calls);
     assert!(violations.is_empty(), "{violations:?}");
+}
+
+fn a_stopped_process_holds_its_contacts_only_until_its_leases_run_out(kind: Kind) {
+    // Every call takes 1.5 s: a process stopped just after its enqueues holds leases on the
+    // contacts whose calls are in flight.
+    let emulator = emulator(
+        true,
+        Faults {
+            latency_ms: 1500,
+            ..Faults::default()
+        },
+    );
+    let path = fresh_store(kind, "stopped");
+    let lease = Duration::from_millis(6500);
+    let mut spec: Value =
+        serde_json::from_str(&child_env(&path, &emulator.endpoint_url(), 0, 4, 4, true)).unwrap();
+    spec["lease_ms"] = json!(lease.as_millis() as u64);
+    let mut child = spawn_child(spec.to_string());
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout);
+    let mut acks = 0;
+    while acks < 4 {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut lines, &mut line).unwrap() > 0,
+            "the child ended"
+        );
+        acks += usize::from(line.starts_with("ack "));
+    }
+    // Its threads claim the four contacts at once (burst 50); stop it while they wait on the
+    // service.
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped = Instant::now();
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // Another process's handle (here, this one) delivers them — after the leases run out,
+    // never before: a live owner is not robbed.
+    let other = Outbox::open(client(&emulator.endpoint_url()), &path, fast()).unwrap();
+    assert!(other.flush(Duration::from_secs(60)).unwrap());
+    let waited = stopped.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        waited >= lease - Duration::from_millis(1500),
+        "taken over after {waited:?}, before the {lease:?} lease ran out"
+    );
+    assert!(waited < lease + Duration::from_secs(20), "{waited:?}");
+    check_state(&emulator, 4, &(0..4).collect());
+    other.close();
 }
 
 #[test]

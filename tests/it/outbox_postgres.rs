@@ -190,3 +190,86 @@ fn a_bad_url_is_refused_without_showing_it() {
     );
     assert!(!e.message().contains(PASSWORD), "{e:?}");
 }
+
+#[test]
+fn the_c_abi_opens_a_postgresql_store_through_the_same_call() {
+    use connect_contact::ffi::*;
+    use connect_emulator::{DEFAULT_ACCESS_KEY_ID, DEFAULT_REGION, DEFAULT_SECRET_ACCESS_KEY};
+    use std::ffi::{CStr, CString};
+    use std::ptr;
+
+    // connect_client_new reads the process environment, as the C ABI promises: run clean.
+    if crate::support::in_clean_process(
+        "outbox_postgres::the_c_abi_opens_a_postgresql_store_through_the_same_call",
+    ) {
+        return;
+    }
+    let emulator = emulator(true, Faults::default());
+    let url = CString::new(Postgres::shared().database("c-abi")).unwrap();
+    let config = CString::new(
+        serde_json::json!({"region": DEFAULT_REGION, "endpoint_url": emulator.endpoint_url(),
+               "access_key_id": DEFAULT_ACCESS_KEY_ID, "secret_access_key": DEFAULT_SECRET_ACCESS_KEY,
+               "allow_http": true})
+        .to_string(),
+    )
+    .unwrap();
+    unsafe {
+        let mut client = ptr::null_mut();
+        assert_eq!(connect_client_new(config.as_ptr(), &mut client), Status::Ok);
+        let mut outbox = ptr::null_mut();
+        let bad = CString::new(r#"{"queue": "has space"}"#).unwrap();
+        assert_eq!(
+            connect_outbox_open(
+                client,
+                url.as_ptr(),
+                bad.as_ptr(),
+                None,
+                ptr::null_mut(),
+                &mut outbox
+            ),
+            Status::InvalidConfig
+        );
+        let message = CStr::from_ptr(connect_last_error_message())
+            .to_str()
+            .unwrap();
+        assert!(message.contains("outbox option queue"), "{message}");
+        let options = CString::new(r#"{"rate": 100, "burst": 10, "queue": "c-abi"}"#).unwrap();
+        assert_eq!(
+            connect_outbox_open(
+                client,
+                url.as_ptr(),
+                options.as_ptr(),
+                None,
+                ptr::null_mut(),
+                &mut outbox
+            ),
+            Status::Ok
+        );
+        let request = CString::new(
+            r#"{"InstanceId": "outbox-instance", "ContactId": "c0", "Name": "from C"}"#,
+        )
+        .unwrap();
+        let mut id = 0;
+        assert_eq!(
+            connect_outbox_enqueue(outbox, request.as_ptr(), &mut id),
+            Status::Ok
+        );
+        assert_eq!(connect_outbox_flush(outbox, 20_000), Status::Ok);
+        let mut stats = ptr::null_mut();
+        assert_eq!(connect_outbox_stats(outbox, &mut stats), Status::Ok);
+        let text = CStr::from_ptr(stats).to_str().unwrap().to_string();
+        connect_string_free(stats);
+        let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (stats["delivered"].as_u64(), stats["pending"].as_u64()),
+            (Some(1), Some(0))
+        );
+        assert!(!text.contains(PASSWORD));
+        connect_outbox_close(outbox);
+        connect_client_free(client);
+    }
+    assert_eq!(
+        emulator.contact("outbox-instance", "c0").unwrap()["Name"],
+        "from C"
+    );
+}

@@ -43,6 +43,13 @@ fn quiet_emulator() -> Emulator {
     .expect("the emulator starts on 127.0.0.1")
 }
 
+/// A new database on the tests' PostgreSQL server, for one run of the suite.
+fn postgres_database() -> String {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    crate::support::postgres::Postgres::shared().database(&format!("python-{n}"))
+}
+
 /// Runs `python -m unittest discover` over bindings/python/tests (files matching `pattern`);
 /// returns how many passed (none may be skipped) or panics with the output.
 fn run_suite(python: &Path, pattern: &str, emulator: &Emulator) -> usize {
@@ -61,6 +68,7 @@ fn run_suite(python: &Path, pattern: &str, emulator: &Emulator) -> usize {
         .current_dir(root)
         .env("CONNECT_CONTACT_LIB", built_library())
         .env("CONNECT_EMULATOR_URL", emulator.endpoint_url())
+        .env("CONNECT_POSTGRES_URL", postgres_database())
         .env("PYTHONPATH", root.join("bindings/python"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()

@@ -163,9 +163,10 @@ class Client:
         self._handle.close()
 
     def outbox(self, path: str, **options: Any) -> "Outbox":
-        """Opens a durable outbox on this client (docs/outbox.md): ``Rate``, ``Burst``,
-        ``MaxAge``, ``MaxBackoff`` and ``Lease`` (seconds), ``Workers``, ``MaxCoalesce``,
-        ``OnEvent``.
+        """Opens a durable outbox on this client (docs/outbox.md): ``path`` is an outbox
+        file, or a ``postgresql://`` URL for a store several hosts share. Options: ``Rate``,
+        ``Burst``, ``MaxAge``, ``MaxBackoff`` and ``Lease`` (seconds), ``Workers``,
+        ``MaxCoalesce``, ``Queue`` (PostgreSQL), ``OnEvent``.
         The outbox keeps its own reference to the client."""
         from .outbox import Outbox
 

@@ -54,6 +54,8 @@ _OPTIONS = {
     "MaxCoalesce": ("max_coalesce", 1),
     "MaxBackoff": ("max_backoff_ms", 1000),
     "Lease": ("lease_ms", 1000),
+    # A PostgreSQL store's queue (a name, not a number).
+    "Queue": ("queue", None),
 }
 
 
@@ -72,7 +74,7 @@ class Outbox:
         client_handle: int,
         path: str,
         OnEvent: Optional[Callable[[Dict[str, Any]], None]] = None,
-        **options: float,
+        **options: Any,
     ) -> None:
         # Set first, so close() and __del__ work whatever fails below.
         self._handle = SharedHandle(_LIB.connect_outbox_close, _closed_error)
@@ -81,7 +83,7 @@ class Outbox:
             if key not in _OPTIONS:
                 raise TypeError(f"unknown outbox option {key!r}; known: {', '.join(_OPTIONS)}")
             name, scale = _OPTIONS[key]
-            settings[name] = value * scale
+            settings[name] = value if scale is None else value * scale
         self._on_event = OnEvent
 
         def deliver(_id: int, _status: int, event_json: bytes, _data: Any) -> None:

@@ -39,6 +39,20 @@ class OutboxTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             self.client.outbox(self.path, Speed=1)
 
+    def test_a_postgresql_url_opens_a_store_with_the_same_calls(self) -> None:
+        # A database of the tests' own server (tests/support/postgres.rs), set by the runner.
+        url = os.environ["CONNECT_POSTGRES_URL"]
+        with self.client.outbox(url, Rate=100, Burst=10, Queue="python") as outbox:
+            outbox.enqueue(InstanceId="i", ContactId="c", Name="one")
+            outbox.enqueue(InstanceId="i", ContactId="c", Description="two")
+            self.assertTrue(outbox.flush(Timeout=20))
+            stats = outbox.get_stats()
+            self.assertEqual((stats["pending"], stats["delivered"], stats["dead"]), (0, 2, 0))
+        self.assertGreaterEqual(len(self.server.received()), 1)
+        with self.assertRaises(connect_contact.Error) as refused:
+            self.client.outbox(url.replace("sslmode=disable", "sslmode=sometimes"))
+        self.assertNotIn("pg-secret", str(refused.exception))
+
     def test_delivers_then_dead_letters_a_final_error(self) -> None:
         events: List[Dict[str, Any]] = []
         lock = threading.Lock()

@@ -155,8 +155,10 @@ impl Target {
         })
     }
 
-    /// A new session: synchronous commit (an acknowledged step is on the server's disk) and
-    /// a statement timeout of the client's deadline.
+    /// A new session: synchronous commit (an acknowledged step is on the server's disk), a
+    /// statement timeout of the client's deadline, and the same bound on a transaction left
+    /// idle — a host stopped (SIGSTOP, a VM paused) inside a step would otherwise hold its row
+    /// locks, the queue's pacer among them, and stall every other host.
     pub(super) fn connect(&self) -> Result<Client, Error> {
         let mut client = match &self.tls {
             Tls::Off => self.config.connect(NoTls),
@@ -165,8 +167,9 @@ impl Target {
         .map_err(|e| self.failure(&e))?;
         client
             .batch_execute(&format!(
-                "SET synchronous_commit = on; SET statement_timeout = {}",
-                self.timeout.as_millis().max(1)
+                "SET synchronous_commit = on; SET statement_timeout = {ms}; \
+                 SET idle_in_transaction_session_timeout = {ms}",
+                ms = self.timeout.as_millis().max(1)
             ))
             .map_err(|e| self.failure(&e))?;
         Ok(client)
