@@ -282,8 +282,8 @@ fn python_status_enum_is_generated() {
     let text = std::fs::read_to_string(repo_root().join(PYTHON_EXCEPTIONS)).unwrap();
     let text = splice(
         &text,
-        "# BEGIN GENERATED from Status in src/error.rs",
-        "# END GENERATED from Status",
+        "# BEGIN GENERATED from Status::ALL",
+        "# END GENERATED from Status::ALL",
         &python_status_enum(),
     );
     check(PYTHON_EXCEPTIONS, &text);

@@ -16,10 +16,10 @@ from typing import Any, Dict, Mapping, Optional, Type
 OPERATION_NAME = "UpdateContact"
 
 
-# The C ABI's status numbers by name, so no module writes a bare number: written from
-# `Status::ALL` in src/error.rs by tests/it/derived_docs.rs (scripts/regenerate), and checked
+# The C ABI's status numbers by name, so no module writes a bare number: written from the
+# library's `Status::ALL` by tests/it/derived_docs.rs (scripts/regenerate), and checked
 # against connect_status_name() of the loaded library both ways by the binding's tests.
-# BEGIN GENERATED from Status in src/error.rs by scripts/regenerate; do not edit
+# BEGIN GENERATED from Status::ALL by scripts/regenerate; do not edit
 class Status(enum.IntEnum):
     """The C ABI's connect_status numbers (CONNECT_STATUS_<name>)."""
 
@@ -49,7 +49,7 @@ class Status(enum.IntEnum):
     THROTTLING = 407
     SERVICE_ERROR = 499
     PANIC = 900
-# END GENERATED from Status
+# END GENERATED from Status::ALL
 
 
 class Error(Exception):
