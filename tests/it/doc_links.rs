@@ -409,10 +409,9 @@ fn stale_pointers(root: &Path, file: &Path, text: &str) -> Vec<String> {
             let word = word.trim_end_matches(['.', '-']);
             let top = word.split('/').next().unwrap_or("");
             let ext = word.rsplit_once('.').map_or("", |(_, e)| e);
-            if word.contains('/') && TOP.contains(&top) && POINTED_AT.contains(&ext) {
-                if resolve(root, file, word).is_none() {
-                    stale.push(format!("{}:{line}: {word} (no such file)", file.display()));
-                }
+            let a_path = word.contains('/') && TOP.contains(&top) && POINTED_AT.contains(&ext);
+            if a_path && resolve(root, file, word).is_none() {
+                stale.push(format!("{}:{line}: {word} (no such file)", file.display()));
             }
         }
         let mut rest = text.as_str();
