@@ -1,6 +1,6 @@
 //! The SQLite store: one outbox file (WAL mode) that several processes of one machine may
 //! open. The file's write lock serializes every step (`BEGIN IMMEDIATE`); enqueues commit
-//! with `synchronous=FULL`, delivery threads with `NORMAL` (docs/outbox.md, "Durability").
+//! with `synchronous=FULL`, delivery threads with `NORMAL` (docs/outbox.md, "Storage").
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
