@@ -63,7 +63,8 @@ def cargo_build(build_temp: str) -> str:
     root, in_tree = crate_dir()
     cargo = os.environ.get("CARGO", "cargo")
     target_dir = os.path.abspath(os.path.join(build_temp, "cargo-target"))
-    command = [cargo, "build", "--release", "--lib", "--manifest-path", os.path.join(root, "Cargo.toml")]
+    # With the PostgreSQL outbox store (`client.outbox("postgresql://...")`).
+    command = [cargo, "build", "--release", "--lib", "--features", "postgres", "--manifest-path", os.path.join(root, "Cargo.toml")]
     if in_tree:
         command += ["--locked", "-p", "connect-contact"]
     env = dict(os.environ, CARGO_TARGET_DIR=target_dir)
