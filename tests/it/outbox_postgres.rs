@@ -273,3 +273,65 @@ fn the_c_abi_opens_a_postgresql_store_through_the_same_call() {
         "from C"
     );
 }
+
+/// Rows of the heads table that differ from what the updates imply (each contact with pending
+/// updates: its first, and when that is due), both read in one snapshot.
+const HEADS_WRONG: &str = "WITH implied AS (
+        SELECT o.queue, o.contact, o.id AS head, GREATEST(o.next_ms, o.enqueued_ms) AS next_ms
+        FROM connect_outbox o
+        JOIN (SELECT queue, contact, MIN(id) AS id FROM connect_outbox WHERE NOT dead
+              GROUP BY queue, contact) f ON o.id = f.id),
+     kept AS (SELECT queue, contact, head, next_ms FROM connect_outbox_heads)
+     SELECT (SELECT COUNT(*) FROM (SELECT * FROM kept EXCEPT SELECT * FROM implied) a)
+          + (SELECT COUNT(*) FROM (SELECT * FROM implied EXCEPT SELECT * FROM kept) b)";
+
+#[test]
+fn the_heads_follow_every_change_of_the_updates() {
+    let pg = Postgres::shared();
+    let url = pg.database("heads");
+    let db = format!("t_heads_{}", std::process::id());
+    // Nobody listens: every call fails and is retried later (each retry a new due time).
+    let mut o = fast();
+    o.max_backoff = Duration::from_millis(100);
+    let failing = Outbox::open(client(&crate::support::dead_url()), &url, o).unwrap();
+    for seq in 0..12 {
+        failing.enqueue(&update(seq, 3)).unwrap();
+    }
+    let mut checked = 0;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        assert_eq!(pg.psql(&db, HEADS_WRONG), "0", "after {checked} checks");
+        checked += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let retried: i64 = pg
+        .psql(&db, "SELECT COALESCE(SUM(attempts), 0) FROM connect_outbox")
+        .parse()
+        .unwrap();
+    assert!(
+        retried >= 6,
+        "only {retried} attempts: the retries were not exercised"
+    );
+    failing.close();
+    // Delivered, dead and revived: the heads stay right.
+    let emulator = emulator(false, Faults::default());
+    emulator.create_contact(crate::outbox::INSTANCE, Some("c0"));
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &url, fast()).unwrap();
+    assert!(outbox.flush(Duration::from_secs(30)).unwrap());
+    assert_eq!(pg.psql(&db, HEADS_WRONG), "0");
+    let dead = outbox.dead_letters().unwrap();
+    assert_eq!(dead.len(), 8, "c1's and c2's updates");
+    emulator.create_contact(crate::outbox::INSTANCE, Some("c1"));
+    for d in &dead {
+        assert!(outbox.retry_dead(d.id).unwrap());
+    }
+    assert_eq!(pg.psql(&db, HEADS_WRONG), "0");
+    assert!(outbox.flush(Duration::from_secs(30)).unwrap());
+    assert_eq!(pg.psql(&db, HEADS_WRONG), "0");
+    assert_eq!(outbox.dead_letters().unwrap().len(), 4, "c2's, dead again");
+    assert_eq!(
+        pg.psql(&db, "SELECT COUNT(*) FROM connect_outbox_heads"),
+        "0"
+    );
+    outbox.close();
+}
