@@ -14,12 +14,17 @@
 //!
 //! `cargo run --example outbox_bench [seconds-at-2-rps]` (default 60), or one run:
 //! `cargo run --example outbox_bench quota <processes> <rps> <burst> <seconds> [shared|separate]`,
+//! or the same processes as hosts of one PostgreSQL queue (a server of the benchmark's own, as
+//! the tests start it; needs `--features postgres`):
+//! `cargo run --features postgres --example outbox_bench quota-pg <processes> <rps> <burst> <seconds>`,
 //! or `cargo run --example outbox_bench outage [outage-seconds]` (default 30),
 //! or `cargo run --example outbox_bench backlog [rate=R] [rows ...]` (default rate 200, rows
 //! 1000 10000 100000).
 
 #[path = "../tests/support/outbox.rs"]
 mod outbox_support;
+#[path = "../tests/support/postgres.rs"]
+mod postgres_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -92,12 +97,24 @@ fn child(endpoint: &str, path: &str, rate: f64, burst: u32, start_at: f64) {
 }
 
 /// `processes` processes deliver `rps × seconds` updates in all against the emulator's quota:
-/// all from one shared file, or each from a file of its own (independent outboxes).
-fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64, shared: bool) {
+/// all from one shared file (or, with `postgres`, one database queue), or each from a file of
+/// its own (independent outboxes).
+fn quota_run(
+    processes: u64,
+    rps: f64,
+    burst: u32,
+    seconds: f64,
+    shared: bool,
+    postgres: Option<&str>,
+) {
     let emulator = outbox_support::quota_emulator(rps, burst as f64);
     let total = ((rps * seconds) as u64).max(processes);
     let per = total / processes;
-    let files: Vec<std::path::PathBuf> = if shared {
+    let files: Vec<std::path::PathBuf> = if let Some(url) = postgres {
+        let url = std::path::PathBuf::from(url);
+        preload(&url, "s", per * processes);
+        vec![url]
+    } else if shared {
         let path = file(&format!("shared-{processes}-{rps}.db"));
         preload(&path, "s", per * processes);
         vec![path]
@@ -147,7 +164,11 @@ fn quota_run(processes: u64, rps: f64, burst: u32, seconds: f64, shared: bool) {
     let allowed = burst as f64 + rps * elapsed;
     println!(
         "quota {rps} rps burst {burst}, {processes} process(es), {}: {delivered} delivered in {elapsed:.1} s = {:.3} of the quota; {throttled}/{attempts} attempts throttled ({:.2}%)",
-        if shared { "one shared file" } else { "a file each" },
+        match (postgres, shared) {
+            (Some(_), _) => "one PostgreSQL queue",
+            (None, true) => "one shared file",
+            (None, false) => "a file each",
+        },
         delivered / allowed,
         100.0 * throttled as f64 / attempts.max(1) as f64
     );
@@ -400,6 +421,19 @@ fn main() {
         );
         return;
     }
+    if args.get(1).map(String::as_str) == Some("quota-pg") {
+        let pg = postgres_support::Postgres::start();
+        let url = pg.database("bench");
+        quota_run(
+            args[2].parse().unwrap(),
+            args[3].parse().unwrap(),
+            args[4].parse().unwrap(),
+            args[5].parse().unwrap(),
+            true,
+            Some(&url),
+        );
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("quota") {
         // `quota <processes> <rps> <burst> <seconds> [shared|separate]`: one run.
         quota_run(
@@ -408,6 +442,7 @@ fn main() {
             args[4].parse().unwrap(),
             args[5].parse().unwrap(),
             args.get(6).map(String::as_str) != Some("separate"),
+            None,
         );
         return;
     }
@@ -416,8 +451,8 @@ fn main() {
     enqueue_cost(4);
     coalescing();
     for (rps, burst, seconds) in [(200.0, 50, 20.0), (2.0, 5, slow_seconds)] {
-        quota_run(1, rps, burst, seconds, true);
-        quota_run(4, rps, burst, seconds, true);
-        quota_run(4, rps, burst, seconds, false);
+        quota_run(1, rps, burst, seconds, true, None);
+        quota_run(4, rps, burst, seconds, true, None);
+        quota_run(4, rps, burst, seconds, false, None);
     }
 }
