@@ -335,3 +335,45 @@ fn the_heads_follow_every_change_of_the_updates() {
     );
     outbox.close();
 }
+
+#[test]
+fn tls_to_the_database_is_verified_with_the_given_roots() {
+    let emulator = emulator(true, Faults::default());
+    let pg = Postgres::start_tls();
+    let url = pg.database("tls");
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls/ca.pem");
+    let verified = url.replace(
+        "sslmode=disable",
+        &format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+    );
+    let outbox = Outbox::open(client(&emulator.endpoint_url()), &verified, fast()).unwrap();
+    outbox.enqueue(&update(0, 1)).unwrap();
+    assert!(outbox.flush(Duration::from_secs(20)).unwrap());
+    assert_eq!(outbox.stats().delivered, 1);
+    outbox.close();
+    // The built-in roots do not know the tests' CA: refused, in every TLS mode (none accepts
+    // a server it cannot verify).
+    for mode in ["require", "verify-ca", "verify-full", "prefer"] {
+        let e = Outbox::open(
+            client(&emulator.endpoint_url()),
+            url.replace("sslmode=disable", &format!("sslmode={mode}")),
+            fast(),
+        )
+        .unwrap_err();
+        assert_eq!(e.status(), Status::Storage, "{mode}: {e:?}");
+        assert!(
+            e.message().to_lowercase().contains("certificate"),
+            "{mode}: {}",
+            e.message()
+        );
+        assert!(!e.message().contains(PASSWORD));
+    }
+    // A server that takes TLS only refuses a session without it, and says so.
+    let e = Outbox::open(client(&emulator.endpoint_url()), &url, fast()).unwrap_err();
+    assert_eq!(e.status(), Status::Storage, "{e:?}");
+    assert!(
+        e.message().contains("no encryption") && e.message().contains("SQLSTATE 28000"),
+        "{}",
+        e.message()
+    );
+}

@@ -20,13 +20,15 @@ pub const PASSWORD: &str = "pg-secret-4b1d9e";
 pub const USER: &str = "connect";
 
 /// The guard: `$1` the bin folder, `$2` the data folder, `$3` the port, `$4` the folder to
-/// remove at the end.
+/// remove at the end, `$5` `tls` for a server that takes TLS connections only.
 const GUARD: &str = r#"
 bin="$1"; data="$2"; port="$3"; root="$4"
+tls=""
+[ "$5" = tls ] && tls="-c ssl=on -c ssl_cert_file=$root/server.pem -c ssl_key_file=$root/server.key"
 start() {
   "$bin/postgres" -D "$data" -p "$port" -c listen_addresses=127.0.0.1 \
     -c unix_socket_directories="$data" -c fsync=off -c max_connections=300 \
-    -c shared_buffers=32MB -c log_min_messages=fatal >"$root/server.log" 2>&1 &
+    -c shared_buffers=32MB -c log_min_messages=fatal $tls >"$root/server.log" 2>&1 &
   pid=$!
 }
 start
@@ -104,6 +106,16 @@ fn free_port() -> u16 {
 impl Postgres {
     /// A new server (about a second: initdb and start).
     pub fn start() -> Postgres {
+        Postgres::start_with(false)
+    }
+
+    /// A new server that takes TLS connections only (`hostssl`), with the tests' certificate
+    /// for localhost and 127.0.0.1 (tests/data/tls/server.pem, signed by tests/data/tls/ca.pem).
+    pub fn start_tls() -> Postgres {
+        Postgres::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Postgres {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let bin = bin_dir();
         let root = std::env::temp_dir().join(format!(
@@ -115,6 +127,21 @@ impl Postgres {
         std::fs::create_dir_all(&root).unwrap();
         let pwfile = root.join("pw");
         std::fs::write(&pwfile, PASSWORD).unwrap();
+        let mut owned = vec![pwfile.clone()];
+        if tls {
+            let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+            for file in ["server.pem", "server.key"] {
+                std::fs::copy(data.join(file), root.join(file)).unwrap();
+                owned.push(root.join(file));
+            }
+            // PostgreSQL refuses a key others may read.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                root.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+        }
         if is_root() {
             let id = |flag: &str| -> u32 {
                 let out = Command::new("id")
@@ -128,7 +155,9 @@ impl Postgres {
             };
             let (uid, gid) = (id("-u"), id("-g"));
             std::os::unix::fs::chown(&root, Some(uid), Some(gid)).unwrap();
-            std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid)).unwrap();
+            for file in &owned {
+                std::os::unix::fs::chown(file, Some(uid), Some(gid)).unwrap();
+            }
         }
         let data = root.join("data");
         let out = as_server_user(&bin.join("initdb"))
@@ -151,6 +180,17 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        if tls {
+            // TLS or nothing, over TCP (initdb's file also lets plain TCP in).
+            let hba = "local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n";
+            let path = data.join("pg_hba.conf");
+            let out = as_server_user(Path::new("/bin/sh"))
+                .args(["-c", "printf '%s' \"$1\" > \"$2\"", "write", hba])
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(out.success(), "cannot write {}", path.display());
+        }
         let port = free_port();
         let mut child = as_server_user(Path::new("/bin/sh"))
             .args(["-c", GUARD, "guard"])
@@ -158,6 +198,7 @@ impl Postgres {
             .arg(&data)
             .arg(port.to_string())
             .arg(&root)
+            .arg(if tls { "tls" } else { "plain" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
