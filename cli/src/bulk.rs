@@ -50,9 +50,14 @@ pub struct BulkArgs {
     /// them), or a failures file to retry; `-` reads stdin.
     #[arg(value_name = "FILE")]
     input: String,
-    /// The outbox file [default: FILE.outbox, or connect-contact-stdin.outbox for stdin].
-    #[arg(long, value_name = "PATH")]
+    /// The outbox file [default: FILE.outbox, or connect-contact-stdin.outbox for stdin], or
+    /// a postgresql:// URL of a queue several hosts share (the journal and the run lock are
+    /// then FILE.progress and FILE.lock).
+    #[arg(long, value_name = "PATH|URL")]
     outbox: Option<PathBuf>,
+    /// The queue of a PostgreSQL outbox: one per account and Region [default: default].
+    #[arg(long, value_name = "NAME")]
+    queue: Option<String>,
     /// Where failed lines go, one JSON object per line: {"line", "error", "request"}
     /// [default: FILE.failures.jsonl].
     #[arg(long, value_name = "PATH")]
@@ -130,6 +135,11 @@ fn settings(args: &BulkArgs) -> Result<Settings, Failure> {
             .map_err(|rule| out_of_range("--burst", text, &rule))?;
         // In range, so it fits.
         options.burst = u32::try_from(burst).unwrap_or(u32::MAX);
+    }
+    if let Some(queue) = &args.queue {
+        outbox_rule("queue", Value::from(queue.as_str()))
+            .map_err(|rule| out_of_range("--queue", queue, &rule))?;
+        options.queue = queue.clone();
     }
     let mut progress_interval = Duration::from_secs(5);
     if let Some(text) = &args.progress_interval {
@@ -297,11 +307,12 @@ fn private_file(path: &Path, options: &mut OpenOptions) -> Result<File, Failure>
     Ok(file)
 }
 
-/// Takes this outbox's run lock (`OUTBOX.lock`): an exclusive `flock`, held by the returned
-/// file until the process exits, and the holder's pid written in it. When another run holds
-/// it, refuses at once naming that run.
-fn lock_run(outbox: &Path) -> Result<File, Failure> {
-    let path = PathBuf::from(format!("{}.lock", outbox.display()));
+/// Takes this outbox's run lock (`BESIDE.lock`, `BESIDE` the outbox file or, for a URL, the
+/// input): an exclusive `flock`, held by the returned file until the process exits, and the
+/// holder's pid written in it. When another run holds it, refuses at once naming that run
+/// and the outbox (`shown`).
+fn lock_run(beside: &Path, shown: &str) -> Result<File, Failure> {
+    let path = PathBuf::from(format!("{}.lock", beside.display()));
     let mut file = private_file(
         &path,
         OpenOptions::new().read(true).write(true).create(true),
@@ -318,8 +329,7 @@ fn lock_run(outbox: &Path) -> Result<File, Failure> {
             return Err(Failure::new(
                 EXIT_OTHER,
                 format!(
-                    "bulk: {who} is using {} (lock {}); wait for it to finish or stop it, then run this again",
-                    outbox.display(),
+                    "bulk: {who} is using {shown} (lock {}); wait for it to finish or stop it, then run this again",
                     path.display()
                 ),
             ));
@@ -396,6 +406,21 @@ impl Progress {
     }
 }
 
+/// `url` without the password of its user information (`postgresql://user@host/db`).
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}{}", &rest[at..])
+        }
+        None => url.to_string(),
+    }
+}
+
 fn default_path(input: &str, suffix: &str) -> PathBuf {
     if input == "-" {
         PathBuf::from(format!("connect-contact-stdin{suffix}"))
@@ -457,11 +482,19 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
         .failures
         .clone()
         .unwrap_or_else(|| default_path(&args.input, ".failures.jsonl"));
-    let journal_path = PathBuf::from(format!("{}.progress", outbox_path.display()));
+    // A PostgreSQL outbox: shown without its password, its journal and lock beside the input.
+    let url = outbox_path
+        .to_str()
+        .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"));
+    let (beside, shown) = match url {
+        Some(url) => (default_path(&args.input, ""), without_password(url)),
+        None => (outbox_path.clone(), outbox_path.display().to_string()),
+    };
+    let journal_path = PathBuf::from(format!("{}.progress", beside.display()));
     // Everything that can refuse to start comes before a file is written.
     let client = Arc::new(Client::new(&global.client_config()).map_err(|e| failure_of(&e))?);
     // Held until the process exits: one run per outbox.
-    let _lock = lock_run(&outbox_path)?;
+    let _lock = lock_run(&beside, &shown)?;
 
     let interrupted = Arc::new(AtomicBool::new(false));
     {
@@ -618,11 +651,10 @@ pub fn run(global: &Global, args: &BulkArgs) -> Result<(), Failure> {
     let failed = failed_lines.len();
     if !finished || stopped_at.is_some() {
         eprintln!(
-            "bulk: interrupted{}: {pending} updates pending in {}; run the same command to resume",
+            "bulk: interrupted{}: {pending} updates pending in {shown}; run the same command to resume",
             stopped_at
                 .map(|n| format!(" before line {n}"))
                 .unwrap_or_default(),
-            outbox_path.display()
         );
         return Err(Failure::new(EXIT_INTERRUPTED, String::new()));
     }

@@ -6,6 +6,9 @@
 //! (util-linux `script`).
 
 mod common;
+// The library's tests' PostgreSQL server (a server of this test process's own).
+#[path = "../../tests/support/postgres.rs"]
+mod postgres_support;
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -326,6 +329,101 @@ fn plain_lines_when_stderr_is_not_a_terminal() {
     assert!(!err.contains('\r') && !err.contains("\x1b["), "{err:?}");
     assert!(
         err.contains("bulk: 120 requests: 119 delivered, 1 failed"),
+        "{err}"
+    );
+    service.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_postgresql_outbox_takes_the_same_run_and_never_shows_its_password() {
+    let dir = scratch("postgres");
+    let (text, bad) = input(60, 12);
+    std::fs::write(dir.join("in.jsonl"), &text).unwrap();
+    let pg = postgres_support::Postgres::start();
+    let url = pg.database("bulk");
+    let service = emulator(None);
+    let out = output(bulk(
+        &service.endpoint_url(),
+        &dir,
+        &[
+            "--outbox", &url, "--queue", "bulk-run", "--rate", "100", "--burst", "20",
+        ],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "bulk: 60 requests: {} delivered, {} failed",
+            60 - bad.len(),
+            bad.len()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(postgres_support::PASSWORD), "{err}");
+    // The journal and the lock are beside the input; nothing is named after the URL.
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "in.jsonl",
+            "in.jsonl.failures.jsonl",
+            "in.jsonl.lock",
+            "in.jsonl.progress"
+        ],
+    );
+    assert_eq!(contacts(&service.endpoint_url()), expected_store(&text));
+    // The queue holds nothing more (the bad lines went to the failures file).
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    assert_eq!(
+        pg.psql(
+            db,
+            "SELECT COUNT(*) FROM connect_outbox WHERE queue = 'bulk-run'"
+        ),
+        "0"
+    );
+    // Another run holds the lock: refused, naming the outbox without its password.
+    let mut holder = Command::new("flock")
+        .args(["in.jsonl.lock", "sleep", "30"])
+        .current_dir(&dir)
+        .spawn()
+        .unwrap();
+    let lock = dir.join("in.jsonl.lock");
+    assert!(
+        wait_until(&mut holder, Duration::from_secs(10), || {
+            std::process::Command::new("flock")
+                .args(["-n", lock.to_str().unwrap(), "true"])
+                .status()
+                .is_ok_and(|s| !s.success())
+        }),
+        "flock did not take the lock"
+    );
+    let out = output(bulk(&service.endpoint_url(), &dir, &["--outbox", &url]));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "is using postgresql://connect@127.0.0.1:{}/",
+            pg.port()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(postgres_support::PASSWORD), "{err}");
+    // A bad queue name is refused before anything starts, naming the option.
+    let out = output(bulk(
+        &service.endpoint_url(),
+        &dir,
+        &["--outbox", &url, "--queue", "two words"],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(252), "{err}");
+    assert!(
+        err.contains("argument --queue: invalid value: 'two words'"),
         "{err}"
     );
     service.shutdown().unwrap();
