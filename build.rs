@@ -90,7 +90,7 @@ fn main() {
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     for watched in [
         "src/ffi.rs",
-        "src/error.rs",
+        "src/error",
         "src/log.rs",
         "cbindgen.toml",
         "build.rs",
