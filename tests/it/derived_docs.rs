@@ -1,5 +1,5 @@
 //! Files derived from the two tables: `SETTINGS` (the `settings!` call in src/config/mod.rs) (docs/configuration.md, the
-//! key list in connect_client_new's header comment in src/ffi.rs, the Python `ClientConfig`
+//! key list in connect_client_new's header comment in src/ffi/client.rs, the Python `ClientConfig`
 //! TypedDict) and `Status` in src/error/status.rs (docs/errors.md, and the Python status table,
 //! checked both ways). With `CONNECT_BLESS` set (`scripts/regenerate`) the derived files are
 //! rewritten; without it a test fails when any of them differs from what the tables give.
@@ -160,7 +160,7 @@ fn python_client_config_is_generated() {
 
 #[test]
 fn ffi_key_list_is_generated() {
-    let path = "src/ffi.rs";
+    let path = "src/ffi/client.rs";
     let text = std::fs::read_to_string(repo_root().join(path)).unwrap();
     let text = splice(
         &text,
