@@ -7,7 +7,7 @@
 //! never reads, never writes) when the generation has changed.
 //!
 //! The counter is moved by a `pthread_atfork` child handler that the C ABI installs once per
-//! process, when its first client is created (src/ffi.rs, the only module with `unsafe`); so
+//! process, when its first client is created (src/ffi/client.rs; src/ffi/ holds all the `unsafe`); so
 //! every C, C++ and Python client is covered. Reading it costs one relaxed atomic load.
 #![forbid(unsafe_code)]
 

@@ -1,13 +1,15 @@
 //! The client exports: create, call (blocking and asynchronous), show the configuration, free.
 
 use std::ffi::{c_char, c_void};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
 
 use super::library::connect_string_free;
 use super::pool::{Pool, Refused, Run};
-use super::{call, guard, utf8, Failure, UserData};
+use super::{
+    arg_c_str, arg_fn, arg_ref, arg_str, arg_str_or_null, call, call_back, guard, out_ptr, utf8,
+    BoundaryError, UserData,
+};
 use crate::client::Client;
 use crate::config::{ClientConfig, Settings, DEFAULT_ASYNC_QUEUE, DEFAULT_ASYNC_WORKERS};
 use crate::error::Status;
@@ -81,22 +83,18 @@ pub unsafe extern "C" fn connect_client_new(
     client_out: *mut *mut connect_client,
 ) -> Status {
     call(ptr::null_mut(), || {
-        if client_out.is_null() {
-            return Err(Failure::null("client_out"));
-        }
+        // SAFETY (every argument): as the contract above says.
+        let client_out = unsafe { out_ptr(client_out, "client_out") }?;
         watch_forks();
-        let config = if config_json.is_null() {
-            ClientConfig::default()
-        } else {
-            // SAFETY: non-NULL, and the caller promises a NUL-terminated string.
-            ClientConfig::from_json(unsafe { utf8(config_json, "config_json") }?)?
+        let config = match unsafe { arg_str_or_null(config_json, "config_json") }? {
+            Some(text) => ClientConfig::from_json(text)?,
+            None => ClientConfig::default(),
         };
         let mut client = Box::new(connect_client::build(&config, config.resolve()?));
         // Debug builds only (the test suite's): a released library never reads it.
         client.panics =
             cfg!(debug_assertions) && std::env::var_os(TEST_PANIC).is_some_and(|v| v == "1");
-        // SAFETY: client_out is non-NULL and writable, per the contract above.
-        unsafe { *client_out = Box::into_raw(client) };
+        client_out.write(Box::into_raw(client));
         Ok(String::new())
     })
 }
@@ -190,14 +188,9 @@ pub unsafe extern "C" fn connect_update_contact(
     response_json_out: *mut *mut c_char,
 ) -> Status {
     call(response_json_out, || {
-        if client.is_null() {
-            return Err(Failure::null("client"));
-        }
-        if request_json.is_null() {
-            return Err(Failure::null("request_json"));
-        }
-        // SAFETY: both non-NULL; the caller promises a live client and a C string.
-        let (client, text) = unsafe { (&*client, utf8(request_json, "request_json")?) };
+        // SAFETY (both): the caller promises a live client (or NULL) and a C string (or NULL).
+        let client = unsafe { arg_ref(client, "client") }?;
+        let text = unsafe { arg_str(request_json, "request_json") }?;
         update(&client.client, text, client.panics)
     })
 }
@@ -219,20 +212,17 @@ pub unsafe extern "C" fn connect_client_config_json(
     client: *const connect_client,
     json_out: *mut *mut c_char,
 ) -> Status {
-    if json_out.is_null() {
-        return call(ptr::null_mut(), || Err(Failure::null("json_out")));
-    }
     call(json_out, || {
-        if client.is_null() {
-            return Err(Failure::null("client"));
-        }
-        // SAFETY: non-NULL; the caller promises a live client.
-        Ok(unsafe { &(*client).client }.settings().to_json())
+        // SAFETY (both): the caller promises NULL or a writable `char *`, and NULL or a live
+        // client. `call` writes the document through json_out.
+        unsafe { out_ptr(json_out, "json_out") }?;
+        let client = unsafe { arg_ref(client, "client") }?;
+        Ok(client.client.settings().to_json())
     })
 }
 
 /// One UpdateContact from request JSON to response document: the sync and async paths share it.
-fn update(client: &Client, request_json: &str, panics: bool) -> Result<String, Failure> {
+fn update(client: &Client, request_json: &str, panics: bool) -> Result<String, BoundaryError> {
     if panics {
         panic!("{TEST_PANIC}=1 was set when this client was built: a deliberate panic");
     }
@@ -271,7 +261,7 @@ impl Callback {
         let mut document: *mut c_char = ptr::null_mut();
         let status = call(&mut document, || match run {
             Run::Execute => update(client, request_json, panics),
-            Run::Cancel => Err(Failure::local(
+            Run::Cancel => Err(BoundaryError::local(
                 Status::Cancelled,
                 "the client was freed before this call started; it was not sent",
             )),
@@ -280,11 +270,11 @@ impl Callback {
         // happen on this path); a panic in the caller's code around the callback is caught so
         // the document is still freed and the worker lives on.
         let function = self.function;
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        call_back(|| {
             // SAFETY: a function pointer the caller gave us, with the argument it gave us and a
             // valid NUL-terminated document that lives until after the call.
             unsafe { function(status, document, self.user_data.0) }
-        }));
+        });
         // SAFETY: the document came from `call` and is freed once.
         unsafe { connect_string_free(document) };
     }
@@ -320,18 +310,12 @@ pub unsafe extern "C" fn connect_update_contact_async(
     user_data: *mut c_void,
 ) -> Status {
     call(ptr::null_mut(), || {
-        if client.is_null() {
-            return Err(Failure::null("client"));
-        }
-        if request_json.is_null() {
-            return Err(Failure::null("request_json"));
-        }
-        let Some(function) = callback else {
-            return Err(Failure::null("callback"));
-        };
-        // SAFETY: both non-NULL; the caller promises a live client and a C string.
-        let (client, text) = unsafe { (&*client, utf8(request_json, "request_json")?) };
-        let request_json = text.to_owned();
+        // SAFETY (both): the caller promises a live client (or NULL) and a C string (or NULL).
+        // Every argument is checked for NULL before the request for UTF-8.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let request = unsafe { arg_c_str(request_json, "request_json") }?;
+        let function = arg_fn(callback, "callback")?;
+        let request_json = utf8(request, "request_json")?.to_owned();
         let callback = Callback {
             function,
             user_data: UserData(user_data),
@@ -340,18 +324,18 @@ pub unsafe extern "C" fn connect_update_contact_async(
         let panics = client.panics;
         let job = Box::new(move |run| callback.complete(&shared, &request_json, panics, run));
         client.pool.submit(job).map_err(|refused| match refused {
-            Refused::Full { capacity } => Failure::local(
+            Refused::Full { capacity } => BoundaryError::local(
                 Status::QueueFull,
                 format!(
                     "{capacity} asynchronous calls are already waiting (config key \"async_queue\"); \
                      nothing was queued"
                 ),
             ),
-            Refused::Closed => Failure::local(
+            Refused::Closed => BoundaryError::local(
                 Status::Cancelled,
                 "connect_client_free() has begun on this client; no new calls are accepted",
             ),
-            Refused::Spawn(e) => Failure::local(
+            Refused::Spawn(e) => BoundaryError::local(
                 Status::ThreadStart,
                 format!("could not start a worker thread for asynchronous calls: {e}"),
             ),

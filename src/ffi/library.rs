@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr;
 use std::sync::Arc;
 
-use super::{call, guard, Failure, UserData, LAST_ERROR};
+use super::{c_text, call, call_back, guard, BoundaryError, UserData, LAST_ERROR};
 use crate::error::Status;
 use crate::log::{set_sink, LogLevel, LogSink};
 
@@ -33,10 +33,12 @@ struct CallbackSink {
 
 impl LogSink for CallbackSink {
     fn log(&self, level: LogLevel, message: &str) {
-        let line = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
-        // SAFETY: a valid function pointer from the caller, a NUL-terminated line that lives
-        // through the call, and the caller's own user_data.
-        unsafe { (self.callback)(level as i32, line.as_ptr(), self.user_data.0) }
+        let line = c_text(message.to_owned());
+        call_back(|| {
+            // SAFETY: a valid function pointer from the caller, a NUL-terminated line that
+            // lives through the call, and the caller's own user_data.
+            unsafe { (self.callback)(level as i32, line.as_ptr(), self.user_data.0) }
+        });
     }
 }
 
@@ -68,7 +70,7 @@ pub unsafe extern "C" fn connect_set_log_callback(
 ) -> Status {
     call(ptr::null_mut(), || {
         let level = LogLevel::from_code(min_level).ok_or_else(|| {
-            Failure::local(
+            BoundaryError::local(
                 Status::InvalidConfig,
                 format!("min_level {min_level} is not a connect_log_level (1 to 4)"),
             )

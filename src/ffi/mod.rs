@@ -1,6 +1,9 @@
-//! The C ABI. The only module with `unsafe`: every export goes through `call` (status
-//! functions) or `guard` (the rest), which check pointers, catch panics and record this
-//! thread's last error. Outputs are written only as documented; NULL_ARGUMENT touches none.
+//! The C ABI, and all of the crate's `unsafe`. Every export goes through `call` (status
+//! functions) or `guard` (the rest), which catch panics (the one boundary, `catch`) and record
+//! this thread's last error; inside them, every pointer argument is checked by one helper:
+//! `arg_ref` (an object), `arg_str` (a UTF-8 string), `arg_fn` (a callback), `out_ptr` (an
+//! out-pointer); `c_string` makes the strings the caller frees, and `call_back` calls the
+//! caller's callbacks. Outputs are written only as documented; NULL_ARGUMENT touches none.
 #![allow(unsafe_code)]
 #![allow(non_camel_case_types)]
 // Every export is called from C, never from Rust: its safety contract (which pointers may be
@@ -43,24 +46,25 @@ pub use outbox::{
 #[derive(Clone, Copy)]
 struct UserData(*mut c_void);
 
-// SAFETY: connect_set_log_callback() and connect_update_contact_async() document that the
-// callback and user_data must be usable from any thread; the library never dereferences
-// user_data, it only passes it back.
+// SAFETY: connect_set_log_callback(), connect_update_contact_async() and connect_outbox_open()
+// document that the callback and user_data must be usable from any thread; the library never
+// dereferences user_data, it only passes it back.
 unsafe impl Send for UserData {}
 unsafe impl Sync for UserData {}
 
-/// A failure on its way out of the boundary.
-struct Failure {
+/// An error on its way out of the boundary: the status returned, the message that becomes
+/// this thread's last error, and the response document.
+struct BoundaryError {
     status: Status,
     message: String,
     document: String,
 }
 
-impl Failure {
+impl BoundaryError {
     fn local(status: Status, message: impl Into<String>) -> Self {
         let message = message.into();
         let document = error_document(status.name(), &message, None);
-        Failure {
+        BoundaryError {
             status,
             message,
             document,
@@ -68,13 +72,13 @@ impl Failure {
     }
 
     fn null(argument: &str) -> Self {
-        Failure::local(Status::NullArgument, format!("{argument} is NULL"))
+        BoundaryError::local(Status::NullArgument, format!("{argument} is NULL"))
     }
 }
 
-impl From<Error> for Failure {
+impl From<Error> for BoundaryError {
     fn from(e: Error) -> Self {
-        Failure {
+        BoundaryError {
             status: e.status(),
             message: e.sentence(),
             document: e.to_document(),
@@ -86,62 +90,156 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-fn set_last_error(message: &str) {
-    // A message from the wire may hold NUL bytes; C strings cannot.
-    let text = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
-    let _ = LAST_ERROR.try_with(|cell| *cell.borrow_mut() = text);
+fn set_last_error(message: String) {
+    let _ = LAST_ERROR.try_with(|cell| *cell.borrow_mut() = c_text(message));
 }
 
-/// Copies `s` into a string the caller frees with connect_string_free().
-fn to_c_string(s: String) -> *mut c_char {
-    // Documents are JSON (NUL is escaped there), so the first try moves the string in without
-    // a copy; anything else with a NUL gets U+FFFD for it.
-    CString::new(s)
-        .or_else(|nul| {
-            let text = String::from_utf8(nul.into_vec()).unwrap_or_default();
-            CString::new(text.replace('\0', "\u{FFFD}"))
-        })
-        .unwrap_or_default()
-        .into_raw()
+/// `text` as a C string: moved in as it is when it holds no NUL (documents are JSON, where NUL
+/// is escaped), else with U+FFFD for each NUL (a message from the wire may hold one).
+fn c_text(text: String) -> CString {
+    CString::new(text).unwrap_or_else(|nul| {
+        let text = String::from_utf8(nul.into_vec()).unwrap_or_default();
+        CString::new(text.replace('\0', "\u{FFFD}")).unwrap_or_default()
+    })
 }
 
-/// The boundary of every status-returning export: runs `body` under `catch_unwind`, records
-/// the last error, and writes the response document to `document_out` when it is not NULL
-/// (except on NULL_ARGUMENT, which leaves every output untouched).
-fn call(document_out: *mut *mut c_char, body: impl FnOnce() -> Result<String, Failure>) -> Status {
-    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
-        Err(Failure::local(
+/// `text` as a string the caller owns and frees with connect_string_free().
+fn c_string(text: String) -> *mut c_char {
+    c_text(text).into_raw()
+}
+
+/// The one panic boundary: `body`'s value, or `None` when it panicked. Every export runs its
+/// body through it (by `call` or `guard`), and so does every call of a C callback
+/// (`call_back`): a panic never unwinds into C, nor out of a callback into the library.
+fn catch<T>(body: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(body)).ok()
+}
+
+/// The boundary of every status-returning export: runs `body` inside [`catch`] (argument
+/// checks included), records this thread's last error, and writes the response document to
+/// `document_out` when it is not NULL, on every status but NULL_ARGUMENT (which leaves every
+/// output untouched): `body`'s document on OK, the error's otherwise, PANIC's included.
+fn call(
+    document_out: *mut *mut c_char,
+    body: impl FnOnce() -> Result<String, BoundaryError>,
+) -> Status {
+    let outcome = catch(body).unwrap_or_else(|| {
+        Err(BoundaryError::local(
             Status::Panic,
             "internal error: a panic was caught at the C boundary; please report it",
         ))
     });
     let (status, message, document) = match outcome {
         Ok(document) => (Status::Ok, String::new(), document),
-        Err(f) => (f.status, f.message, f.document),
+        Err(e) => (e.status, e.message, e.document),
     };
-    set_last_error(&message);
-    if status != Status::NullArgument && !document_out.is_null() {
-        // SAFETY: the caller passed a non-NULL pointer to writable `char *` storage.
-        unsafe { *document_out = to_c_string(document) };
+    set_last_error(message);
+    if status != Status::NullArgument {
+        // SAFETY: the caller passed NULL or a pointer to writable `char *` storage.
+        if let Some(out) = unsafe { optional_out(document_out) } {
+            out.write(c_string(document));
+        }
     }
     status
 }
 
 /// The boundary of exports that return a value rather than a status: a panic yields `fallback`.
 fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+    catch(body).unwrap_or(fallback)
 }
 
-/// Borrows a C string as UTF-8; `what` names the argument in the error.
+/// Calls a C callback (through `invoke`) inside [`catch`]: a panic from it ends the callback,
+/// not the library's thread, and the library goes on (frees what it lent the callback).
+fn call_back(invoke: impl FnOnce()) {
+    let _ = catch(invoke);
+}
+
+/// Borrows the object behind a pointer argument; NULL is NULL_ARGUMENT naming `name`.
 ///
-/// SAFETY: `s` is non-NULL and points to a NUL-terminated string that outlives the call.
-unsafe fn utf8<'a>(s: *const c_char, what: &str) -> Result<&'a str, Failure> {
-    CStr::from_ptr(s).to_str().map_err(|e| {
-        Failure::local(
+/// SAFETY: `p` is NULL or points to a live `T` that outlives the call (the export's contract).
+unsafe fn arg_ref<'a, T>(p: *const T, name: &str) -> Result<&'a T, BoundaryError> {
+    // SAFETY: per this function's contract.
+    unsafe { p.as_ref() }.ok_or_else(|| BoundaryError::null(name))
+}
+
+/// Borrows a string argument as UTF-8; NULL is NULL_ARGUMENT and bad UTF-8 INVALID_UTF8, both
+/// naming `name`.
+///
+/// SAFETY: `s` is NULL or a NUL-terminated string that outlives the call.
+unsafe fn arg_str<'a>(s: *const c_char, name: &str) -> Result<&'a str, BoundaryError> {
+    // SAFETY: per this function's contract.
+    utf8(unsafe { arg_c_str(s, name) }?, name)
+}
+
+/// As [`arg_str`] for an argument that may be NULL (`None`).
+///
+/// SAFETY: as for [`arg_str`].
+unsafe fn arg_str_or_null<'a>(
+    s: *const c_char,
+    name: &str,
+) -> Result<Option<&'a str>, BoundaryError> {
+    if s.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: per this function's contract.
+    unsafe { arg_str(s, name) }.map(Some)
+}
+
+/// The NULL check of [`arg_str`] alone, for an export that checks every argument for NULL
+/// before any for UTF-8 ([`utf8`] does the rest).
+///
+/// SAFETY: as for [`arg_str`].
+unsafe fn arg_c_str<'a>(s: *const c_char, name: &str) -> Result<&'a CStr, BoundaryError> {
+    if s.is_null() {
+        return Err(BoundaryError::null(name));
+    }
+    // SAFETY: non-NULL, and per this function's contract.
+    Ok(unsafe { CStr::from_ptr(s) })
+}
+
+/// The UTF-8 check of [`arg_str`].
+fn utf8<'a>(s: &'a CStr, name: &str) -> Result<&'a str, BoundaryError> {
+    s.to_str().map_err(|e| {
+        BoundaryError::local(
             Status::InvalidUtf8,
-            format!("{what} is not valid UTF-8 (byte {})", e.valid_up_to()),
+            format!("{name} is not valid UTF-8 (byte {})", e.valid_up_to()),
         )
     })
+}
+
+/// A required function-pointer argument (C's NULL is `None`): NULL is NULL_ARGUMENT naming
+/// `name`.
+fn arg_fn<F>(callback: Option<F>, name: &str) -> Result<F, BoundaryError> {
+    callback.ok_or_else(|| BoundaryError::null(name))
+}
+
+/// An out-pointer argument, checked: [`OutPtr::write`] stores through it.
+struct OutPtr<T>(*mut T);
+
+impl<T> OutPtr<T> {
+    fn write(self, value: T) {
+        // SAFETY: non-NULL (checked when it was made) and writable, per the export's contract;
+        // the old value is C data (a pointer or a number), nothing to drop.
+        unsafe { self.0.write(value) }
+    }
+}
+
+/// Checks a required out-pointer argument (NULL is NULL_ARGUMENT naming `name`), before the
+/// export does any work; the export writes through it once it has its result.
+///
+/// SAFETY: `p` is NULL or points to writable storage for a `T` for the whole call.
+unsafe fn out_ptr<T>(p: *mut T, name: &str) -> Result<OutPtr<T>, BoundaryError> {
+    if p.is_null() {
+        return Err(BoundaryError::null(name));
+    }
+    Ok(OutPtr(p))
+}
+
+/// An out-pointer argument that may be NULL (nothing is written then).
+///
+/// SAFETY: as for [`out_ptr`].
+unsafe fn optional_out<T>(p: *mut T) -> Option<OutPtr<T>> {
+    (!p.is_null()).then_some(OutPtr(p))
 }
 
 /// This thread's last error, as a C caller reads it.
@@ -209,7 +307,7 @@ mod tests {
 
     #[test]
     fn messages_with_nul_bytes_survive() {
-        set_last_error("a\0b");
+        set_last_error("a\0b".into());
         assert_eq!(last_error(), "a\u{FFFD}b");
     }
 }

@@ -1,12 +1,14 @@
 //! The outbox exports: open, enqueue, flush, stats, dead letters, close.
 
-use std::ffi::{c_char, c_void, CString};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::{c_char, c_void};
 use std::ptr;
 use std::sync::Arc;
 
 use super::client::connect_client;
-use super::{call, guard, utf8, Failure, UserData};
+use super::{
+    arg_c_str, arg_ref, arg_str, arg_str_or_null, c_text, call, call_back, guard, optional_out,
+    out_ptr, utf8, BoundaryError, UserData,
+};
 use crate::error::{Error, Status};
 use crate::model::UpdateContactRequest;
 use crate::outbox::{DeadLetter, Outbox, OutboxEvent, OutboxOptions};
@@ -41,12 +43,12 @@ pub type connect_outbox_callback = Option<
     ),
 >;
 
-fn outbox_ref<'a>(outbox: *const connect_outbox) -> Result<&'a Outbox, Failure> {
-    if outbox.is_null() {
-        return Err(Failure::null("outbox"));
-    }
-    // SAFETY: non-NULL; the caller promises an outbox from connect_outbox_open() not yet closed.
-    Ok(unsafe { &(*outbox).outbox })
+/// The `outbox` argument of every export but open and close.
+///
+/// SAFETY: `outbox` is NULL or from connect_outbox_open() and not yet closed.
+unsafe fn outbox_arg<'a>(outbox: *const connect_outbox) -> Result<&'a Outbox, BoundaryError> {
+    // SAFETY: per this function's contract.
+    Ok(&unsafe { arg_ref(outbox, "outbox") }?.outbox)
 }
 
 /// Opens (or creates) an outbox file and starts delivering what it holds in the background.
@@ -85,22 +87,15 @@ pub unsafe extern "C" fn connect_outbox_open(
     outbox_out: *mut *mut connect_outbox,
 ) -> Status {
     call(ptr::null_mut(), || {
-        if client.is_null() {
-            return Err(Failure::null("client"));
-        }
-        if path.is_null() {
-            return Err(Failure::null("path"));
-        }
-        if outbox_out.is_null() {
-            return Err(Failure::null("outbox_out"));
-        }
-        // SAFETY: non-NULL; the caller promises a live client and C strings.
-        let (client, path) = unsafe { (&(*client).client, utf8(path, "path")?) };
-        let mut options = if options_json.is_null() {
-            OutboxOptions::default()
-        } else {
-            // SAFETY: non-NULL C string.
-            OutboxOptions::from_json(unsafe { utf8(options_json, "options_json") }?)?
+        // SAFETY (every argument): as the contract above says. Every argument is checked for
+        // NULL before any for UTF-8.
+        let client = &unsafe { arg_ref(client, "client") }?.client;
+        let path = unsafe { arg_c_str(path, "path") }?;
+        let outbox_out = unsafe { out_ptr(outbox_out, "outbox_out") }?;
+        let path = utf8(path, "path")?;
+        let mut options = match unsafe { arg_str_or_null(options_json, "options_json") }? {
+            Some(text) => OutboxOptions::from_json(text)?,
+            None => OutboxOptions::default(),
         };
         if let Some(function) = callback {
             let user_data = UserData(user_data);
@@ -125,18 +120,16 @@ pub unsafe extern "C" fn connect_outbox_open(
                             "Error": {"Code": code, "Message": message}}),
                     ),
                 };
-                let text =
-                    CString::new(json.to_string().replace('\0', "\u{FFFD}")).unwrap_or_default();
-                let _ = catch_unwind(AssertUnwindSafe(|| {
+                let text = c_text(json.to_string());
+                call_back(|| {
                     // SAFETY: the caller's function pointer, a NUL-terminated string that
                     // lives through the call, and the caller's own user_data.
                     unsafe { function(id, status, text.as_ptr(), data.0) }
-                }));
+                });
             }));
         }
         let outbox = Outbox::open(Arc::clone(client), path, options)?;
-        // SAFETY: outbox_out is non-NULL and writable.
-        unsafe { *outbox_out = Box::into_raw(Box::new(connect_outbox { outbox })) };
+        outbox_out.write(Box::into_raw(Box::new(connect_outbox { outbox })));
         Ok(String::new())
     })
 }
@@ -157,16 +150,12 @@ pub unsafe extern "C" fn connect_outbox_enqueue(
     id_out: *mut u64,
 ) -> Status {
     call(ptr::null_mut(), || {
-        let outbox = outbox_ref(outbox)?;
-        if request_json.is_null() {
-            return Err(Failure::null("request_json"));
-        }
-        // SAFETY: non-NULL C string.
-        let text = unsafe { utf8(request_json, "request_json")? };
+        // SAFETY (every argument): as the contract above says.
+        let outbox = unsafe { outbox_arg(outbox) }?;
+        let text = unsafe { arg_str(request_json, "request_json") }?;
         let id = outbox.enqueue(&UpdateContactRequest::from_json(text)?)?;
-        if !id_out.is_null() {
-            // SAFETY: non-NULL and writable, per the contract.
-            unsafe { *id_out = id };
+        if let Some(id_out) = unsafe { optional_out(id_out) } {
+            id_out.write(id);
         }
         Ok(String::new())
     })
@@ -183,11 +172,12 @@ pub unsafe extern "C" fn connect_outbox_flush(
     timeout_ms: u64,
 ) -> Status {
     call(ptr::null_mut(), || {
-        let outbox = outbox_ref(outbox)?;
+        // SAFETY: as the contract above says.
+        let outbox = unsafe { outbox_arg(outbox) }?;
         if outbox.flush(std::time::Duration::from_millis(timeout_ms))? {
             Ok(String::new())
         } else {
-            Err(Failure::local(
+            Err(BoundaryError::local(
                 Status::Timeout,
                 format!("connect_outbox_flush: updates still pending after {timeout_ms} ms"),
             ))
@@ -204,10 +194,12 @@ pub unsafe extern "C" fn connect_outbox_stats(
     outbox: *const connect_outbox,
     stats_json_out: *mut *mut c_char,
 ) -> Status {
-    if stats_json_out.is_null() {
-        return call(ptr::null_mut(), || Err(Failure::null("stats_json_out")));
-    }
-    call(stats_json_out, || Ok(outbox_ref(outbox)?.stats().to_json()))
+    call(stats_json_out, || {
+        // SAFETY (both): as the contract above says. `call` writes the document through
+        // stats_json_out.
+        unsafe { out_ptr(stats_json_out, "stats_json_out") }?;
+        Ok(unsafe { outbox_arg(outbox) }?.stats().to_json())
+    })
 }
 
 /// Writes the dead letters as a JSON array `[{"Id", "Request", "Error": {"Code", "Message",
@@ -219,29 +211,30 @@ pub unsafe extern "C" fn connect_outbox_dead_letters(
     outbox: *const connect_outbox,
     dead_letters_json_out: *mut *mut c_char,
 ) -> Status {
-    if dead_letters_json_out.is_null() {
-        return call(ptr::null_mut(), || {
-            Err(Failure::null("dead_letters_json_out"))
-        });
-    }
     call(dead_letters_json_out, || {
-        Ok(DeadLetter::list_to_json(
-            &outbox_ref(outbox)?.dead_letters()?,
-        ))
+        // SAFETY (both): as the contract above says. `call` writes the document through
+        // dead_letters_json_out.
+        unsafe { out_ptr(dead_letters_json_out, "dead_letters_json_out") }?;
+        let outbox = unsafe { outbox_arg(outbox) }?;
+        Ok(DeadLetter::list_to_json(&outbox.dead_letters()?))
     })
 }
 
-fn dead_letter_op(
+/// The dead letter `id` of `outbox`, retried or discarded by `op`.
+///
+/// SAFETY: as for [`outbox_arg`].
+unsafe fn dead_letter_op(
     outbox: *const connect_outbox,
     id: u64,
     what: &str,
     op: impl FnOnce(&Outbox, u64) -> Result<bool, Error>,
 ) -> Status {
     call(ptr::null_mut(), || {
-        if op(outbox_ref(outbox)?, id)? {
+        // SAFETY: per this function's contract.
+        if op(unsafe { outbox_arg(outbox) }?, id)? {
             Ok(String::new())
         } else {
-            Err(Failure::local(
+            Err(BoundaryError::local(
                 Status::InvalidConfig,
                 format!("{what}: {id} is not a dead letter of this outbox"),
             ))
