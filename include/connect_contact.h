@@ -395,8 +395,10 @@ connect_status connect_update_contact(const connect_client *client,
  * proxy URL) have only a source, never a value; the credentials are not fetched.
  *
  * @param client    A client from connect_client_new(). Borrowed.
- * @param json_out  Receives the document on CONNECT_STATUS_OK; the caller frees it with
- *                  connect_string_free().
+ * @param json_out  Receives the document on CONNECT_STATUS_OK, and an error document
+ *                  (`{"Error": {"Code": "CONNECT_STATUS_PANIC", "Message"}, ...}`) on
+ *                  CONNECT_STATUS_PANIC; either way the caller owns it and frees it with
+ *                  connect_string_free(). Untouched on NULL_ARGUMENT.
  * @return CONNECT_STATUS_OK, NULL_ARGUMENT (client or json_out is NULL), or PANIC.
  *
  * Thread safety: may be called from any thread, concurrently with calls on the client.
@@ -493,17 +495,27 @@ connect_status connect_outbox_flush(const connect_outbox *outbox, uint64_t timeo
 
 /**
  * Writes the outbox's counters as JSON: `{"pending", "oldest_pending_age_ms", "delivered",
- * "dead", "attempts", "throttled", "send_rate"}`, freed with connect_string_free().
+ * "dead", "attempts", "throttled", "send_rate"}`.
  *
+ * @param stats_json_out  Receives the counters on CONNECT_STATUS_OK, and an error document
+ *                        (`{"Error": {"Code": "CONNECT_STATUS_PANIC", "Message"}, ...}`) on
+ *                        CONNECT_STATUS_PANIC; either way the caller owns it and frees it with
+ *                        connect_string_free(). Untouched on NULL_ARGUMENT.
  * @return CONNECT_STATUS_OK, NULL_ARGUMENT (outbox or stats_json_out), PANIC.
  */
 connect_status connect_outbox_stats(const connect_outbox *outbox, char **stats_json_out);
 
 /**
  * Writes the dead letters as a JSON array `[{"Id", "Request", "Error": {"Code", "Message",
- * "Status"}, "Attempts"}]`, freed with connect_string_free().
+ * "Status"}, "Attempts"}]`.
  *
- * @return CONNECT_STATUS_OK, NULL_ARGUMENT, STORAGE (the file cannot be read), PANIC.
+ * @param dead_letters_json_out  Receives the array on CONNECT_STATUS_OK, and an error
+ *                               document (`{"Error": {"Code", "Message"}, ...}`, the code
+ *                               the status name) on STORAGE and PANIC; either way the caller
+ *                               owns it and frees it with connect_string_free(). Untouched
+ *                               on NULL_ARGUMENT.
+ * @return CONNECT_STATUS_OK, NULL_ARGUMENT (outbox or dead_letters_json_out), STORAGE (the
+ *         file cannot be read), PANIC.
  */
 connect_status connect_outbox_dead_letters(const connect_outbox *outbox,
                                            char **dead_letters_json_out);
@@ -574,8 +586,9 @@ void connect_string_free(char *s);
 /**
  * The message of this thread's last failed call, or "" after a success. Never NULL.
  *
- * The string belongs to the library and stays valid until this thread's next call to
- * connect_client_new(), connect_update_contact() or connect_update_contact_async(). Inside a
+ * The string belongs to the library and stays valid only until this thread's next call of
+ * another function of this library: every function that returns a connect_status replaces
+ * it (with "" on success), and any other may; copy the text to keep it. Inside a
  * connect_update_callback it is the message of the call being reported.
  *
  * What it may contain: for a failure the library detected, a message it composed from names

@@ -202,8 +202,10 @@ pub unsafe extern "C" fn connect_update_contact(
 /// proxy URL) have only a source, never a value; the credentials are not fetched.
 ///
 /// @param client    A client from connect_client_new(). Borrowed.
-/// @param json_out  Receives the document on CONNECT_STATUS_OK; the caller frees it with
-///                  connect_string_free().
+/// @param json_out  Receives the document on CONNECT_STATUS_OK, and an error document
+///                  (`{"Error": {"Code": "CONNECT_STATUS_PANIC", "Message"}, ...}`) on
+///                  CONNECT_STATUS_PANIC; either way the caller owns it and frees it with
+///                  connect_string_free(). Untouched on NULL_ARGUMENT.
 /// @return CONNECT_STATUS_OK, NULL_ARGUMENT (client or json_out is NULL), or PANIC.
 ///
 /// Thread safety: may be called from any thread, concurrently with calls on the client.

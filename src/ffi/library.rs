@@ -101,8 +101,9 @@ pub unsafe extern "C" fn connect_string_free(s: *mut c_char) {
 
 /// The message of this thread's last failed call, or "" after a success. Never NULL.
 ///
-/// The string belongs to the library and stays valid until this thread's next call to
-/// connect_client_new(), connect_update_contact() or connect_update_contact_async(). Inside a
+/// The string belongs to the library and stays valid only until this thread's next call of
+/// another function of this library: every function that returns a connect_status replaces
+/// it (with "" on success), and any other may; copy the text to keep it. Inside a
 /// connect_update_callback it is the message of the call being reported.
 ///
 /// What it may contain: for a failure the library detected, a message it composed from names

@@ -186,8 +186,12 @@ pub unsafe extern "C" fn connect_outbox_flush(
 }
 
 /// Writes the outbox's counters as JSON: `{"pending", "oldest_pending_age_ms", "delivered",
-/// "dead", "attempts", "throttled", "send_rate"}`, freed with connect_string_free().
+/// "dead", "attempts", "throttled", "send_rate"}`.
 ///
+/// @param stats_json_out  Receives the counters on CONNECT_STATUS_OK, and an error document
+///                        (`{"Error": {"Code": "CONNECT_STATUS_PANIC", "Message"}, ...}`) on
+///                        CONNECT_STATUS_PANIC; either way the caller owns it and frees it with
+///                        connect_string_free(). Untouched on NULL_ARGUMENT.
 /// @return CONNECT_STATUS_OK, NULL_ARGUMENT (outbox or stats_json_out), PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn connect_outbox_stats(
@@ -203,9 +207,15 @@ pub unsafe extern "C" fn connect_outbox_stats(
 }
 
 /// Writes the dead letters as a JSON array `[{"Id", "Request", "Error": {"Code", "Message",
-/// "Status"}, "Attempts"}]`, freed with connect_string_free().
+/// "Status"}, "Attempts"}]`.
 ///
-/// @return CONNECT_STATUS_OK, NULL_ARGUMENT, STORAGE (the file cannot be read), PANIC.
+/// @param dead_letters_json_out  Receives the array on CONNECT_STATUS_OK, and an error
+///                               document (`{"Error": {"Code", "Message"}, ...}`, the code
+///                               the status name) on STORAGE and PANIC; either way the caller
+///                               owns it and frees it with connect_string_free(). Untouched
+///                               on NULL_ARGUMENT.
+/// @return CONNECT_STATUS_OK, NULL_ARGUMENT (outbox or dead_letters_json_out), STORAGE (the
+///         file cannot be read), PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn connect_outbox_dead_letters(
     outbox: *const connect_outbox,
@@ -279,3 +289,4 @@ pub unsafe extern "C" fn connect_outbox_close(outbox: *mut connect_outbox) {
         }
     })
 }
+
