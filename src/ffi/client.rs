@@ -37,7 +37,7 @@ const TEST_PANIC: &str = "CONNECT_CONTACT_TEST_PANIC";
 
 impl connect_client {
     /// The client `config` describes, with `settings` resolved from it.
-    fn build(config: &ClientConfig, settings: Settings) -> connect_client {
+    pub(super) fn build(config: &ClientConfig, settings: Settings) -> connect_client {
         connect_client {
             client: Arc::new(Client::with_settings(settings)),
             pool: Pool::new(

@@ -109,7 +109,7 @@ fn c_string(text: String) -> *mut c_char {
 }
 
 /// The one panic boundary: `body`'s value, or `None` when it panicked. Every export runs its
-/// body through it (by `call` or `guard`), and so does every call of a C callback
+/// body through it (by `call` or `guard`), and every call of a C callback goes through it too
 /// (`call_back`): a panic never unwinds into C, nor out of a callback into the library.
 fn catch<T>(body: impl FnOnce() -> T) -> Option<T> {
     catch_unwind(AssertUnwindSafe(body)).ok()
@@ -148,8 +148,11 @@ fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch(body).unwrap_or(fallback)
 }
 
-/// Calls a C callback (through `invoke`) inside [`catch`]: a panic from it ends the callback,
-/// not the library's thread, and the library goes on (frees what it lent the callback).
+/// Calls one of the caller's callbacks (through `invoke`) inside [`catch`], as every callback
+/// is called (log sink, async completion, outbox event). A callback cannot unwind legally (an
+/// `extern "C"` function aborts on a Rust panic, and C++ exceptions must not cross it), so
+/// this is the last line, not the contract: should an unwind reach here anyway, the thread
+/// goes on and the library still frees what it lent the callback.
 fn call_back(invoke: impl FnOnce()) {
     let _ = catch(invoke);
 }

@@ -290,3 +290,64 @@ pub unsafe extern "C" fn connect_outbox_close(outbox: *mut connect_outbox) {
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientConfig;
+    use crate::ffi::{connect_client_free, last_error};
+
+    /// The two outbox exports that write a document through their out-pointer check it inside
+    /// the boundary, as every argument: NULL is NULL_ARGUMENT naming it, nothing is written.
+    #[test]
+    fn null_out_pointers_are_refused_and_named() {
+        // Built as connect_client_new builds it, from an empty environment.
+        let config = ClientConfig::from_json(
+            r#"{"region":"us-east-1","endpoint_url":"http://127.0.0.1:9","access_key_id":"a","secret_access_key":"b"}"#,
+        )
+        .unwrap();
+        let settings = config.resolve_with(&|_| None).unwrap();
+        let client = Box::into_raw(Box::new(connect_client::build(&config, settings)));
+        let dir = std::env::temp_dir().join(format!("connect-ffi-outbox-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = std::ffi::CString::new(dir.join("null-out.db").to_str().unwrap()).unwrap();
+        let mut outbox = ptr::null_mut();
+        let opened = unsafe {
+            connect_outbox_open(
+                client,
+                path.as_ptr(),
+                ptr::null(),
+                None,
+                ptr::null_mut(),
+                &mut outbox,
+            )
+        };
+        assert_eq!(opened, Status::Ok, "{}", last_error());
+        assert_eq!(
+            unsafe { connect_outbox_stats(outbox, ptr::null_mut()) },
+            Status::NullArgument
+        );
+        assert_eq!(last_error(), "stats_json_out is NULL");
+        assert_eq!(
+            unsafe { connect_outbox_dead_letters(outbox, ptr::null_mut()) },
+            Status::NullArgument
+        );
+        assert_eq!(last_error(), "dead_letters_json_out is NULL");
+        let sentinel = 0x1 as *mut c_char;
+        let mut out = sentinel;
+        assert_eq!(
+            unsafe { connect_outbox_stats(ptr::null(), &mut out) },
+            Status::NullArgument
+        );
+        assert_eq!(last_error(), "outbox is NULL");
+        assert_eq!(
+            unsafe { connect_outbox_dead_letters(ptr::null(), &mut out) },
+            Status::NullArgument
+        );
+        assert_eq!(out, sentinel, "nothing written on NULL_ARGUMENT");
+        unsafe {
+            connect_outbox_close(outbox);
+            connect_client_free(client);
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
