@@ -2,7 +2,7 @@
 //!
 //! The header is written to OUT_DIR only: a build never edits the source tree. The committed
 //! include/connect_contact.h is refreshed on purpose with `scripts/regenerate`, and
-//! tests/header.rs fails when it differs from what the sources generate.
+//! tests/it/header.rs fails when it differs from what the sources generate.
 use std::path::PathBuf;
 
 /// True when building natively for linux-gnu on a glibc of 2.36 or later (which reads
@@ -102,7 +102,7 @@ fn main() {
     // release may break the ABI. A compatible upgrade replaces the library in place; an
     // incompatible one installs beside it. Everything else that needs the name (examples,
     // tests) reads CONNECT_SONAME; scripts/install.sh applies the same rule and
-    // tests/install.rs checks that they agree.
+    // tests/it/install.rs checks that they agree.
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
     let minor = std::env::var("CARGO_PKG_VERSION_MINOR").expect("cargo sets the version");
     let abi = if major == "0" {
@@ -127,8 +127,8 @@ fn main() {
     }
     if let Some(order) = symbol_order(&crate_dir).filter(|_| release) {
         // The functions a client's construction and its calls run, first and together
-        // (docs/performance.md, "TLS, round trips, cold start and size"). Names not found
-        // (another compiler or dependency version) are skipped, silently.
+        // (docs/performance.md, "TLS, round trips, cold start and size (issue 16)"). Names
+        // not found (another compiler or dependency version) are skipped, silently.
         println!(
             "cargo:rustc-cdylib-link-arg=-Wl,--symbol-ordering-file={}",
             order.display()
@@ -138,7 +138,7 @@ fn main() {
     if packs_relative_relocations() {
         // DT_RELR: the library's ~9,400 relative relocations (vtables, string tables) packed
         // into a bitmap, 225 KB -> 2 KB of the stripped .so (docs/performance.md, "TLS, round
-        // trips, cold start and size"). The loader that reads them is glibc 2.36's, so it is
+        // trips, cold start and size (issue 16)"). The loader that reads them is glibc 2.36's, so it is
         // used only when the build machine has that glibc (a library built here needs it anyway to load); set
         // CONNECT_CONTACT_NO_RELR=1 to build for an older glibc than the build machine's.
         println!("cargo:rustc-cdylib-link-arg=-Wl,-z,pack-relative-relocs");
@@ -154,7 +154,7 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let generated_path = out_dir.join("connect_contact.h");
     std::fs::write(&generated_path, &generated).expect("OUT_DIR is writable");
-    // Lets tests/header.rs compare what the sources generate with what is committed.
+    // Lets tests/it/header.rs compare what the sources generate with what is committed.
     println!(
         "cargo:rustc-env=CONNECT_GENERATED_HEADER={}",
         generated_path.display()

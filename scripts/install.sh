@@ -40,7 +40,7 @@ version=$(sed -n 's/^version = "\([0-9][0-9.]*\)".*/\1/p' "$root/Cargo.toml" | h
 [ -n "$version" ] || { echo "install.sh: no version in Cargo.toml" >&2; exit 1; }
 major=${version%%.*}
 minor=${version#*.}; minor=${minor%%.*}
-# The soname rule is build.rs's; tests/install.rs checks the link this makes against it.
+# The soname rule is build.rs's; tests/it/install.rs checks the link this makes against it.
 if [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
 
 if [ -z "$from" ]; then

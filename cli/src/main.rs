@@ -5,8 +5,8 @@
 
 mod bulk;
 mod config;
+mod generated;
 mod global;
-mod model;
 mod update;
 
 use std::io::Write;

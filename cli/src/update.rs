@@ -5,8 +5,8 @@ use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use connect_contact::{Client, Error, UpdateContactRequest};
 use serde_json::{Map, Value};
 
+use crate::generated::{self, Member, MEMBERS};
 use crate::global::Global;
-use crate::model::{self, Member};
 use crate::{Failure, EXIT_CONFIG, EXIT_OTHER, EXIT_PARAMETERS, EXIT_SERVICE};
 
 const CLI_INPUT_JSON: &str = "cli-input-json";
@@ -15,7 +15,7 @@ const GENERATE_SKELETON: &str = "generate-cli-skeleton";
 /// The parsed options: each member's raw value as typed, in the model's order.
 #[derive(Debug, Default)]
 pub struct UpdateContactArgs {
-    values: Vec<(Member, String)>,
+    values: Vec<(&'static Member, String)>,
     cli_input_json: Option<String>,
     skeleton: bool,
 }
@@ -23,10 +23,10 @@ pub struct UpdateContactArgs {
 impl FromArgMatches for UpdateContactArgs {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
         Ok(UpdateContactArgs {
-            values: model::members()
-                .into_iter()
+            values: MEMBERS
+                .iter()
                 .filter_map(|m| {
-                    let v = matches.get_one::<String>(&m.option).cloned();
+                    let v = matches.get_one::<String>(m.option).cloned();
                     v.map(|v| (m, v))
                 })
                 .collect(),
@@ -43,7 +43,7 @@ impl FromArgMatches for UpdateContactArgs {
 
 impl Args for UpdateContactArgs {
     fn augment_args(cmd: Command) -> Command {
-        let members = model::members().into_iter().map(|m| {
+        let members = MEMBERS.iter().map(|m| {
             let help = if m.takes_json() {
                 format!(
                     "{} ({}, as JSON; file://PATH reads it from a file){}",
@@ -60,8 +60,8 @@ impl Args for UpdateContactArgs {
                 )
             };
             // Required is checked after --cli-input-json is merged, as the AWS CLI does.
-            Arg::new(m.option.clone())
-                .long(m.option.clone())
+            Arg::new(m.option)
+                .long(m.option)
                 .value_name(if m.takes_json() { "JSON" } else { "VALUE" })
                 .allow_hyphen_values(true)
                 .action(ArgAction::Set)
@@ -86,6 +86,13 @@ impl Args for UpdateContactArgs {
 
     fn augment_args_for_update(cmd: Command) -> Command {
         Self::augment_args(cmd)
+    }
+}
+
+impl Member {
+    /// Scalars are taken as typed; structures, maps and lists as JSON.
+    fn takes_json(&self) -> bool {
+        matches!(self.kind, "structure" | "map" | "list")
     }
 }
 
@@ -136,8 +143,8 @@ fn request_document(args: &UpdateContactArgs) -> Result<Map<String, Value>, Fail
             }
         }
     } else {
-        let missing: Vec<String> = model::members()
-            .into_iter()
+        let missing: Vec<String> = MEMBERS
+            .iter()
             .filter(|m| m.required && !args.values.iter().any(|(g, _)| g.name == m.name))
             .map(|m| format!("--{}", m.option))
             .collect();
@@ -154,7 +161,7 @@ fn request_document(args: &UpdateContactArgs) -> Result<Map<String, Value>, Fail
         let value = if member.takes_json() {
             parse_json(&option, &text)?
         } else {
-            match member.kind.as_str() {
+            match member.kind {
                 "integer" | "long" => text.trim().parse::<i64>().map(Value::from).map_err(|_| {
                     Failure::new(EXIT_PARAMETERS, format!("\nError parsing parameter '{option}': expected an integer, received: {text}"))
                 })?,
@@ -162,7 +169,7 @@ fn request_document(args: &UpdateContactArgs) -> Result<Map<String, Value>, Fail
                 _ => Value::String(text),
             }
         };
-        document.insert(member.name.clone(), value);
+        document.insert(member.name.to_string(), value);
     }
     Ok(document)
 }
@@ -180,7 +187,7 @@ pub fn client_error(error: &Error) -> String {
     format!(
         "\nAn error occurred ({}) when calling the {} operation{retries}: {}",
         error.code(),
-        model::OPERATION,
+        generated::OPERATION,
         error.message()
     )
 }
@@ -234,7 +241,7 @@ pub fn failure_of(error: &Error) -> Failure {
 /// UpdateContact's output has no members, and the AWS CLI prints nothing for `{}`).
 pub fn run(global: &Global, args: &UpdateContactArgs) -> Result<(), Failure> {
     if args.skeleton {
-        print!("{}", model::input_skeleton());
+        print!("{}", generated::INPUT_SKELETON);
         return Ok(());
     }
     let document = request_document(args)?;
@@ -248,4 +255,56 @@ pub fn run(global: &Global, args: &UpdateContactArgs) -> Result<(), Failure> {
         eprintln!("connect-contact: {}", output.to_document());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `update-contact` options of the real command line: one per generated member, in
+    /// the model's order, and nothing else beyond the two request-wide ones.
+    #[test]
+    fn the_options_are_exactly_the_generated_members() {
+        let cli = <crate::Cli as clap::CommandFactory>::command();
+        let update = cli
+            .find_subcommand("update-contact")
+            .expect("update-contact is a command");
+        let options: Vec<&str> = update
+            .get_arguments()
+            .filter(|a| !a.is_global_set())
+            .filter_map(|a| a.get_long())
+            .collect();
+        let mut expected: Vec<&str> = MEMBERS.iter().map(|m| m.option).collect();
+        expected.extend([CLI_INPUT_JSON, GENERATE_SKELETON]);
+        assert_eq!(options, expected);
+        // Every option is an argument of its own, with the member's kind in its help.
+        for m in MEMBERS {
+            let arg = update
+                .get_arguments()
+                .find(|a| a.get_id() == m.option)
+                .unwrap();
+            let help = arg.get_help().unwrap().to_string();
+            assert!(
+                help.starts_with(&format!("{} ({}", m.name, m.kind)),
+                "{help}"
+            );
+            assert_eq!(help.ends_with("; required"), m.required, "{help}");
+        }
+    }
+
+    #[test]
+    fn members_are_the_models() {
+        let names: Vec<&str> = MEMBERS.iter().map(|m| m.name).collect();
+        assert_eq!(&names[..3], ["InstanceId", "ContactId", "Name"]);
+        let required: Vec<&str> = MEMBERS
+            .iter()
+            .filter(|m| m.required)
+            .map(|m| m.option)
+            .collect();
+        assert_eq!(required, ["instance-id", "contact-id"]);
+        let references = MEMBERS.iter().find(|m| m.name == "References").unwrap();
+        assert!(references.takes_json());
+        assert!(!MEMBERS[2].takes_json());
+        assert!(generated::INPUT_SKELETON.contains("\"SegmentAttributes\": {"));
+    }
 }

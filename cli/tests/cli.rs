@@ -40,22 +40,9 @@ fn isolated(program: &str) -> Command {
 
 /// Runs with a 60 s limit.
 fn run(mut command: Command) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{command:?}: {e} (is .venv/bin first on PATH? run scripts/setup test)")
-        });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{command:?} did not finish in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    connect_test_support::try_output_within(&mut command, Duration::from_secs(60)).unwrap_or_else(
+        |e| panic!("{command:?}: {e} (is .venv/bin first on PATH? run scripts/setup test)"),
+    )
 }
 
 fn ours(endpoint: &str, args: &[&str]) -> Output {
@@ -750,30 +737,17 @@ fn config_prints_the_sources_the_library_resolved() {
 
 #[test]
 fn the_emulator_subcommand_serves_and_update_contact_reaches_it() {
-    let mut child = isolated(BIN)
-        .args([
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-            "--auto-create",
-            "--quiet",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| {
-            let _ = child.kill();
-            panic!("{line:?}")
-        })
-        .to_string();
+    let (mut child, url) = connect_test_support::spawn_emulator(
+        isolated(BIN)
+            .args([
+                "emulator",
+                "--listen",
+                "127.0.0.1:0",
+                "--auto-create",
+                "--quiet",
+            ])
+            .stderr(Stdio::null()),
+    );
     let mine = ours(
         &url,
         &[

@@ -11,7 +11,7 @@ use crate::model::ServiceModel;
 use crate::reply::ApiError;
 
 /// Members that merge by key on update; the others replace. The outbox's coalescing rule has
-/// the same list (src/outbox.rs); a test holds the two equal.
+/// the same list (src/outbox/mod.rs); a test holds the two equal.
 pub const MERGED_MEMBERS: &[&str] = &["References", "SegmentAttributes"];
 /// Kept beside the API members; not an UpdateContact member.
 const LAST_UPDATE: &str = "LastUpdateTimestamp";

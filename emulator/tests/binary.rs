@@ -4,7 +4,7 @@
 mod common;
 
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::spawn_binary as spawn;
 
@@ -14,17 +14,11 @@ fn stop(mut child: Child, signal: &str) -> std::process::ExitStatus {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the emulator did not stop within 20 s of SIG{signal}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    connect_test_support::wait_within(
+        &mut child,
+        Duration::from_secs(20),
+        &format!("the emulator after SIG{signal}"),
+    )
 }
 
 fn get(url: &str) -> (u16, String) {

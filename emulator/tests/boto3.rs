@@ -3,8 +3,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn boto3_updates_reads_back_and_is_refused_with_a_wrong_secret() {
@@ -12,24 +11,14 @@ fn boto3_updates_reads_back_and_is_refused_with_a_wrong_secret() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/boto3_client.py");
     // The clean environment (no credentials, profiles, proxies or IMDS probes of this
     // machine) plus the keys boto3 must be given.
-    let mut child = common::command("python3")
-        .arg(&script)
-        .arg(emu.endpoint_url())
-        .env("AWS_ACCESS_KEY_ID", "AKIDNOTUSED")
-        .env("AWS_SECRET_ACCESS_KEY", "not-used")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("boto3 script did not finish in 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = connect_test_support::output_within(
+        common::command("python3")
+            .arg(&script)
+            .arg(emu.endpoint_url())
+            .env("AWS_ACCESS_KEY_ID", "AKIDNOTUSED")
+            .env("AWS_SECRET_ACCESS_KEY", "not-used"),
+        Duration::from_secs(120),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

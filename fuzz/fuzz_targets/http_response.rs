@@ -1,4 +1,4 @@
-//! The hot path's HTTP/1.1 response reader (src/http1.rs) on bytes from a server: any bytes
+//! The hot path's HTTP/1.1 response reader (src/http/framing.rs) on bytes from a server: any bytes
 //! give one outcome, the same however the connection splits them (the first input byte picks
 //! the piece size), and a connection called reusable never has bytes of the server's left in
 //! the reader's buffer, where the reuse probe could not see them and the next request would

@@ -1,4 +1,4 @@
-//! The shared config and credentials files (src/profile.rs): any text (the part before the
+//! The shared config and credentials files (src/env/profile.rs): any text (the part before the
 //! first NUL is ~/.aws/config, the rest ~/.aws/credentials) is read or refused with an error
 //! naming the file and line, never a panic; an error never quotes a value from the file (a
 //! secret key may be on the line); every profile read can be looked up.

@@ -39,6 +39,14 @@ const TRANSIENT_CODES: &[&str] = &[
     "PriorRequestNotComplete",
 ];
 const TRANSIENT_STATUSES: &[u16] = &[500, 502, 503, 504];
+/// Codes that mean the credentials need refreshing: not retried within a call (the same
+/// credentials would be signed again), but a later call, with refreshed ones, may succeed.
+const EXPIRED_CREDENTIAL_CODES: &[&str] = &[
+    "ExpiredTokenException",
+    "ExpiredToken",
+    "RequestExpired",
+    "TokenRefreshRequired",
+];
 
 /// `retry_mode`: how failures are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +85,25 @@ impl FailureKind {
             }
             _ => FailureKind::Final,
         }
+    }
+}
+
+/// Whether a later call, minutes on, may succeed where this one failed (the outbox's rule
+/// for trying an update again until its max_age): whatever a call retries ([`FailureKind`]
+/// other than `Final`), and what a call does not retry but time may mend — missing or
+/// expired credentials, and any 5xx. Validation, not found, access denied, conflict and the
+/// rest are final.
+pub fn retry_later(error: &Error) -> bool {
+    if FailureKind::of(error) != FailureKind::Final {
+        return true;
+    }
+    match error {
+        Error::NoCredentials(_) | Error::CredentialsProvider(_) => true,
+        Error::Service(e) => {
+            EXPIRED_CREDENTIAL_CODES.contains(&e.code.as_str())
+                || e.metadata.http_status.is_some_and(|s| s >= 500)
+        }
+        _ => false,
     }
 }
 
@@ -325,6 +352,31 @@ mod tests {
         };
         assert_eq!(FailureKind::of(&timeout), FailureKind::Timeout);
         assert!(!is_retryable(&Error::Validation(String::new())));
+    }
+
+    #[test]
+    fn a_later_call_is_tried_for_what_time_may_mend() {
+        // What a call retries, a later call tries too.
+        assert!(retry_later(&service("ThrottlingException", 400)));
+        assert!(retry_later(&service("InternalServiceException", 500)));
+        // Not retried within a call, tried again later.
+        for code in EXPIRED_CREDENTIAL_CODES {
+            assert!(!is_retryable(&service(code, 400)), "{code}");
+            assert!(retry_later(&service(code, 400)), "{code}");
+        }
+        assert!(retry_later(&service("NotImplemented", 501)));
+        assert!(retry_later(&Error::NoCredentials(String::new())));
+        assert!(retry_later(&Error::CredentialsProvider(String::new())));
+        // Final for good.
+        for (code, status) in [
+            ("InvalidRequestException", 400),
+            ("AccessDeniedException", 403),
+            ("ResourceNotFoundException", 404),
+            ("ConflictException", 409),
+        ] {
+            assert!(!retry_later(&service(code, status)), "{code}");
+        }
+        assert!(!retry_later(&Error::Validation(String::new())));
     }
 
     #[test]

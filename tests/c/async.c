@@ -1,5 +1,5 @@
 /*
- * Asynchronous calls from C, driven by tests/c_async.rs.
+ * Asynchronous calls from C, driven by tests/it/c_async.rs.
  *
  * argv[1]: URL of the scripted test server (127.0.0.1). It answers by InstanceId:
  *   "error-<Code>-<status>" -> that error; "slow" -> stalls; anything else -> 200.

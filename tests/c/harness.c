@@ -1,5 +1,5 @@
 /*
- * C harness for libconnect_contact, driven by tests/c_harness.rs.
+ * C harness for libconnect_contact, driven by tests/it/c_harness.rs.
  *
  * argv[1]: URL of the scripted test server (127.0.0.1). It answers by InstanceId:
  *   "error-<Code>-<status>" -> that error; "html-502" -> a load balancer's HTML page;

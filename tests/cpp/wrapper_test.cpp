@@ -1,4 +1,4 @@
-// Tests of include/connect_contact.hpp, driven by tests/cpp_wrapper.rs.
+// Tests of include/connect_contact.hpp, driven by tests/it/cpp_wrapper.rs.
 //
 // argv[1]: URL of the scripted test server (127.0.0.1): InstanceId "error-<Code>-<status>"
 // answers that error, "slow" stalls, anything else 200 with request id "req-<n>".
@@ -115,7 +115,7 @@ void test_blocking(const std::string& url) {
     Client client(config_for(url));
     std::string document = client.update_contact("{\"InstanceId\":\"ok\",\"ContactId\":\"c\",\"Name\":\"n\"}");
     CHECK(document.find("\"HTTPStatusCode\":200") != std::string::npos);
-    // The tricky Name arrives intact; tests/cpp_wrapper.rs checks the body the server got.
+    // The tricky Name arrives intact; tests/it/cpp_wrapper.rs checks the body the server got.
     document = client.update_contact(
         UpdateContactRequest("builder", "c").name("q\"uote b\\ack\nline\ttab \x01 caf\xc3\xa9"));
     CHECK(document.find("RequestId") != std::string::npos);

@@ -1,7 +1,7 @@
 //! Files derived from the two tables: `SETTINGS` (the `settings!` call in src/config/mod.rs) (docs/configuration.md, the
 //! key list in connect_client_new's header comment in src/ffi/client.rs, the Python `ClientConfig`
-//! TypedDict) and `Status` in src/error/status.rs (docs/errors.md, and the Python status table,
-//! checked both ways). With `CONNECT_BLESS` set (`scripts/regenerate`) the derived files are
+//! TypedDict) and `Status` in src/error/status.rs (docs/errors.md, the Python `Status` enum, and a
+//! check that the Python exception table has a row for every failed status). With `CONNECT_BLESS` set (`scripts/regenerate`) the derived files are
 //! rewritten; without it a test fails when any of them differs from what the tables give.
 
 use connect_contact::unstable::{Setting, ValueKind, SETTINGS};
@@ -263,33 +263,51 @@ fn error_reference_is_generated() {
     check("docs/errors.md", &errors_md());
 }
 
+/// The Python `Status` enum: every status by name, in `Status::ALL`'s order.
+fn python_status_enum() -> String {
+    let mut out = String::from(
+        "class Status(enum.IntEnum):\n    \"\"\"The C ABI's connect_status numbers (CONNECT_STATUS_<name>).\"\"\"\n\n",
+    );
+    for s in Status::ALL {
+        let name = s.name().strip_prefix("CONNECT_STATUS_").unwrap();
+        out.push_str(&format!("    {name} = {}\n", s.code()));
+    }
+    out
+}
+
+const PYTHON_EXCEPTIONS: &str = "bindings/python/connect_contact/exceptions.py";
+
 #[test]
-fn python_status_table_matches_status_both_ways() {
-    let text =
-        std::fs::read_to_string(repo_root().join("bindings/python/connect_contact/exceptions.py"))
-            .unwrap();
-    let start = text.find("_STATUS_TABLE:").unwrap();
-    let body = &text[start..start + text[start..].find("\n)\n").unwrap()];
-    let python: Vec<(i32, String)> = body
+fn python_status_enum_is_generated() {
+    let text = std::fs::read_to_string(repo_root().join(PYTHON_EXCEPTIONS)).unwrap();
+    let text = splice(
+        &text,
+        "# BEGIN GENERATED from Status::ALL",
+        "# END GENERATED from Status::ALL",
+        &python_status_enum(),
+    );
+    check(PYTHON_EXCEPTIONS, &text);
+}
+
+#[test]
+fn every_failed_status_has_a_python_exception_class() {
+    let text = std::fs::read_to_string(repo_root().join(PYTHON_EXCEPTIONS)).unwrap();
+    let start = text.find("_CLASS_BY_STATUS: ").unwrap();
+    let body = &text[start..start + text[start..].find("\n}\n").unwrap()];
+    let python: Vec<String> = body
         .lines()
         .filter_map(|l| {
-            let l = l.trim().strip_prefix('(')?;
-            let (number, rest) = l.split_once(", \"")?;
-            let (name, _) = rest.split_once('"')?;
-            Some((number.parse().ok()?, format!("CONNECT_STATUS_{name}")))
+            let (name, _) = l.trim().strip_prefix("Status.")?.split_once(':')?;
+            Some(format!("CONNECT_STATUS_{name}"))
         })
         .collect();
-    let rust: Vec<(i32, String)> = Status::ALL
+    let rust: Vec<String> = Status::ALL
         .iter()
-        .map(|s| (s.code(), s.name().to_owned()))
+        .filter(|s| s.code() != 0)
+        .map(|s| s.name().to_owned())
         .collect();
-    for entry in &rust {
-        assert!(python.contains(entry), "exceptions.py lacks {entry:?}");
-    }
-    for entry in &python {
-        assert!(
-            rust.contains(entry),
-            "exceptions.py has {entry:?}, which Status lacks"
-        );
-    }
+    assert_eq!(
+        python, rust,
+        "exceptions.py's _CLASS_BY_STATUS has one row per failed status, in Status::ALL's order"
+    );
 }

@@ -4,8 +4,7 @@
 //! class (the CLI: prints the error code) the service's answer would.
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use connect_emulator::{Emulator, EmulatorConfig};
 
@@ -20,25 +19,15 @@ fn boto3_and_the_python_client_raise_the_modeled_exception_for_every_injected_er
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // Nothing from the real environment (the clean one): no credentials, profiles, proxies
     // or IMDS probes.
-    let mut child = crate::support::command("python3")
-        .arg(root.join("tests/emulator_errors.py"))
-        .arg(emulator.endpoint_url())
-        .env("PYTHONPATH", root.join("bindings/python"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("CONNECT_CONTACT_LIB", crate::support::cdylib_path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the script did not finish in 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = connect_test_support::output_within(
+        crate::support::command("python3")
+            .arg(root.join("tests/emulator_errors.py"))
+            .arg(emulator.endpoint_url())
+            .env("PYTHONPATH", root.join("bindings/python"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("CONNECT_CONTACT_LIB", crate::support::cdylib_path()),
+        Duration::from_secs(120),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

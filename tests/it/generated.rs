@@ -31,8 +31,11 @@ const OUTPUTS: &[&str] = &[
     "docs/requests.md",
 ];
 
+/// Written whole (not spliced), so not among the outputs that show the model's limits.
+const CLI_OPTIONS: &str = "cli/src/generated.rs";
+
 fn copy_outputs(to: &Path) {
-    for rel in OUTPUTS {
+    for rel in OUTPUTS.iter().chain([&CLI_OPTIONS]) {
         let target = to.join(rel);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(repo_root().join(rel), target).unwrap();
@@ -76,5 +79,48 @@ fn one_changed_limit_reaches_validation_python_cpp_and_docs() {
     assert!(
         rust.contains("shape: \"Name\",\n        min: 0,\n        max: Some(777),"),
         "validation's limit for Name follows"
+    );
+}
+
+#[test]
+fn a_new_member_reaches_the_command_lines_options_and_skeleton() {
+    let root = scratch_dir("generated-cli");
+    copy_outputs(&root);
+    let mut model: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("model/connect.json")).unwrap(),
+    )
+    .unwrap();
+    let input = &mut model["shapes"]["UpdateContactRequest"];
+    assert!(input["members"].get("QueuePriority").is_none());
+    input["members"]["QueuePriority"] = serde_json::json!({"shape": "Priority"});
+    input["required"]
+        .as_array_mut()
+        .unwrap()
+        .push("QueuePriority".into());
+    model["shapes"]["Priority"] = serde_json::json!({"type": "integer"});
+    let model_path = root.join("connect.json");
+    std::fs::write(&model_path, model.to_string()).unwrap();
+    let out = generator()
+        .arg("--model")
+        .arg(&model_path)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli = std::fs::read_to_string(root.join(CLI_OPTIONS)).unwrap();
+    assert!(
+        cli.contains(
+            "name: \"QueuePriority\",\n        option: \"queue-priority\",\n        kind: \"integer\",\n        required: true,"
+        ),
+        "the new member is an option:\n{cli}"
+    );
+    assert!(
+        cli.contains("\n    \"QueuePriority\": 0"),
+        "and a member of the skeleton:\n{cli}"
     );
 }

@@ -1,6 +1,6 @@
 """botocore as the oracle for what connect-contact sends.
 
-Reads a JSON file of captured requests (written by tests/botocore_oracle.rs) and, for each:
+Reads a JSON file of captured requests (written by tests/it/botocore_oracle.rs) and, for each:
 1. serialises the same input with botocore and checks the path bytes and JSON body are equal;
 2. recomputes the SigV4 signature of *our* request with botocore's signer, at our timestamp
    and over the headers our Authorization names, and checks it is the one we sent.

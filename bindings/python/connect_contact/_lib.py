@@ -10,7 +10,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from ._version import __version__, soname
-from .exceptions import error_for_status
+from .exceptions import Status, error_for_status
 
 ENV_VAR = "CONNECT_CONTACT_LIB"
 #: The file name inside the package (what the build ships).
@@ -82,7 +82,7 @@ def _check_status(result: int, func: Any, args: Tuple[Any, ...]) -> int:
     this call's message. A response document among the arguments is read (not freed: the
     caller frees it in ``finally``) to fill the exception's ``response``.
     """
-    if result == 0:
+    if result == Status.OK:
         return result
     document = next((read_document(a) for a in args if isinstance(a, OwnedString) and a.value), None)
     message = (_LIB.connect_last_error_message() or b"").decode("utf-8", "replace")
@@ -99,6 +99,9 @@ def read_document(ptr: OwnedString) -> Dict[str, Any]:
 #: connect_update_callback: (status, const char *response_json, void *user_data). The response
 #: is a borrowed pointer (c_void_p, read with string_at), valid only during the callback.
 UPDATE_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+
+#: connect_outbox_callback: (id, status, const char *event_json, void *user_data).
+OUTBOX_EVENT_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -123,6 +126,37 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.connect_update_contact_async.argtypes = [client_p, ctypes.c_char_p, UPDATE_CALLBACK, ctypes.c_void_p]
     lib.connect_update_contact_async.restype = status
     # No errcheck: the asyncio client turns a refusal into its exception itself.
+
+    outbox_p = ctypes.c_void_p  # connect_outbox * is opaque too
+    out_p = ctypes.POINTER(ctypes.c_void_p)
+    lib.connect_outbox_open.argtypes = [
+        client_p,
+        ctypes.c_char_p,
+        ctypes.c_char_p,
+        OUTBOX_EVENT_CALLBACK,
+        ctypes.c_void_p,
+        ctypes.POINTER(outbox_p),
+    ]
+    lib.connect_outbox_enqueue.argtypes = [outbox_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)]
+    lib.connect_outbox_stats.argtypes = [outbox_p, out_p]
+    lib.connect_outbox_dead_letters.argtypes = [outbox_p, out_p]
+    lib.connect_outbox_retry.argtypes = [outbox_p, ctypes.c_uint64]
+    lib.connect_outbox_discard.argtypes = [outbox_p, ctypes.c_uint64]
+    for f in (
+        lib.connect_outbox_open,
+        lib.connect_outbox_enqueue,
+        lib.connect_outbox_stats,
+        lib.connect_outbox_dead_letters,
+        lib.connect_outbox_retry,
+        lib.connect_outbox_discard,
+    ):
+        f.restype = status
+        f.errcheck = _check_status  # type: ignore[assignment]
+    lib.connect_outbox_flush.argtypes = [outbox_p, ctypes.c_uint64]
+    lib.connect_outbox_flush.restype = status
+    # No errcheck: TIMEOUT is an answer (not everything was delivered), which Outbox.flush reads.
+    lib.connect_outbox_close.argtypes = [outbox_p]
+    lib.connect_outbox_close.restype = None
 
     lib.connect_string_free.argtypes = [ctypes.c_void_p]
     lib.connect_string_free.restype = None

@@ -24,8 +24,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, Optional, Tuple, cast
 
 from . import _lib
-from .client import client_settings, closed_error, new_handle, to_json
-from .exceptions import ClientExceptions, error_for_status
+from ._shared import client_settings, closed_error, new_handle, to_json
+from .exceptions import ClientExceptions, Status, error_for_status
 from .types import UpdateContactResponse
 
 if TYPE_CHECKING:  # Unpack is typing 3.11+; type checkers carry typing_extensions.
@@ -34,10 +34,6 @@ if TYPE_CHECKING:  # Unpack is typing 3.11+; type checkers carry typing_extensio
     from .types import ClientConfig, UpdateContactRequest
 
 __all__ = ["Client"]
-
-# connect_status numbers this module acts on (include/connect_contact.h).
-_QUEUE_FULL = 105
-_CANCELLED = 106
 
 # Calls the library holds: user_data (a key) -> (loop, client, future). The callback pops
 # its entry; an entry outlives a cancelled future until the library reports the call.
@@ -64,7 +60,7 @@ def _on_complete(status: int, response: Optional[int], user_data: Optional[int])
         loop, client, future = entry
         text = ctypes.string_at(response).decode("utf-8") if response else ""
         message = ""
-        if status != 0:
+        if status != Status.OK:
             message = (_LIB.connect_last_error_message() or b"").decode("utf-8", "replace")
         try:
             loop.call_soon_threadsafe(client._delivered, future, status, text, message)
@@ -145,19 +141,19 @@ class Client:
             try:
                 status = _LIB.connect_update_contact_async(self._handle, request, _CALLBACK, key)
             except BaseException:
-                status = -1
+                status = -1  # no status: the call did not return
                 raise
             finally:
-                if status != 0:
+                if status != Status.OK:
                     # Refused (or never made): the callback will never come for this key.
                     with _pending_lock:
                         del _pending[key]
                     with self._lock:
                         self._in_flight -= 1
                         mine = self._in_flight
-            if status == 0:
+            if status == Status.OK:
                 break
-            if status != _QUEUE_FULL:
+            if status != Status.QUEUE_FULL:
                 message = (_LIB.connect_last_error_message() or b"").decode("utf-8", "replace")
                 raise error_for_status(status, message)
             if not mine:
@@ -174,9 +170,9 @@ class Client:
                     self._waiting.remove(slot)
         status, text, message = await future
         document: Optional[Dict[str, Any]] = json.loads(text) if text else None
-        if status == _CANCELLED:
+        if status == Status.CANCELLED:
             raise closed_error()  # queued when close() began: never sent
-        if status != 0:
+        if status != Status.OK:
             raise error_for_status(status, message, document)
         return cast(UpdateContactResponse, document)
 

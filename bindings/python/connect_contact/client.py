@@ -2,74 +2,18 @@
 
 from __future__ import annotations
 
-import ctypes
-import json
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, cast
+from typing import TYPE_CHECKING, Any, Dict, Optional, cast
 
 from . import _lib
-from ._shared import SharedHandle
-from .exceptions import ClientClosedError, ClientExceptions, Status, error_for_status, status_name
+from ._shared import SharedHandle, client_settings, closed_error, new_handle, to_json
+from .exceptions import ClientExceptions
 from .types import UpdateContactResponse
 
 if TYPE_CHECKING:  # Unpack is typing 3.11+; type checkers carry typing_extensions.
     from typing_extensions import Unpack
 
-    from .types import ClientConfig, UpdateContactRequest
-
-
-def to_json(value: Mapping[str, Any], what: str) -> bytes:
-    """``value`` as ASCII JSON bytes. ASCII escapes keep any str (lone surrogates included)
-    encodable; the library then judges the JSON. A value json cannot write is the caller's
-    error, raised as ParamValidationError like botocore's type checks."""
-    try:
-        return json.dumps(value, ensure_ascii=True, allow_nan=False).encode("ascii")
-    except (TypeError, ValueError) as e:
-        # The message names the type or problem (e.g. "Object of type bytes ..."), never a value.
-        raise error_for_status(Status.INVALID_JSON, f"{what}: {e}") from None
-
-
-if TYPE_CHECKING:
     from .outbox import Outbox
-
-def client_settings(
-    region_name: Optional[str],
-    endpoint_url: Optional[str],
-    aws_access_key_id: Optional[str],
-    aws_secret_access_key: Optional[str],
-    aws_session_token: Optional[str],
-    profile_name: Optional[str],
-    config: Optional[ClientConfig],
-) -> Dict[str, Any]:
-    """The library's config document from boto3's constructor arguments (both clients):
-    ``config`` first, the keyword arguments win over the same keys in it."""
-    settings: Dict[str, Any] = dict(config or {})
-    for key, value in (
-        ("region", region_name),
-        ("endpoint_url", endpoint_url),
-        ("access_key_id", aws_access_key_id),
-        ("secret_access_key", aws_secret_access_key),
-        ("session_token", aws_session_token),
-        ("profile", profile_name),
-    ):
-        if value is not None:
-            settings[key] = value
-    return settings
-
-
-def new_handle(settings: Mapping[str, Any]) -> int:
-    """A new ``connect_client *`` for ``settings``; a refused config raises."""
-    handle = ctypes.c_void_p()
-    _lib.lib().connect_client_new(to_json(settings, "config"), ctypes.byref(handle))
-    assert handle.value is not None  # written on success, and failure raised
-    return handle.value
-
-
-def closed_error() -> ClientClosedError:
-    return ClientClosedError(
-        "this Client is closed; create a new one",
-        status=Status.NULL_ARGUMENT,
-        status_name=status_name(Status.NULL_ARGUMENT),
-    )
+    from .types import ClientConfig, UpdateContactRequest
 
 
 class Client:

@@ -11,9 +11,45 @@ redacted); this module adds nothing from the client's configuration either.
 from __future__ import annotations
 
 import enum
-from typing import Any, Dict, Mapping, Optional, Tuple, Type
+from typing import Any, Dict, Mapping, Optional, Type
 
 OPERATION_NAME = "UpdateContact"
+
+
+# The C ABI's status numbers by name, so no module writes a bare number: written from the
+# library's `Status::ALL` by tests/it/derived_docs.rs (scripts/regenerate), and checked
+# against connect_status_name() of the loaded library both ways by the binding's tests.
+# BEGIN GENERATED from Status::ALL by scripts/regenerate; do not edit
+class Status(enum.IntEnum):
+    """The C ABI's connect_status numbers (CONNECT_STATUS_<name>)."""
+
+    OK = 0
+    NULL_ARGUMENT = 100
+    INVALID_UTF8 = 101
+    INVALID_JSON = 102
+    VALIDATION = 103
+    INVALID_CONFIG = 104
+    QUEUE_FULL = 105
+    CANCELLED = 106
+    NO_REGION = 200
+    NO_CREDENTIALS = 201
+    CREDENTIALS_PROVIDER = 202
+    THREAD_START = 203
+    STORAGE = 204
+    TRANSPORT = 300
+    TIMEOUT = 301
+    INVALID_RESPONSE = 302
+    ACCESS_DENIED = 400
+    CONFLICT = 401
+    INTERNAL_SERVICE = 402
+    INVALID_ACTIVE_REGION = 403
+    INVALID_PARAMETER = 404
+    INVALID_REQUEST = 405
+    RESOURCE_NOT_FOUND = 406
+    THROTTLING = 407
+    SERVICE_ERROR = 499
+    PANIC = 900
+# END GENERATED from Status::ALL
 
 
 class Error(Exception):
@@ -82,8 +118,8 @@ class ClientError(Error):
         error_response: Mapping[str, Any],
         operation_name: str = OPERATION_NAME,
         *,
-        status: int = 499,
-        status_name: str = "CONNECT_STATUS_SERVICE_ERROR",
+        status: int = Status.SERVICE_ERROR.value,
+        status_name: str = "CONNECT_STATUS_" + Status.SERVICE_ERROR.name,
     ) -> None:
         document = dict(error_response)
         # boto3's dictionary: the library's own Details stay in ``document``.
@@ -242,47 +278,37 @@ class ClientClosedError(Error, ValueError):
     handle is gone."""
 
 
-# The one table: status number -> (C name without the prefix, exception class).
-# Its numbers are the released C ABI (include/connect_contact.h); a test checks it against
-# connect_status_name() of the loaded library both ways: every row is the library's name, and
-# every number the library names is a row; tests/it/derived_docs.rs checks the rows
-# against Status in src/error.rs both ways.
-_STATUS_TABLE: Tuple[Tuple[int, str, Optional[Type[Error]]], ...] = (
-    (0, "OK", None),
-    (100, "NULL_ARGUMENT", InternalLibraryError),
-    (101, "INVALID_UTF8", ParamValidationError),
-    (102, "INVALID_JSON", ParamValidationError),
-    (103, "VALIDATION", ParamValidationError),
-    (104, "INVALID_CONFIG", InvalidConfigError),
-    # 105, 106 and 203 come only from connect_update_contact_async, which this binding does
-    # not call: should one ever arrive, it is a bug.
-    (105, "QUEUE_FULL", InternalLibraryError),
-    (106, "CANCELLED", InternalLibraryError),
-    (200, "NO_REGION", NoRegionError),
-    (201, "NO_CREDENTIALS", NoCredentialsError),
-    (202, "CREDENTIALS_PROVIDER", CredentialsProviderError),
-    (203, "THREAD_START", InternalLibraryError),
-    (204, "STORAGE", OutboxStorageError),
-    (300, "TRANSPORT", EndpointConnectionError),
-    (301, "TIMEOUT", ReadTimeoutError),
-    (302, "INVALID_RESPONSE", InvalidResponseError),
-    (400, "ACCESS_DENIED", AccessDeniedException),
-    (401, "CONFLICT", ConflictException),
-    (402, "INTERNAL_SERVICE", InternalServiceException),
-    (403, "INVALID_ACTIVE_REGION", InvalidActiveRegionException),
-    (404, "INVALID_PARAMETER", InvalidParameterException),
-    (405, "INVALID_REQUEST", InvalidRequestException),
-    (406, "RESOURCE_NOT_FOUND", ResourceNotFoundException),
-    (407, "THROTTLING", ThrottlingException),
-    (499, "SERVICE_ERROR", ClientError),
-    (900, "PANIC", InternalLibraryError),
-)
-
-Status = enum.IntEnum("Status", [(name, number) for number, name, _ in _STATUS_TABLE])  # type: ignore[misc]
-Status.__doc__ = "The C ABI's connect_status numbers (CONNECT_STATUS_<name>)."
-
+# The one table from a failed status to its exception class, by the generated Status names
+# above; tests/it/derived_docs.rs checks that every status but OK has a row.
 _CLASS_BY_STATUS: Dict[int, Type[Error]] = {
-    number: cls for number, _, cls in _STATUS_TABLE if cls is not None
+    Status.NULL_ARGUMENT: InternalLibraryError,
+    Status.INVALID_UTF8: ParamValidationError,
+    Status.INVALID_JSON: ParamValidationError,
+    Status.VALIDATION: ParamValidationError,
+    Status.INVALID_CONFIG: InvalidConfigError,
+    # QUEUE_FULL, CANCELLED and THREAD_START come only from connect_update_contact_async,
+    # whose caller (the asyncio client) turns the first two into waiting and
+    # ClientClosedError itself: should one arrive here, it is a bug.
+    Status.QUEUE_FULL: InternalLibraryError,
+    Status.CANCELLED: InternalLibraryError,
+    Status.NO_REGION: NoRegionError,
+    Status.NO_CREDENTIALS: NoCredentialsError,
+    Status.CREDENTIALS_PROVIDER: CredentialsProviderError,
+    Status.THREAD_START: InternalLibraryError,
+    Status.STORAGE: OutboxStorageError,
+    Status.TRANSPORT: EndpointConnectionError,
+    Status.TIMEOUT: ReadTimeoutError,
+    Status.INVALID_RESPONSE: InvalidResponseError,
+    Status.ACCESS_DENIED: AccessDeniedException,
+    Status.CONFLICT: ConflictException,
+    Status.INTERNAL_SERVICE: InternalServiceException,
+    Status.INVALID_ACTIVE_REGION: InvalidActiveRegionException,
+    Status.INVALID_PARAMETER: InvalidParameterException,
+    Status.INVALID_REQUEST: InvalidRequestException,
+    Status.RESOURCE_NOT_FOUND: ResourceNotFoundException,
+    Status.THROTTLING: ThrottlingException,
+    Status.SERVICE_ERROR: ClientError,
+    Status.PANIC: InternalLibraryError,
 }
 
 #: The modeled service errors, by error code (what ``client.exceptions`` exposes).

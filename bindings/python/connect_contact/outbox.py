@@ -7,43 +7,12 @@ import json
 from typing import Any, Callable, Dict, List, Optional
 
 from . import _lib
-from ._shared import SharedHandle
-from .exceptions import ClientClosedError, Status, status_name
+from ._shared import SharedHandle, closed_error
+from .exceptions import Status
 
-_EVENT = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
-
-
-def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
-    p = ctypes.c_void_p
-    status = ctypes.c_int32
-    for name, args in (
-        ("connect_outbox_open", [p, ctypes.c_char_p, ctypes.c_char_p, _EVENT, p, ctypes.POINTER(p)]),
-        ("connect_outbox_enqueue", [p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_uint64)]),
-        ("connect_outbox_flush", [p, ctypes.c_uint64]),
-        ("connect_outbox_stats", [p, ctypes.POINTER(ctypes.c_void_p)]),
-        ("connect_outbox_dead_letters", [p, ctypes.POINTER(ctypes.c_void_p)]),
-        ("connect_outbox_retry", [p, ctypes.c_uint64]),
-        ("connect_outbox_discard", [p, ctypes.c_uint64]),
-    ):
-        f = getattr(lib, name)
-        f.argtypes = args
-        f.restype = status
-        if name != "connect_outbox_flush":
-            f.errcheck = _lib._check_status
-    lib.connect_outbox_close.argtypes = [p]
-    lib.connect_outbox_close.restype = None
-    return lib
-
-
-_LIB = _declare(_lib.lib())
-_TIMEOUT = 301
-
-def _closed_error() -> ClientClosedError:
-    return ClientClosedError(
-        "this Outbox is closed; open the file again with client.outbox(path)",
-        status=Status.NULL_ARGUMENT,
-        status_name=status_name(Status.NULL_ARGUMENT),
-    )
+_LIB = _lib.lib()
+_EVENT = _lib.OUTBOX_EVENT_CALLBACK
+_CLOSED = "this Outbox is closed; open the file again with client.outbox(path)"
 
 
 _OPTIONS = {
@@ -75,7 +44,7 @@ class Outbox:
         **options: float,
     ) -> None:
         # Set first, so close() and __del__ work whatever fails below.
-        self._handle = SharedHandle(_LIB.connect_outbox_close, _closed_error)
+        self._handle = SharedHandle(_LIB.connect_outbox_close, lambda: closed_error(_CLOSED))
         settings: Dict[str, Any] = {}
         for key, value in options.items():
             if key not in _OPTIONS:
@@ -112,8 +81,8 @@ class Outbox:
         """True when everything enqueued before the call is delivered or dead."""
         with self._handle.use() as handle:
             status = _LIB.connect_outbox_flush(handle, int(Timeout * 1000))
-            if status in (0, _TIMEOUT):
-                return status == 0
+            if status in (Status.OK, Status.TIMEOUT):
+                return status == Status.OK
             return bool(_lib._check_status(status, None, ()))
 
     def get_stats(self) -> Dict[str, Any]:

@@ -414,7 +414,7 @@ class LocalFailureTest(unittest.TestCase):
         for status in connect_contact.Status:
             self.assertEqual(_lib.lib().connect_status_name(status).decode(), "CONNECT_STATUS_" + status.name)
         # The other way: every number the library has a name for (statuses are 0..999 by
-        # group, src/error.rs) is in the binding's table, under that name.
+        # group, docs/errors.md) is in the binding's table, under that name.
         library = {}
         for number in range(1000):
             name = _lib.lib().connect_status_name(number).decode()

@@ -67,7 +67,7 @@ class LoadingTest(unittest.TestCase):
             self.assertEqual(out.stdout.strip(), repr([os.path.join(package, "libconnect_contact.so")]))
 
     def test_the_library_loaded_is_the_one_this_run_built(self) -> None:
-        # The runner (tests/python_binding.rs) names the cdylib cargo built for this run; the
+        # The runner (tests/it/python_binding.rs) names the cdylib cargo built for this run; the
         # process must have mapped exactly that file, not a copy in the package or elsewhere.
         wanted = os.environ.get("CONNECT_CONTACT_LIB")
         self.assertTrue(wanted, "the runner sets CONNECT_CONTACT_LIB")

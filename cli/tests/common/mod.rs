@@ -3,8 +3,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -97,33 +95,12 @@ pub fn bulk(url: &str, dir: &Path, extra: &[&str]) -> Command {
 }
 
 pub fn wait(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bulk did not finish in {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    connect_test_support::wait_within(child, limit, "bulk")
 }
 
 /// A raw admin GET of the emulator at `endpoint` (`/_emulator/...`), its body as JSON.
 pub fn admin_get(endpoint: &str, path: &str) -> Value {
-    let address = endpoint.trim_start_matches("http://");
-    let mut s = TcpStream::connect(address).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-    serde_json::from_str(body).unwrap()
+    connect_test_support::admin_get_json(endpoint, path)
 }
 
 pub fn contacts(endpoint: &str) -> Value {
@@ -255,13 +232,7 @@ pub fn delivered_in(summary: &str) -> u64 {
 /// Runs the command to its end, within `limit` (else kills it and fails), and returns what it
 /// printed.
 pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait(&mut child, limit);
-    child.wait_with_output().unwrap()
+    connect_test_support::output_within(command, limit)
 }
 
 /// [`output_within`] a minute, generous for any one bulk run of the tests.

@@ -23,28 +23,16 @@ pub use env::command;
 /// clean environment, and returns it with the URL from its first line
 /// (`listening on http://HOST:PORT`).
 pub fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
     // Cargo names the binary for the emulator's tests; the bench example shares this file.
     let Some(exe) = option_env!("CARGO_BIN_EXE_connect-emulator") else {
         panic!("spawn_binary serves the emulator's tests only (cargo names the binary for them)");
     };
-    let mut child = command(exe)
-        .args(["--listen", "127.0.0.1:0", "--quiet"])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
-    (child, url)
+    connect_test_support::spawn_emulator(
+        command(exe)
+            .args(["--listen", "127.0.0.1:0", "--quiet"])
+            .args(args)
+            .stderr(std::process::Stdio::null()),
+    )
 }
 
 /// URI label encoding: everything but `A-Z a-z 0-9 - . _ ~`.

@@ -2,8 +2,6 @@
 //! the queries the delivery threads run on it: what makes claiming cost the same whatever the
 //! backlog (docs/outbox.md, "Claiming does not slow with the backlog").
 
-use std::time::Duration;
-
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The contacts that have pending updates, one row each: the contact's first pending update
@@ -107,20 +105,6 @@ pub(super) const RUN_OF: &str =
 /// The first due time, from the same index.
 pub(super) const FIRST_DUE: &str = "SELECT max(next_ms, lease_until) FROM outbox_heads
      ORDER BY max(next_ms, lease_until) LIMIT 1";
-/// An idle delivery thread looks at the file at least this often: another process's enqueue
-/// does not wake it (this process's does, at once).
-pub(super) const IDLE_MAX: Duration = Duration::from_secs(1);
-
-/// How long an idle thread sleeps: until the first due time, at most [`IDLE_MAX`].
-pub(super) fn idle_wait(due_ms: Option<i64>, now_ms: i64) -> Duration {
-    match due_ms {
-        Some(due) => {
-            Duration::from_millis((due - now_ms).clamp(1, IDLE_MAX.as_millis() as i64) as u64)
-        }
-        None => IDLE_MAX,
-    }
-}
-
 /// Frees a contact's lease when claim `?2` holds it.
 pub(super) const RELEASE: &str = "UPDATE outbox_heads SET lease_owner = NULL, lease_until = 0
      WHERE contact = ?1 AND lease_owner = ?2";

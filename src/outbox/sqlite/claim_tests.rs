@@ -1,9 +1,12 @@
 //! Unit tests of the outbox's claim path (issue 26 item 8): the heads table the triggers keep,
 //! and that claiming, recording and flushing read no more of the file with a large backlog.
 
-use super::heads::IDLE_MAX;
-use super::*;
-use rusqlite::StatementStatus;
+use std::path::PathBuf;
+
+use super::deliver_now_ms as now_ms;
+use super::file::open_file;
+use super::heads::{FIRST_DUE, PENDING_UP_TO, READY_HEAD, RELEASE, RUN_OF};
+use rusqlite::{params, Connection, StatementStatus};
 
 fn file(name: &str) -> (PathBuf, Connection) {
     let dir = std::env::temp_dir().join(format!("outbox-claim-tests-{}", std::process::id()));
@@ -218,13 +221,4 @@ fn claiming_recording_and_flushing_cost_the_same_with_a_large_backlog() {
             "{what}: {steps_small} steps with 200 rows, {steps_large} with 40,000"
         );
     }
-}
-
-#[test]
-fn an_idle_thread_sleeps_until_the_first_due_time_and_at_most_a_second() {
-    assert_eq!(idle_wait(None, 1_000), IDLE_MAX);
-    assert_eq!(idle_wait(Some(1_250), 1_000), Duration::from_millis(250));
-    assert_eq!(idle_wait(Some(900_000), 1_000), IDLE_MAX);
-    // Due already (a lease that ran out, a clock step): look again at once, not spin.
-    assert_eq!(idle_wait(Some(500), 1_000), Duration::from_millis(1));
 }
