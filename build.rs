@@ -89,8 +89,8 @@ fn main() {
     let crate_dir =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     for watched in [
-        "src/ffi.rs",
-        "src/error.rs",
+        "src/ffi",
+        "src/error",
         "src/log.rs",
         "cbindgen.toml",
         "build.rs",

@@ -120,7 +120,6 @@ mod json;
 mod log;
 mod model;
 mod outbox;
-mod pool;
 mod protocol;
 mod redact;
 mod retry;

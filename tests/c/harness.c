@@ -180,6 +180,12 @@ static void test_boundary(connect_client *client) {
     CHECK(doc == sentinel, "output untouched on NULL_ARGUMENT");
     CHECK(strstr(connect_last_error_message(), "request_json is NULL") != NULL, "NULL argument named");
     CHECK(connect_client_new("{}", NULL) == CONNECT_STATUS_NULL_ARGUMENT, "NULL client_out");
+    /* A NULL out-pointer is refused inside the boundary like any NULL argument: a status and
+     * a message naming it, nothing written, the process running. */
+    CHECK(connect_client_config_json(client, NULL) == CONNECT_STATUS_NULL_ARGUMENT, "NULL json_out");
+    CHECK(strstr(connect_last_error_message(), "json_out is NULL") != NULL, "NULL json_out named");
+    CHECK(connect_client_config_json(NULL, &doc) == CONNECT_STATUS_NULL_ARGUMENT && doc == sentinel,
+          "NULL client for config_json, output untouched");
     expect(client, "{\"InstanceId\":\"must-not-arrive\",\"ContactId\":\"c\",\"Name\":\"\xff\xfe\"}",
            CONNECT_STATUS_INVALID_UTF8, "CONNECT_STATUS_INVALID_UTF8", "invalid UTF-8");
     CHECK(connect_client_new("{\"region\":", &out) == CONNECT_STATUS_INVALID_JSON && out == NULL, "bad config JSON");

@@ -1,6 +1,6 @@
 //! Files derived from the two tables: `SETTINGS` (the `settings!` call in src/config/mod.rs) (docs/configuration.md, the
-//! key list in connect_client_new's header comment in src/ffi.rs, the Python `ClientConfig`
-//! TypedDict) and `Status` in src/error.rs (docs/errors.md, the Python `Status` enum, and a
+//! key list in connect_client_new's header comment in src/ffi/client.rs, the Python `ClientConfig`
+//! TypedDict) and `Status` in src/error/status.rs (docs/errors.md, the Python `Status` enum, and a
 //! check that the Python exception table has a row for every failed status). With `CONNECT_BLESS` set (`scripts/regenerate`) the derived files are
 //! rewritten; without it a test fails when any of them differs from what the tables give.
 
@@ -160,7 +160,7 @@ fn python_client_config_is_generated() {
 
 #[test]
 fn ffi_key_list_is_generated() {
-    let path = "src/ffi.rs";
+    let path = "src/ffi/client.rs";
     let text = std::fs::read_to_string(repo_root().join(path)).unwrap();
     let text = splice(
         &text,
@@ -184,10 +184,10 @@ fn config_keys_are_unique() {
     );
 }
 
-/// `Status`'s variants with their doc comments, read from src/error.rs (the one declaration;
+/// `Status`'s variants with their doc comments, read from src/error/status.rs (the one declaration;
 /// cbindgen copies the same comments into the C header).
 fn status_docs() -> Vec<(String, i32, String, String)> {
-    let text = std::fs::read_to_string(repo_root().join("src/error.rs")).unwrap();
+    let text = std::fs::read_to_string(repo_root().join("src/error/status.rs")).unwrap();
     let start = text.find("pub enum Status {").unwrap();
     let body = &text[start..start + text[start..].find("\n}").unwrap()];
     let mut docs: Vec<String> = Vec::new();
@@ -229,7 +229,7 @@ fn group(code: i32) -> &'static str {
 fn errors_md() -> String {
     let mut out = String::from("# Error reference\n\n");
     out.push_str(
-        "<!-- Generated from `Status` in src/error.rs by `scripts/regenerate`; do not edit. -->\n\n",
+        "<!-- Generated from `Status` in src/error/status.rs by `scripts/regenerate`; do not edit. -->\n\n",
     );
     out.push_str(
         "Every call returns a `connect_status` (C: `CONNECT_STATUS_<NAME>`, Python: the \

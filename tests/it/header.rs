@@ -77,7 +77,7 @@ fn header_compiles_as_strict_cpp17() {
     compile("g++", "-std=c++17", "use.cpp", &source);
 }
 
-/// Statuses are declared once, as `Status` in src/error.rs; cbindgen writes the header's
+/// Statuses are declared once, as `Status` in src/error/status.rs; cbindgen writes the header's
 /// enum from it. `Status::ALL`, `code()` and `name()` (what `connect_status_name` returns)
 /// must list exactly the header's enumerators, with the same numbers, in both directions.
 #[test]

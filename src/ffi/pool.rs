@@ -41,8 +41,9 @@ pub enum Refused {
     Spawn(std::io::Error),
 }
 
+/// What the pool's lock guards: the waiting jobs, whether it is shut down, its workers.
 struct State {
-    queue: VecDeque<Job>,
+    jobs: VecDeque<Job>,
     closed: bool,
     workers: Vec<JoinHandle<()>>,
     /// [`crate::fork::generation`] when the workers were started.
@@ -58,16 +59,18 @@ impl State {
             return VecDeque::new();
         }
         std::mem::forget(std::mem::take(&mut self.workers));
-        std::mem::take(&mut self.queue)
+        std::mem::take(&mut self.jobs)
     }
 }
 
-struct Shared {
+/// The queue the pool and its workers share: the state under its lock, and the condition
+/// idle workers wait on for a job or the shutdown.
+struct WorkQueue {
     state: Mutex<State>,
     wake: Condvar,
 }
 
-impl Shared {
+impl WorkQueue {
     // Jobs run outside the lock, so a poisoned lock only means a panic in this module's own
     // short critical sections; the state is still consistent, so keep going.
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -77,7 +80,7 @@ impl Shared {
 
 /// The pool. Dropping it shuts it down (see [`Pool::shutdown`]).
 pub struct Pool {
-    shared: Arc<Shared>,
+    queue: Arc<WorkQueue>,
     threads: usize,
     capacity: usize,
 }
@@ -97,9 +100,9 @@ impl Pool {
     /// least 1). Starts no thread yet.
     pub fn new(threads: usize, capacity: usize) -> Pool {
         Pool {
-            shared: Arc::new(Shared {
+            queue: Arc::new(WorkQueue {
                 state: Mutex::new(State {
-                    queue: VecDeque::new(),
+                    jobs: VecDeque::new(),
                     closed: false,
                     workers: Vec::new(),
                     generation: crate::fork::generation(),
@@ -113,23 +116,23 @@ impl Pool {
 
     /// Whether any worker thread has been started.
     pub fn started(&self) -> bool {
-        !self.shared.lock().workers.is_empty()
+        !self.queue.lock().workers.is_empty()
     }
 
     /// Queues `job`, starting the workers if this is the first job. Never blocks on the
     /// queue: a full queue refuses at once.
     pub fn submit(&self, job: Job) -> Result<(), Refused> {
-        let mut state = self.shared.lock();
+        let mut state = self.queue.lock();
         let parents = state.leave_parent();
         if !parents.is_empty() {
             drop(state);
             drop(parents);
-            state = self.shared.lock();
+            state = self.queue.lock();
         }
         if state.closed {
             return Err(Refused::Closed);
         }
-        if state.queue.len() >= self.capacity {
+        if state.jobs.len() >= self.capacity {
             return Err(Refused::Full {
                 capacity: self.capacity,
             });
@@ -137,9 +140,9 @@ impl Pool {
         if state.workers.is_empty() {
             self.start(&mut state)?;
         }
-        state.queue.push_back(job);
+        state.jobs.push_back(job);
         drop(state);
-        self.shared.wake.notify_one();
+        self.queue.wake.notify_one();
         Ok(())
     }
 
@@ -148,10 +151,10 @@ impl Pool {
         let mut last_error = None;
         state.generation = crate::fork::generation();
         for n in 0..self.threads {
-            let shared = Arc::clone(&self.shared);
+            let queue = Arc::clone(&self.queue);
             match thread::Builder::new()
                 .name(format!("connect-async-{n}"))
-                .spawn(move || work(&shared))
+                .spawn(move || work(&queue))
             {
                 Ok(handle) => state.workers.push(handle),
                 Err(e) => last_error = Some(e),
@@ -169,13 +172,13 @@ impl Pool {
     /// once the job returns.
     pub fn shutdown(&self) {
         let (workers, parents) = {
-            let mut state = self.shared.lock();
+            let mut state = self.queue.lock();
             let parents = state.leave_parent();
             state.closed = true;
             (std::mem::take(&mut state.workers), parents)
         };
         drop(parents);
-        self.shared.wake.notify_all();
+        self.queue.wake.notify_all();
         let me = thread::current().id();
         for worker in workers {
             if worker.thread().id() != me {
@@ -193,12 +196,12 @@ impl Drop for Pool {
 }
 
 /// A worker: take the next job, run it outside the lock, until closed and drained.
-fn work(shared: &Shared) {
+fn work(queue: &WorkQueue) {
     loop {
         let (job, run) = {
-            let mut state = shared.lock();
+            let mut state = queue.lock();
             loop {
-                if let Some(job) = state.queue.pop_front() {
+                if let Some(job) = state.jobs.pop_front() {
                     let run = if state.closed {
                         Run::Cancel
                     } else {
@@ -209,7 +212,7 @@ fn work(shared: &Shared) {
                 if state.closed {
                     return;
                 }
-                state = shared
+                state = queue
                     .wake
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
