@@ -125,9 +125,12 @@ class Outbox:
 
     def _document(self, function: Any) -> Any:
         out = ctypes.c_void_p()
-        with self._handle.use() as handle:
-            function(handle, ctypes.byref(out))
+        # Freed whatever the call returns: on a failure (PANIC, STORAGE) the library also
+        # writes an error document there, which is ours to free.
         try:
+            with self._handle.use() as handle:
+                function(handle, ctypes.byref(out))
             return json.loads(ctypes.string_at(out.value).decode("utf-8"))
         finally:
-            _LIB.connect_string_free(out)
+            if out.value:
+                _LIB.connect_string_free(out)
