@@ -17,6 +17,8 @@
 //! or the same processes as hosts of one PostgreSQL queue (a server of the benchmark's own, as
 //! the tests start it; needs `--features postgres`):
 //! `cargo run --features postgres --example outbox_bench quota-pg <processes> <rps> <burst> <seconds>`,
+//! `cargo run --release --features postgres --example outbox_bench enqueue-pg` (enqueue cost,
+//! PostgreSQL beside a file, 1 and 8 threads),
 //! or `cargo run --example outbox_bench outage [outage-seconds]` (default 30),
 //! or `cargo run --example outbox_bench backlog [rate=R] [rows ...]` (default rate 200, rows
 //! 1000 10000 100000).
@@ -201,7 +203,12 @@ fn coalescing() {
 }
 
 fn enqueue_cost(threads: usize) {
-    let path = file(&format!("enqueue-{threads}.db"));
+    enqueue_cost_at(&file(&format!("enqueue-{threads}.db")), threads, "a file");
+}
+
+/// Durable enqueues into `path` (a file or a PostgreSQL URL) from `threads` threads sharing
+/// one handle.
+fn enqueue_cost_at(path: &std::path::Path, threads: usize, what: &str) {
     // An endpoint nothing listens on, one worker: delivery stays out of the way.
     let mut o = options(0.1, 1);
     o.workers = 1;
@@ -225,7 +232,7 @@ fn enqueue_cost(threads: usize) {
     let elapsed = started.elapsed().as_secs_f64();
     let n = per * threads as u64;
     println!(
-        "enqueue, {threads} thread(s): {n} durable enqueues in {elapsed:.2} s = {:.0}/s, {:.0} µs each (per thread: {:.0} µs)",
+        "enqueue into {what}, {threads} thread(s): {n} durable enqueues in {elapsed:.2} s = {:.0}/s, {:.0} µs each (per thread: {:.0} µs)",
         n as f64 / elapsed,
         elapsed * 1e6 / n as f64,
         elapsed * 1e6 * threads as f64 / n as f64
@@ -419,6 +426,16 @@ fn main() {
             args[5].parse().unwrap(),
             args[6].parse().unwrap(),
         );
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("enqueue-pg") {
+        // fsync on, as the file's enqueues are (synchronous=FULL).
+        let pg = postgres_support::Postgres::start_durable();
+        for threads in [1, 8] {
+            let url = pg.database(&format!("enqueue-{threads}"));
+            enqueue_cost_at(std::path::Path::new(&url), threads, "PostgreSQL");
+            enqueue_cost_at(&file(&format!("enqueue-{threads}.db")), threads, "a file");
+        }
         return;
     }
     if args.get(1).map(String::as_str) == Some("quota-pg") {

@@ -20,14 +20,18 @@ pub const PASSWORD: &str = "pg-secret-4b1d9e";
 pub const USER: &str = "connect";
 
 /// The guard: `$1` the bin folder, `$2` the data folder, `$3` the port, `$4` the folder to
-/// remove at the end, `$5` `tls` for a server that takes TLS connections only.
+/// remove at the end, `$5` `tls` for a server that takes TLS connections only, `$6` `durable`
+/// for fsync on (the tests run with fsync off: a crash they cause is the server's, not the
+/// machine's, so what was written survives it either way).
 const GUARD: &str = r#"
 bin="$1"; data="$2"; port="$3"; root="$4"
 tls=""
 [ "$5" = tls ] && tls="-c ssl=on -c ssl_cert_file=$root/server.pem -c ssl_key_file=$root/server.key"
+fsync=off
+[ "$6" = durable ] && fsync=on
 start() {
   "$bin/postgres" -D "$data" -p "$port" -c listen_addresses=127.0.0.1 \
-    -c unix_socket_directories="$data" -c fsync=off -c max_connections=300 \
+    -c unix_socket_directories="$data" -c fsync=$fsync -c max_connections=300 \
     -c shared_buffers=32MB -c log_min_messages=fatal $tls >"$root/server.log" 2>&1 &
   pid=$!
 }
@@ -106,16 +110,22 @@ fn free_port() -> u16 {
 impl Postgres {
     /// A new server (about a second: initdb and start).
     pub fn start() -> Postgres {
-        Postgres::start_with(false)
+        Postgres::start_with(false, false)
+    }
+
+    /// A new server that syncs its WAL to disk at each commit, as a production server does
+    /// (for benchmarks of what a commit costs).
+    pub fn start_durable() -> Postgres {
+        Postgres::start_with(false, true)
     }
 
     /// A new server that takes TLS connections only (`hostssl`), with the tests' certificate
     /// for localhost and 127.0.0.1 (tests/data/tls/server.pem, signed by tests/data/tls/ca.pem).
     pub fn start_tls() -> Postgres {
-        Postgres::start_with(true)
+        Postgres::start_with(true, false)
     }
 
-    fn start_with(tls: bool) -> Postgres {
+    fn start_with(tls: bool, durable: bool) -> Postgres {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let bin = bin_dir();
         let root = std::env::temp_dir().join(format!(
@@ -199,6 +209,7 @@ impl Postgres {
             .arg(port.to_string())
             .arg(&root)
             .arg(if tls { "tls" } else { "plain" })
+            .arg(if durable { "durable" } else { "fast" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
