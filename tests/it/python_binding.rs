@@ -228,6 +228,7 @@ fn fresh_checkout(name: &str) -> PathBuf {
         "model",
         "emulator",
         "cli",
+        "test-support",
         ".cargo",
         "tests",
         "bindings/python",
