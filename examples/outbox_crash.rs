@@ -353,7 +353,7 @@ fn main() {
         elapsed.as_secs_f64()
     );
     println!(
-        "  {} calls carried {carried} updates ({} resent after a kill: at least once); file: {} delivered, {} attempts, {} throttled",
+        "  {} calls carried {carried} updates ({} resent after a kill: at least once); store: {} delivered, {} attempts, {} throttled",
         calls.len(),
         carried - applied.len() as u64,
         stats.delivered,
