@@ -213,7 +213,7 @@ fn enqueue_cost_at(path: &std::path::Path, threads: usize, what: &str) {
     let mut o = options(0.1, 1);
     o.workers = 1;
     o.max_backoff = Duration::from_secs(60);
-    let outbox = Arc::new(Outbox::open(client("http://127.0.0.1:9"), &path, o).unwrap());
+    let outbox = Arc::new(Outbox::open(client("http://127.0.0.1:9"), path, o).unwrap());
     let per = 2000 / threads as u64;
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)

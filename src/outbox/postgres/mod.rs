@@ -33,18 +33,8 @@ macro_rules! now_us {
 }
 
 const NOW_US: &str = concat!("SELECT ", now_us!());
-const ENQUEUE: &str = concat!(
-    "WITH r AS (INSERT INTO connect_outbox(queue, contact, instance_id, contact_id, body, enqueued_ms)
-         VALUES ($1, $2, $3, $4, $5, ",
-    now_ms!(),
-    ") RETURNING id, enqueued_ms),
-     h AS (INSERT INTO connect_outbox_heads AS old(queue, contact, head, next_ms)
-         SELECT $1, $2, id, enqueued_ms FROM r
-         ON CONFLICT (queue, contact) DO UPDATE SET
-             next_ms = CASE WHEN EXCLUDED.head < old.head THEN EXCLUDED.next_ms ELSE old.next_ms END,
-             head = LEAST(old.head, EXCLUDED.head))
-     SELECT id FROM r"
-);
+/// The schema's function (see schema.rs): the contact's head locked, then the update's id.
+const ENQUEUE: &str = "SELECT connect_outbox_enqueue($1, $2, $3, $4, $5)";
 const LAST_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM connect_outbox WHERE queue = $1";
 const PENDING_UP_TO: &str =
     "SELECT EXISTS(SELECT 1 FROM connect_outbox_heads WHERE queue = $1 AND head <= $2)";

@@ -64,7 +64,28 @@ const SCHEMA_V1: &str = "
         queue text NOT NULL,
         name text NOT NULL,
         value bigint NOT NULL,
-        PRIMARY KEY (queue, name));";
+        PRIMARY KEY (queue, name));
+    -- One enqueue, one round trip. The contact's head row is locked (made, if need be) before
+    -- the update takes its id, so the enqueues of one contact take their ids in the order
+    -- they commit, whichever hosts make them: delivery in id order is delivery in the order
+    -- the enqueues were acknowledged.
+    CREATE FUNCTION connect_outbox_enqueue(q text, c text, i text, k text, b text)
+    RETURNS bigint LANGUAGE plpgsql AS $$
+    DECLARE
+        new_id bigint;
+        now_ms bigint := (extract(epoch from clock_timestamp()) * 1000)::bigint;
+    BEGIN
+        INSERT INTO connect_outbox_heads AS h(queue, contact, head, next_ms)
+            VALUES (q, c, 9223372036854775807, now_ms)
+            ON CONFLICT (queue, contact) DO UPDATE SET head = h.head;
+        INSERT INTO connect_outbox(queue, contact, instance_id, contact_id, body, enqueued_ms)
+            VALUES (q, c, i, k, b, now_ms) RETURNING id INTO new_id;
+        UPDATE connect_outbox_heads
+            SET next_ms = CASE WHEN new_id < head THEN now_ms ELSE next_ms END,
+                head = LEAST(head, new_id)
+            WHERE queue = q AND contact = c;
+        RETURN new_id;
+    END $$;";
 
 /// Makes or migrates the tables.
 pub(super) fn migrate(client: &mut Client, target: &Target) -> Result<(), Error> {
