@@ -17,9 +17,20 @@
 //! (defaults 10000, 500, 50: the emulator's quota and the outbox's rate, burst 50; slow
 //! enough that a backlog is left when enqueueing ends, so kills land during delivery too).
 //! Exits 1 when a check fails.
+//!
+//! `cargo run --release --features postgres --example outbox_crash postgres [updates]
+//! [contacts] [rps] [seed]`: the same checks for a fleet on one PostgreSQL queue (a server
+//! the benchmark starts, as the tests do): four hosts, each a series of killed and restarted
+//! children enqueueing its own share of the updates (host h the updates h, h+4, ..., so each
+//! contact's updates come from one host, in order), while the database itself is crashed
+//! (`SIGQUIT`, as `pg_ctl stop -m immediate`) and started again twice. A child retries an
+//! enqueue the database refused (an application's retry: one whose commit was lost with the
+//! crash answer is sent again, which the checks count as a resend).
 
 #[path = "../tests/support/outbox.rs"]
 mod outbox_support;
+#[path = "../tests/support/postgres.rs"]
+mod postgres_support;
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
@@ -46,16 +57,33 @@ fn options(rps: f64) -> OutboxOptions {
     o
 }
 
-/// Child: open the file, enqueue `start..end` printing `try <seq>` before and `ack <seq> <id>`
-/// after each enqueue, then flush and print `done`.
-fn child(endpoint: &str, path: &str, start: u64, end: u64, contacts: u64, rps: f64) {
-    let outbox = Outbox::open(client(endpoint), path, options(rps)).unwrap();
-    for seq in start..end {
+/// `f` until it succeeds, for at most 120 s: the database may be down for a while.
+fn retried<T>(mut f: impl FnMut() -> Result<T, connect_contact::Error>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e)
+                if e.status() == connect_contact::Status::Storage && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+/// Child: open the store, enqueue `start, start + step, ...` below `end`, printing
+/// `try <seq>` before and `ack <seq> <id>` after each enqueue, then flush and print `done`.
+/// A store refusing (the database down) is tried again.
+fn child(endpoint: &str, path: &str, start: u64, end: u64, step: u64, contacts: u64, rps: f64) {
+    let outbox = retried(|| Outbox::open(client(endpoint), path, options(rps)));
+    for seq in (start..end).step_by(step as usize) {
         println!("try {seq}");
-        let id = outbox.enqueue(&update(seq, contacts)).unwrap();
+        let id = retried(|| outbox.enqueue(&update(seq, contacts)));
         println!("ack {seq} {id}");
     }
-    assert!(outbox.flush(Duration::from_secs(900)).unwrap());
+    assert!(retried(|| outbox.flush(Duration::from_secs(900))));
     println!("done");
     outbox.close();
 }
@@ -92,6 +120,65 @@ fn run_child(
     (tried, acked.into_keys().collect(), done)
 }
 
+/// What one host's series of children did.
+struct HostRun {
+    tried: BTreeSet<u64>,
+    acked: BTreeSet<u64>,
+    enqueue_kills: u32,
+    delivery_kills: u32,
+    restarts: u32,
+}
+
+/// Host `h` of `hosts`: children enqueue its share of the updates (`h`, `h + hosts`, ...),
+/// each killed with SIGKILL at a random point 20 ms..1.5 s after it starts and followed by
+/// one that goes on from the next update not yet tried (the one cut short may or may not
+/// have committed); then, everything enqueued, deliverers killed at random points.
+fn host(
+    h: u64,
+    hosts: u64,
+    total: u64,
+    seed: u64,
+    child_args: &dyn Fn(u64, u64, u64) -> Vec<String>,
+) -> HostRun {
+    // Host 0 draws what the one-file run always drew.
+    let mut rng = outbox_support::XorShift((seed ^ h.wrapping_mul(0x9E37_79B9)).max(1));
+    let mut run = HostRun {
+        tried: BTreeSet::new(),
+        acked: BTreeSet::new(),
+        enqueue_kills: 0,
+        delivery_kills: 0,
+        restarts: 0,
+    };
+    let mut next = h;
+    while next < total {
+        let kill_after = Duration::from_millis(20 + rng.next() % 1480);
+        let (t, a, done) = run_child(&child_args(next, total, hosts), Some(kill_after));
+        run.restarts += 1;
+        if let Some(last) = t.iter().next_back() {
+            next = last + hosts;
+        }
+        if !done {
+            if next < total {
+                run.enqueue_kills += 1;
+            } else {
+                run.delivery_kills += 1;
+            }
+        }
+        run.tried.extend(t);
+        run.acked.extend(a);
+    }
+    for _ in 0..5 {
+        let kill_after = Duration::from_millis(20 + rng.next() % 980);
+        let (_, _, done) = run_child(&child_args(total, total, 1), Some(kill_after));
+        run.restarts += 1;
+        if done {
+            break;
+        }
+        run.delivery_kills += 1;
+    }
+    run
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("child") {
@@ -102,9 +189,20 @@ fn main() {
             args[5].parse().unwrap(),
             args[6].parse().unwrap(),
             args[7].parse().unwrap(),
+            args[8].parse().unwrap(),
         );
         return;
     }
+    let fleet = args.get(1).map(String::as_str) == Some("postgres");
+    let args: Vec<String> = if fleet {
+        args.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 1)
+            .map(|(_, a)| a.clone())
+            .collect()
+    } else {
+        args
+    };
     let arg = |i: usize, default: u64| args.get(i).map_or(default, |a| a.parse().unwrap());
     let (total, contacts, rps, seed) = (
         arg(1, 10_000),
@@ -115,53 +213,60 @@ fn main() {
     let emulator = outbox_support::quota_emulator(rps, 50.0);
     let dir = std::env::temp_dir().join(format!("outbox-crash-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("outbox.db");
-    let child_args = |start: u64, end: u64| -> Vec<String> {
+    // The fleet's database: a server of this run's own, crashed twice below.
+    let pg = fleet.then(postgres_support::Postgres::start);
+    let path = match &pg {
+        Some(pg) => std::path::PathBuf::from(pg.database("crash")),
+        None => dir.join("outbox.db"),
+    };
+    let hosts: u64 = if fleet { 4 } else { 1 };
+    let endpoint = emulator.endpoint_url();
+    let store = path.to_str().unwrap().to_string();
+    let child_args = move |start: u64, end: u64, step: u64| -> Vec<String> {
         vec![
-            emulator.endpoint_url(),
-            path.to_str().unwrap().to_string(),
+            endpoint.clone(),
+            store.clone(),
             start.to_string(),
             end.to_string(),
+            step.to_string(),
             contacts.to_string(),
             rps.to_string(),
         ]
     };
-    let mut rng = outbox_support::XorShift(seed.max(1));
     let started = Instant::now();
     let (mut tried, mut acked) = (BTreeSet::new(), BTreeSet::new());
     let (mut enqueue_kills, mut delivery_kills, mut restarts) = (0u32, 0u32, 0u32);
-    // Enqueue phase: kill at a random point 20 ms..1.5 s after start, restart from the next
-    // update not yet tried (the one cut short may or may not have committed).
-    let mut next = 0;
-    while next < total {
-        let kill_after = Duration::from_millis(20 + rng.next() % 1480);
-        let (t, a, done) = run_child(&child_args(next, total), Some(kill_after));
-        restarts += 1;
-        if let Some(last) = t.iter().next_back() {
-            next = last + 1;
+    let crashes = std::thread::scope(|scope| {
+        // The database crashes twice while the hosts enqueue and deliver.
+        let crasher = pg.as_ref().map(|pg| {
+            scope.spawn(move || {
+                for wait in [3, 6] {
+                    std::thread::sleep(Duration::from_secs(wait));
+                    pg.crash();
+                    std::thread::sleep(Duration::from_millis(1500));
+                    pg.resume();
+                }
+                2
+            })
+        });
+        let runs: Vec<_> = (0..hosts)
+            .map(|h| {
+                let child_args = child_args.clone();
+                scope.spawn(move || host(h, hosts, total, seed, &child_args))
+            })
+            .collect();
+        for run in runs {
+            let r = run.join().unwrap();
+            tried.extend(r.tried);
+            acked.extend(r.acked);
+            enqueue_kills += r.enqueue_kills;
+            delivery_kills += r.delivery_kills;
+            restarts += r.restarts;
         }
-        if !done {
-            if next < total {
-                enqueue_kills += 1;
-            } else {
-                delivery_kills += 1;
-            }
-        }
-        tried.extend(t);
-        acked.extend(a);
-    }
-    // Delivery phase: everything is enqueued; kill deliverers at random points.
-    for _ in 0..5 {
-        let kill_after = Duration::from_millis(20 + rng.next() % 980);
-        let (_, _, done) = run_child(&child_args(total, total), Some(kill_after));
-        restarts += 1;
-        if done {
-            break;
-        }
-        delivery_kills += 1;
-    }
-    // A last child, not killed, drains the file.
-    let (_, _, done) = run_child(&child_args(total, total), None);
+        crasher.map_or(0, |c| c.join().unwrap())
+    });
+    // A last child, not killed, drains the store.
+    let (_, _, done) = run_child(&child_args(total, total, 1), None);
     let elapsed = started.elapsed();
 
     let mut failures = Vec::new();
@@ -228,7 +333,12 @@ fn main() {
     }
     let unacked_applied = applied.difference(&acked).count();
     println!(
-        "crash benchmark: {total} updates over {contacts} contacts, quota and rate {rps}/s burst 50"
+        "crash benchmark: {total} updates over {contacts} contacts, quota and rate {rps}/s burst 50, {}",
+        if fleet {
+            format!("{hosts} hosts on one PostgreSQL queue, the database crashed {crashes} times")
+        } else {
+            "one file".to_string()
+        }
     );
     println!(
         "  {} tried, {} acknowledged, {} delivered ({} of them cut short by a kill after committing)",
@@ -243,7 +353,7 @@ fn main() {
         elapsed.as_secs_f64()
     );
     println!(
-        "  {} calls carried {carried} updates ({} resent after a kill: at least once); file: {} delivered, {} attempts, {} throttled",
+        "  {} calls carried {carried} updates ({} resent after a kill: at least once); store: {} delivered, {} attempts, {} throttled",
         calls.len(),
         carried - applied.len() as u64,
         stats.delivered,
@@ -259,7 +369,9 @@ fn main() {
         for f in &failures {
             println!("  FAIL: {f}");
         }
-        println!("  file kept: {}", path.display());
+        if !fleet {
+            println!("  file kept: {}", path.display());
+        }
         std::process::exit(1);
     }
 }

@@ -414,6 +414,29 @@ fn a_postgresql_outbox_takes_the_same_run_and_never_shows_its_password() {
         "{err}"
     );
     assert!(!err.contains(postgres_support::PASSWORD), "{err}");
+    // The password may stay out of the command line (where other users can read it): a URL
+    // without one takes PGPASSWORD, as libpq's programs do.
+    let quiet = scratch("postgres-pgpassword");
+    let (small, small_bad) = input(10, 5);
+    std::fs::write(quiet.join("in.jsonl"), &small).unwrap();
+    let bare = url.replace(&format!(":{}@", postgres_support::PASSWORD), "@");
+    assert!(!bare.contains(postgres_support::PASSWORD));
+    let mut command = bulk(
+        &service.endpoint_url(),
+        &quiet,
+        &["--outbox", &bare, "--queue", "quiet"],
+    );
+    command.env("PGPASSWORD", postgres_support::PASSWORD);
+    let out = output(command);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "bulk: 10 requests: {} delivered",
+            10 - small_bad.len()
+        )),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&quiet);
     // A bad queue name is refused before anything starts, naming the option.
     let out = output(bulk(
         &service.endpoint_url(),

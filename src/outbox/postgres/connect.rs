@@ -110,6 +110,13 @@ impl Target {
                 "not a PostgreSQL URL postgresql://user[:password]@host[:port]/database ({e})"
             ))
         })?;
+        // As libpq does: a URL without a password takes `PGPASSWORD`, so the password need
+        // not be in a command line (which other users of the machine can read).
+        if config.get_password().is_none() {
+            if let Some(password) = std::env::var_os("PGPASSWORD") {
+                config.password(password.as_encoded_bytes());
+            }
+        }
         let describe = format!("outbox database {} (queue {queue})", shown(&config));
         let mode = ours.get("sslmode").map(String::as_str).unwrap_or("prefer");
         let tls = match mode {
