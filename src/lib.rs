@@ -134,7 +134,9 @@ pub use model::{
     AdditionalRecipients, EmailAddressInfo, Endpoint, QueueInfo, Reference, SegmentAttributeValue,
     UpdateContactRequest, UserInfo, BOTOCORE_VERSION,
 };
-pub use outbox::{DeadLetter, Outbox, OutboxCallback, OutboxEvent, OutboxOptions, OutboxStats};
+pub use outbox::{
+    DeadLetter, Outbox, OutboxAdmin, OutboxCallback, OutboxEvent, OutboxOptions, OutboxStats,
+};
 pub use protocol::response::UpdateContactOutput;
 
 /// Parts of the library that its own fuzz targets, benchmarks and examples reach into.

@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 
 use crate::global::Global;
 use crate::update::failure_of;
+use crate::url::without_password;
 use crate::{Failure, EXIT_OTHER, EXIT_PARAMETERS};
 
 /// Seconds between progress lines: `--progress-interval`'s range.
@@ -403,21 +404,6 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish();
         }
-    }
-}
-
-/// `url` without the password of its user information (`postgresql://user@host/db`).
-fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let user = rest[..at].split(':').next().unwrap_or("");
-            format!("{scheme}://{user}{}", &rest[at..])
-        }
-        None => url.to_string(),
     }
 }
 

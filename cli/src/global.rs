@@ -22,8 +22,9 @@ pub struct Global {
     /// Log each attempt (ids, statuses, timings; never secrets or sensitive values) to stderr.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Output format; UpdateContact prints nothing on success, as the AWS CLI does.
-    #[arg(long, global = true, value_parser = ["json"], value_name = "FORMAT")]
+    /// Output format; UpdateContact prints nothing on success, as the AWS CLI does (table
+    /// and prometheus: the outbox commands').
+    #[arg(long, global = true, value_parser = ["json", "table", "prometheus"], value_name = "FORMAT")]
     pub output: Option<String>,
     /// Seconds one attempt may wait for the response (0: no limit) [default: 5].
     #[arg(long, global = true, value_name = "SECONDS")]

@@ -7,7 +7,9 @@ mod bulk;
 mod config;
 mod generated;
 mod global;
+mod outbox;
 mod update;
+mod url;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -67,6 +69,9 @@ enum Cmd {
     /// Send one UpdateContact per line of a JSONL file through the outbox at the quota's pace,
     /// with progress; Ctrl-C stops cleanly and the same command resumes.
     Bulk(bulk::BulkArgs),
+    /// Look at and steer an outbox (a file, or a PostgreSQL queue) another program may have
+    /// open: its counters, its dead letters, retrying or discarding them; sends nothing.
+    Outbox(outbox::OutboxArgs),
     /// Show the resolved configuration and where each value came from (secrets never shown).
     Config,
     /// Start the local emulator (the options of connect-emulator; `emulator --help` lists them).
@@ -110,6 +115,13 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
+        Cmd::Outbox(args) => outbox::run(&cli.global, args),
+        _ if cli.global.output.as_deref().is_some_and(|o| o != "json") => {
+            Err(Failure::usage(format!(
+                "argument --output: {} is for the outbox commands",
+                cli.global.output.as_deref().unwrap_or_default()
+            )))
+        }
         Cmd::UpdateContact(args) => update::run(&cli.global, args),
         Cmd::Bulk(args) => bulk::run(&cli.global, args),
         Cmd::Config => config::run(&cli.global),

@@ -5,7 +5,8 @@
 //!
 //! The parts: this file is the API; [`options`] the settings; [`pacer`] the shared rate's
 //! rule; [`deliver`] claiming, sending and recording; [`store`] the traits delivery speaks
-//! to; [`sqlite`] the SQLite store behind them.
+//! to; [`sqlite`] the SQLite store behind them; [`admin`] a store opened to look at and
+//! steer without delivering.
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::error::{Error, Status};
 use crate::model::UpdateContactRequest;
 use crate::retry::random_unit;
 
+mod admin;
 mod deliver;
 mod options;
 mod pacer;
@@ -30,7 +32,8 @@ mod postgres;
 mod sqlite;
 mod store;
 
-use deliver::{contact_key, now_ms, request_json, Delivery, Pacer};
+pub use admin::OutboxAdmin;
+use deliver::{contact_key, now_ms, Delivery, Pacer};
 pub use options::OutboxOptions;
 use store::Store;
 
@@ -306,37 +309,12 @@ impl Outbox {
 
     /// The store's counters and send rate.
     pub fn stats(&self) -> OutboxStats {
-        let s = self.delivery.store.stats();
-        OutboxStats {
-            pending: s.pending,
-            oldest_pending_age: s.oldest_pending_age,
-            delivered: s.delivered,
-            dead: s.dead,
-            attempts: s.attempts,
-            throttled: s.throttled,
-            send_rate: s.send_rate.unwrap_or_else(|| self.delivery.pacer.rate()),
-        }
+        admin::stats_of(&*self.delivery.store, self.delivery.pacer.rate())
     }
 
     /// The dead letters, oldest first.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, Error> {
-        Ok(self
-            .delivery
-            .store
-            .dead_letters()?
-            .into_iter()
-            .map(|r| DeadLetter {
-                id: r.id as u64,
-                request: request_json(&r.instance_id, &r.contact_id, &r.body),
-                status: r
-                    .status
-                    .and_then(Status::from_code)
-                    .unwrap_or(Status::ServiceError),
-                code: r.code.unwrap_or_default(),
-                message: r.message.unwrap_or_default(),
-                attempts: r.attempts as u64,
-            })
-            .collect())
+        admin::dead_letters_of(&*self.delivery.store)
     }
 
     /// Puts a dead letter back in line (with a fresh max_age). False when `id` is not a dead
