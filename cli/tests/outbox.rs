@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{scratch, BIN};
-use connect_contact::{Client, Outbox, OutboxAdmin, OutboxOptions, UpdateContactRequest};
+use connect_contact::{
+    Client, ClientConfig, Outbox, OutboxAdmin, OutboxOptions, UpdateContactRequest,
+};
 use connect_emulator::{
     Emulator, EmulatorConfig, DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY,
 };
@@ -50,6 +52,30 @@ fn update(n: u64) -> UpdateContactRequest {
     .unwrap()
 }
 
+/// A client of the emulator at `endpoint` resolved without this machine's environment or
+/// profile files (the suite runs among hostile `AWS_*` settings).
+fn clean_client(endpoint: &str) -> Arc<Client> {
+    let config = ClientConfig::from_json(
+        &json!({
+            "region": "us-east-1",
+            "endpoint_url": endpoint,
+            "access_key_id": DEFAULT_ACCESS_KEY_ID,
+            "secret_access_key": DEFAULT_SECRET_ACCESS_KEY,
+            "max_attempts": 1,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let settings = config
+        .resolve_with(&|name| match name {
+            "AWS_CONFIG_FILE" | "AWS_SHARED_CREDENTIALS_FILE" => Some("/dev/null".into()),
+            "HOME" => Some("/nonexistent".into()),
+            _ => None,
+        })
+        .unwrap();
+    Arc::new(Client::with_settings(settings))
+}
+
 fn options(rate: f64, burst: u32) -> OutboxOptions {
     let mut o = OutboxOptions::default();
     o.rate = rate;
@@ -86,19 +112,7 @@ fn fixture(name: &str) -> Fixture {
         ..EmulatorConfig::default()
     })
     .unwrap();
-    let client = Arc::new(
-        Client::from_json(
-            &json!({
-                "region": "us-east-1",
-                "endpoint_url": service.endpoint_url(),
-                "access_key_id": DEFAULT_ACCESS_KEY_ID,
-                "secret_access_key": DEFAULT_SECRET_ACCESS_KEY,
-                "max_attempts": 1,
-            })
-            .to_string(),
-        )
-        .unwrap(),
-    );
+    let client = clean_client(&service.endpoint_url());
     let fast = Outbox::open(Arc::clone(&client), &path, options(1000.0, 10)).unwrap();
     for n in 1..=3 {
         fast.enqueue(&update(n)).unwrap();
@@ -414,19 +428,7 @@ fn retry_and_discard_by_id_and_all() {
 
     // The five back in line die again (an outbox that sends at once); then discard them all.
     drop(f.owner);
-    let client = Arc::new(
-        Client::from_json(
-            &json!({
-                "region": "us-east-1",
-                "endpoint_url": f._service.endpoint_url(),
-                "access_key_id": DEFAULT_ACCESS_KEY_ID,
-                "secret_access_key": DEFAULT_SECRET_ACCESS_KEY,
-                "max_attempts": 1,
-            })
-            .to_string(),
-        )
-        .unwrap(),
-    );
+    let client = clean_client(&f._service.endpoint_url());
     let fast = Outbox::open(client, &f.path, options(1000.0, 10)).unwrap();
     assert!(fast.flush(Duration::from_secs(30)).unwrap());
     assert_eq!(fast.stats().dead, 5);
